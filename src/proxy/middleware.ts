@@ -1,0 +1,40 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JsonRpcMessage } from './jsonrpc.js';
+
+/** Who is calling. Local mode (no authentication) uses the OS user, as ToolHive does. */
+export interface CallerIdentity {
+  subject: string;
+  name?: string;
+  claims: Record<string, unknown>;
+  local: boolean;
+}
+
+/** Everything the layers of a proxy learn about one HTTP request, parsed once and shared. */
+export interface ProxyContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  serverName: string;
+  receivedAt: number;
+  /** The raw body of a POST (already size-checked), for layers that forward it as is. */
+  rawBody?: Buffer;
+  /** The parsed JSON body (a message or a batch), when the body was JSON. */
+  body?: unknown;
+  /** The JSON-RPC messages of the body, validated. */
+  messages?: JsonRpcMessage[];
+  identity?: CallerIdentity;
+}
+
+export type Next = () => Promise<void>;
+export type Middleware = (ctx: ProxyContext, next: Next) => Promise<void>;
+
+/** Runs middlewares outer to inner; each decides whether to call the next. */
+export function compose(layers: readonly Middleware[]): (ctx: ProxyContext) => Promise<void> {
+  return (ctx) => {
+    const run = (i: number): Promise<void> => {
+      const layer = layers[i];
+      return layer ? layer(ctx, () => run(i + 1)) : Promise.resolve();
+    };
+    return run(0);
+  };
+}

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sendJson, sendJsonRpcError } from './http-util.js';
+import { ErrorCodes } from './jsonrpc.js';
+import { guardLayer, localIdentityLayer, requestLogLayer } from './layers.js';
+import { compose, type Middleware, type ProxyContext } from './middleware.js';
+import type { McpBackend, ProxyLog } from './types.js';
+
+export class PortInUseError extends Error {
+  constructor(readonly port: number, readonly host: string) {
+    super(`Port ${port} on ${host} is already in use by another program. Choose another with --proxy-port, or stop what uses it.`);
+  }
+}
+
+export interface ProxyServerOptions {
+  serverName: string;
+  port: number;
+  host?: string;
+  transport: string;
+  log: ProxyLog;
+  allowedOrigins?: readonly string[];
+  /** Extra layers (authentication, authorization, audit) inserted between the guard and the transport. */
+  layers?: readonly Middleware[];
+}
+
+/**
+ * The per-server front door on 127.0.0.1:<stable port>. It outlives the server's container: while the
+ * server is stopped it stays bound (so the port stays ours) and answers 503 with the reason.
+ */
+export class ProxyServer {
+  private readonly http: http.Server;
+  private backend: McpBackend | undefined;
+  private state = 'stopped';
+  private detail: string | undefined;
+  private readonly chain: (ctx: ProxyContext) => Promise<void>;
+  readonly host: string;
+
+  constructor(private readonly opts: ProxyServerOptions) {
+    this.host = opts.host ?? '127.0.0.1';
+    this.chain = compose([
+      guardLayer({ allowedOrigins: opts.allowedOrigins }),
+      requestLogLayer(opts.log),
+      ...(opts.layers ?? [localIdentityLayer()]),
+      (ctx) => this.dispatch(ctx),
+    ]);
+    this.http = http.createServer((req, res) => this.onRequest(req, res));
+    // Long-lived SSE streams must not be cut by Node's default timeouts.
+    this.http.requestTimeout = 0;
+    this.http.headersTimeout = 60_000;
+    this.http.keepAliveTimeout = 65_000;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo | null)?.port ?? this.opts.port;
+  }
+
+  get url(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.http.off('listening', onListening);
+        reject(err.code === 'EADDRINUSE' ? new PortInUseError(this.opts.port, this.host) : err);
+      };
+      const onListening = () => {
+        this.http.off('error', onError);
+        resolve();
+      };
+      this.http.once('error', onError);
+      this.http.once('listening', onListening);
+      this.http.listen(this.opts.port, this.host);
+    });
+  }
+
+  /** Puts a backend in service (server running) or takes it out (undefined: stopped or failed). */
+  async setBackend(backend: McpBackend | undefined, state: string, detail?: string): Promise<void> {
+    const old = this.backend;
+    this.backend = backend;
+    this.state = state;
+    this.detail = detail;
+    if (old && old !== backend) await old.close();
+  }
+
+  setState(state: string, detail?: string): void {
+    this.state = state;
+    this.detail = detail;
+  }
+
+  health(): Record<string, unknown> {
+    return { server: this.opts.serverName, status: this.state, detail: this.detail, transport: this.opts.transport, ...(this.backend?.health() ?? {}) };
+  }
+
+  async close(): Promise<void> {
+    await this.setBackend(undefined, 'stopped');
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    } catch {
+      sendJsonRpcError(res, 400, ErrorCodes.InvalidRequest, 'Bad request URL.');
+      return;
+    }
+    if (url.pathname === '/health' && req.method === 'GET') {
+      sendJson(res, this.state === 'running' ? 200 : 503, this.health());
+      return;
+    }
+    const ctx: ProxyContext = { req, res, url, serverName: this.opts.serverName, receivedAt: Date.now() };
+    this.chain(ctx).catch((err: unknown) => {
+      this.opts.log('error', `Proxy error: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendJsonRpcError(res, 500, ErrorCodes.InternalError, 'Internal proxy error.');
+      else res.end();
+    });
+  }
+
+  private async dispatch(ctx: ProxyContext): Promise<void> {
+    if (!this.backend) {
+      const why = this.detail ? `: ${this.detail}` : '';
+      sendJsonRpcError(ctx.res, 503, ErrorCodes.ServerUnavailable, `MCP server "${this.opts.serverName}" is ${this.state}${why}. Start it with: gatehouse start ${this.opts.serverName}`);
+      return;
+    }
+    await this.backend.handle(ctx);
+  }
+}

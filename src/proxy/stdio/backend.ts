@@ -1,0 +1,115 @@
+import type { Readable, Writable } from 'node:stream';
+import { sendJsonRpcError } from '../http-util.js';
+import { classify, ErrorCodes, type JsonRpcMessage } from '../jsonrpc.js';
+import type { ProxyContext } from '../middleware.js';
+import { LegacySseFront } from '../front/legacy-sse.js';
+import type { BackendSession, ClientChannel, SessionBackend } from '../front/session-transport.js';
+import { StatefulStreamableFront } from '../front/streamable-stateful.js';
+import type { McpBackend, ProxyLog } from '../types.js';
+import { LineFramer } from './line-framer.js';
+import { StdioMultiplexer, type InitializeResult } from './multiplexer.js';
+
+export interface StdioStreams {
+  /** The server's stdout, already separated from stderr. */
+  stdout: Readable;
+  stdin: Writable;
+}
+
+export interface StdioBackendOptions {
+  log: ProxyLog;
+  requestTimeoutMs?: number;
+  sessionTtlMs?: number;
+  clientInfo?: { name: string; version: string };
+}
+
+/**
+ * Serves one stdio MCP server (a container's stdin/stdout) over Streamable HTTP (/mcp, both eras)
+ * and the legacy HTTP+SSE transport (/sse + /messages), all sessions sharing the one server.
+ */
+export class StdioBackend implements McpBackend, SessionBackend {
+  readonly mux: StdioMultiplexer;
+  private readonly stateful: StatefulStreamableFront;
+  private readonly legacy: LegacySseFront;
+  private readonly framer: LineFramer;
+
+  constructor(
+    private readonly streams: StdioStreams,
+    private readonly opts: StdioBackendOptions,
+  ) {
+    this.mux = new StdioMultiplexer({
+      upstream: { send: (m) => this.write(m) },
+      requestTimeoutMs: opts.requestTimeoutMs,
+      clientInfo: opts.clientInfo,
+      onWarning: (w) => opts.log('warn', w),
+    });
+    const onError = (err: Error) => opts.log('debug', `transport: ${err.message}`);
+    this.stateful = new StatefulStreamableFront(this, { sessionTtlMs: opts.sessionTtlMs, onError });
+    this.legacy = new LegacySseFront(this, '/messages', { onError });
+    this.framer = new LineFramer(
+      (line) => this.onLine(line),
+      (bytes) => opts.log('warn', `Dropped a ${bytes}-byte line from the server's stdout: larger than the frame limit.`),
+    );
+    streams.stdout.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    streams.stdout.on('end', () => {
+      this.framer.end();
+      this.mux.onUpstreamClosed('The MCP server closed its output (the container stopped).');
+    });
+    streams.stdout.on('close', () => this.mux.onUpstreamClosed('The MCP server connection closed (the container stopped).'));
+    streams.stdin.on('error', (err) => opts.log('warn', `Writing to the server failed: ${err.message}`));
+  }
+
+  start(stored?: InitializeResult): Promise<InitializeResult> {
+    return this.mux.initializeUpstream(stored);
+  }
+
+  openSession(channel: ClientChannel): BackendSession {
+    const s = this.mux.openSession({ deliver: (m, rel) => channel.send(m, rel), terminate: (r) => channel.close(r) });
+    return { handle: (m) => s.handle(m), close: () => s.close() };
+  }
+
+  async handle(ctx: ProxyContext): Promise<void> {
+    const path = ctx.url.pathname;
+    if (path === '/mcp' || path === '/mcp/') {
+      return this.stateful.handle(ctx);
+    }
+    if (path === '/sse' && ctx.req.method === 'GET') return this.legacy.openStream(ctx);
+    if ((path === '/messages' || path === '/message') && ctx.req.method === 'POST') return this.legacy.postMessage(ctx);
+    sendJsonRpcError(ctx.res, 404, ErrorCodes.MethodNotFound, `Nothing at ${path}: use /mcp (Streamable HTTP) or /sse (legacy SSE).`);
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      upstream: this.mux.closed ? 'closed' : this.mux.initializeResult ? 'ready' : 'initializing',
+      server: this.mux.initializeResult?.serverInfo,
+      sessions: { streamableHttp: this.stateful.sessionCount, sse: this.legacy.sessionCount },
+      pendingRequests: this.mux.pendingCount,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stateful.close();
+    this.legacy.close();
+    this.mux.onUpstreamClosed('The proxy is shutting down.');
+  }
+
+  private write(m: JsonRpcMessage): void {
+    if (this.streams.stdin.writable) this.streams.stdin.write(JSON.stringify(m) + '\n');
+  }
+
+  private onLine(line: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      // Servers sometimes print debug text on stdout; it is not protocol, keep it as a log line.
+      this.opts.log('warn', `Non-JSON line on the server's stdout: ${line.slice(0, 500)}`);
+      return;
+    }
+    const c = classify(value);
+    if ('invalid' in c) {
+      this.opts.log('warn', `Invalid JSON-RPC from the server (${c.invalid}): ${line.slice(0, 500)}`);
+      return;
+    }
+    this.mux.onUpstreamMessage(c.message);
+  }
+}

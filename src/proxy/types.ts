@@ -1,0 +1,11 @@
+import type { ProxyContext } from './middleware.js';
+
+export type ProxyLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type ProxyLog = (level: ProxyLogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+/** What serves MCP traffic behind a proxy's middleware chain: a stdio container or an HTTP upstream. */
+export interface McpBackend {
+  handle(ctx: ProxyContext): Promise<void>;
+  health(): Record<string, unknown>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrations as allMigrations, type Migration } from './migrations.js';
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the SQLite file, in WAL mode so the UI and log ingestion can read
+ * while proxies write, and brings the schema up to date.
+ */
+export function openDatabase(file: string, migrations: readonly Migration[] = allMigrations): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrations);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  if (file !== ':memory:') fs.chmodSync(file, 0o600);
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function migrate(db: Db, migrations: readonly Migration[]): void {
+  const current = schemaVersion(db);
+  const newest = migrations.at(-1)?.version ?? 0;
+  if (current > newest) {
+    throw new Error(
+      `The database was written by a newer Gatehouse (schema ${current}, this build knows ${newest}). ` +
+        'Upgrade Gatehouse, or point GATEHOUSE_HOME at another folder.',
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    // Each migration and its version bump commit together, so a crash never leaves half a schema.
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}

@@ -1,0 +1,31 @@
+import type { Db } from './database.js';
+import { openDatabase } from './database.js';
+import { LogsRepository } from './logs.js';
+import { ServersRepository } from './servers.js';
+import { StatusHistoryRepository } from './status-history.js';
+
+export { openDatabase, schemaVersion, type Db } from './database.js';
+export { appDataDir, appPaths, type AppPaths } from './paths.js';
+export * from './servers.js';
+export * from './status-history.js';
+export * from './logs.js';
+
+/** All repositories over one database connection. */
+export interface Store {
+  db: Db;
+  servers: ServersRepository;
+  statusHistory: StatusHistoryRepository;
+  logs: LogsRepository;
+  close(): void;
+}
+
+export function openStore(file: string): Store {
+  const db = openDatabase(file);
+  return {
+    db,
+    servers: new ServersRepository(db),
+    statusHistory: new StatusHistoryRepository(db),
+    logs: new LogsRepository(db),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Numbered schema migrations. Append only: a migration that has shipped is never edited,
+ * because users' databases already ran it.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'servers, status history, logs',
+    sql: `
+      CREATE TABLE servers (
+        name               TEXT PRIMARY KEY,
+        image              TEXT,
+        url                TEXT,
+        transport          TEXT NOT NULL CHECK (transport IN ('stdio', 'sse', 'streamable-http')),
+        args_json          TEXT NOT NULL DEFAULT '[]',
+        env_json           TEXT NOT NULL DEFAULT '{}',
+        volumes_json       TEXT NOT NULL DEFAULT '[]',
+        permission_profile TEXT NOT NULL,
+        profile_json       TEXT NOT NULL,
+        proxy_port         INTEGER NOT NULL UNIQUE,
+        target_port        INTEGER,
+        grp                TEXT NOT NULL DEFAULT 'default',
+        memory_bytes       INTEGER,
+        nano_cpus          INTEGER,
+        network_setting    TEXT NOT NULL DEFAULT 'default',
+        desired_state      TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
+        status             TEXT NOT NULL,
+        status_detail      TEXT,
+        container_id       TEXT,
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+      );
+
+      CREATE TABLE server_status_history (
+        id        INTEGER PRIMARY KEY,
+        server    TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        detail    TEXT,
+        exit_code INTEGER,
+        at        TEXT NOT NULL
+      );
+      CREATE INDEX server_status_history_server ON server_status_history (server, id);
+
+      CREATE TABLE logs (
+        id      INTEGER PRIMARY KEY,
+        ts      INTEGER NOT NULL,
+        server  TEXT NOT NULL,
+        source  TEXT NOT NULL CHECK (source IN ('container', 'proxy', 'core')),
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL,
+        fields  TEXT
+      );
+      CREATE INDEX logs_server_id ON logs (server, id);
+      CREATE INDEX logs_ts ON logs (ts);
+
+      -- External-content FTS5 index: the text lives once, in logs.
+      CREATE VIRTUAL TABLE logs_fts USING fts5 (message, content = 'logs', content_rowid = 'id');
+      CREATE TRIGGER logs_ai AFTER INSERT ON logs BEGIN
+        INSERT INTO logs_fts (rowid, message) VALUES (new.id, new.message);
+      END;
+      CREATE TRIGGER logs_ad AFTER DELETE ON logs BEGIN
+        INSERT INTO logs_fts (logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+      END;
+
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,166 @@
+import type { Db } from './database.js';
+
+export type TransportKind = 'stdio' | 'sse' | 'streamable-http';
+export type DesiredState = 'running' | 'stopped';
+export type ServerStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'error' | 'unknown';
+export type NetworkSetting = 'default' | 'host' | 'none';
+
+export interface ServerRecord {
+  name: string;
+  image: string | null;
+  url: string | null;
+  transport: TransportKind;
+  args: string[];
+  env: Record<string, string>;
+  volumes: string[];
+  permissionProfile: string;
+  /** The resolved profile at creation time, so a later edit of the file cannot silently widen a running server. */
+  profile: unknown;
+  proxyPort: number;
+  targetPort: number | null;
+  group: string;
+  memoryBytes: number | null;
+  nanoCpus: number | null;
+  networkSetting: NetworkSetting;
+  desiredState: DesiredState;
+  status: ServerStatus;
+  statusDetail: string | null;
+  containerId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  name: string;
+  image: string | null;
+  url: string | null;
+  transport: TransportKind;
+  args_json: string;
+  env_json: string;
+  volumes_json: string;
+  permission_profile: string;
+  profile_json: string;
+  proxy_port: number;
+  target_port: number | null;
+  grp: string;
+  memory_bytes: number | null;
+  nano_cpus: number | null;
+  network_setting: NetworkSetting;
+  desired_state: DesiredState;
+  status: ServerStatus;
+  status_detail: string | null;
+  container_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function fromRow(r: Row): ServerRecord {
+  return {
+    name: r.name,
+    image: r.image,
+    url: r.url,
+    transport: r.transport,
+    args: JSON.parse(r.args_json) as string[],
+    env: JSON.parse(r.env_json) as Record<string, string>,
+    volumes: JSON.parse(r.volumes_json) as string[],
+    permissionProfile: r.permission_profile,
+    profile: JSON.parse(r.profile_json) as unknown,
+    proxyPort: r.proxy_port,
+    targetPort: r.target_port,
+    group: r.grp,
+    memoryBytes: r.memory_bytes,
+    nanoCpus: r.nano_cpus,
+    networkSetting: r.network_setting,
+    desiredState: r.desired_state,
+    status: r.status,
+    statusDetail: r.status_detail,
+    containerId: r.container_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId'> & {
+  status?: ServerStatus;
+};
+
+/** Server definitions: one row per server, the source of truth for what should exist. */
+export class ServersRepository {
+  constructor(private readonly db: Db) {}
+
+  insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
+    this.db
+      .prepare(
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, volumes_json, permission_profile,
+           profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
+           status, status_detail, container_id, created_at, updated_at)
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @volumes_json, @permission_profile,
+           @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
+           @status, NULL, NULL, @now, @now)`,
+      )
+      .run({
+        name: s.name,
+        image: s.image,
+        url: s.url,
+        transport: s.transport,
+        args_json: JSON.stringify(s.args),
+        env_json: JSON.stringify(s.env),
+        volumes_json: JSON.stringify(s.volumes),
+        permission_profile: s.permissionProfile,
+        profile_json: JSON.stringify(s.profile ?? null),
+        proxy_port: s.proxyPort,
+        target_port: s.targetPort,
+        grp: s.group,
+        memory_bytes: s.memoryBytes,
+        nano_cpus: s.nanoCpus,
+        network_setting: s.networkSetting,
+        desired_state: s.desiredState,
+        status: s.status ?? 'stopped',
+        now,
+      });
+    return this.getOrThrow(s.name);
+  }
+
+  get(name: string): ServerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM servers WHERE name = ?').get(name) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  getOrThrow(name: string): ServerRecord {
+    const s = this.get(name);
+    if (!s) throw new Error(`No server named "${name}".`);
+    return s;
+  }
+
+  list(): ServerRecord[] {
+    return (this.db.prepare('SELECT * FROM servers ORDER BY name').all() as Row[]).map(fromRow);
+  }
+
+  byProxyPort(port: number): ServerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM servers WHERE proxy_port = ?').get(port) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  usedProxyPorts(): Set<number> {
+    const rows = this.db.prepare('SELECT proxy_port FROM servers').all() as { proxy_port: number }[];
+    return new Set(rows.map((r) => r.proxy_port));
+  }
+
+  setContainer(name: string, containerId: string | null, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET container_id = ?, updated_at = ? WHERE name = ?').run(containerId, now, name);
+  }
+
+  setDesiredState(name: string, desired: DesiredState, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET desired_state = ?, updated_at = ? WHERE name = ?').run(desired, now, name);
+  }
+
+  setStatus(name: string, status: ServerStatus, detail: string | null, now = new Date().toISOString()): void {
+    this.db
+      .prepare('UPDATE servers SET status = ?, status_detail = ?, updated_at = ? WHERE name = ?')
+      .run(status, detail, now, name);
+  }
+
+  delete(name: string): boolean {
+    return this.db.prepare('DELETE FROM servers WHERE name = ?').run(name).changes > 0;
+  }
+}
