@@ -1,0 +1,101 @@
+import type { ApiErrorBody, ApiErrorCode, CoreInfo, LogLine, RunRequestBody, ServerDetail, ServerView } from './contract.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Typed client of the core's control API (used by the CLI, the bridge, the renderer, tests). */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  core(): Promise<CoreInfo> {
+    return this.call('GET', '/v1/core');
+  }
+  listServers(): Promise<ServerView[]> {
+    return this.call('GET', '/v1/servers');
+  }
+  getServer(name: string): Promise<ServerDetail> {
+    return this.call('GET', `/v1/servers/${encodeURIComponent(name)}`);
+  }
+  run(body: RunRequestBody): Promise<ServerView> {
+    return this.call('POST', '/v1/servers', body);
+  }
+  start(name: string): Promise<ServerView> {
+    return this.call('POST', `/v1/servers/${encodeURIComponent(name)}/start`);
+  }
+  stop(name: string): Promise<ServerView> {
+    return this.call('POST', `/v1/servers/${encodeURIComponent(name)}/stop`);
+  }
+  restart(name: string): Promise<ServerView> {
+    return this.call('POST', `/v1/servers/${encodeURIComponent(name)}/restart`);
+  }
+  remove(name: string, force = false): Promise<{ removed: string }> {
+    return this.call('DELETE', `/v1/servers/${encodeURIComponent(name)}${force ? '?force=true' : ''}`);
+  }
+  logs(q: { server?: string; sources?: string[]; search?: string; limit?: number }): Promise<LogLine[]> {
+    return this.call('GET', `/v1/logs?${logParams(q)}`);
+  }
+  shutdown(): Promise<{ ok: true }> {
+    return this.call('POST', '/v1/shutdown');
+  }
+
+  /** Live log lines (newline-delimited JSON) until the signal aborts. */
+  async followLogs(q: { server?: string; sources?: string[]; afterId?: number }, onLine: (l: LogLine) => void, signal?: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.baseUrl}/v1/logs?${logParams(q)}&follow=true`, { headers: this.headers(), signal });
+    if (!res.ok || !res.body) throw await toError(res);
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl = buf.indexOf('\n');
+      while (nl !== -1) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) onLine(JSON.parse(line) as LogLine);
+        nl = buf.indexOf('\n');
+      }
+    }
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? this.headers() : { ...this.headers(), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw await toError(res);
+    return (await res.json()) as T;
+  }
+}
+
+function logParams(q: { server?: string; sources?: string[]; search?: string; limit?: number; afterId?: number }): string {
+  const p = new URLSearchParams();
+  if (q.server) p.set('server', q.server);
+  for (const s of q.sources ?? []) p.append('source', s);
+  if (q.search) p.set('search', q.search);
+  if (q.limit) p.set('limit', String(q.limit));
+  if (q.afterId !== undefined) p.set('afterId', String(q.afterId));
+  return p.toString();
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  try {
+    const body = (await res.json()) as ApiErrorBody;
+    return new ApiError(res.status, body.error.code, body.error.message);
+  } catch {
+    return new ApiError(res.status, 'internal', `The Gatehouse core answered HTTP ${res.status}.`);
+  }
+}

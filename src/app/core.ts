@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { ApiServer } from '../api/index.js';
+import type { CoreInfo } from '../api/index.js';
+import { LogSink } from '../logs/index.js';
+import { ContainerRuntime, connectEngine } from '../runtime/index.js';
+import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type Store } from '../store/index.js';
+import { acquireCoreLock } from './core-lock.js';
+import { writeDiscovery } from './discovery.js';
+import { ServerManager } from './server-manager.js';
+import { VERSION } from './version.js';
+
+export interface CoreOptions {
+  home?: string;
+  apiPort?: number;
+  defaultNetwork?: NetworkSetting;
+  requestTimeoutMs?: number;
+  pullPolicy?: 'missing' | 'never';
+  /** How to find the container engine (tests pass a probe with no engine to see the error users get). */
+  connectEngine?: typeof connectEngine;
+  /** Extra labels on every container (tests use them to clean up after themselves). */
+  extraLabels?: Record<string, string>;
+  /** Called after a shutdown requested through the API completed. */
+  onShutdown?: () => void;
+}
+
+export interface Core {
+  url: string;
+  token: string;
+  paths: AppPaths;
+  store: Store;
+  manager: ServerManager;
+  /** Clean quit: stops containers (their servers come back at the next start) and releases everything. */
+  stop(): Promise<void>;
+}
+
+/** The composition root: one per user, shared by the CLI (`gatehouse serve`), Electron and tests. */
+export async function startCore(opts: CoreOptions = {}): Promise<Core> {
+  const paths = appPaths(opts.home ?? appDataDir());
+  fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  const releaseLock = acquireCoreLock(paths.lock, paths.discovery);
+  const cleanup: (() => unknown)[] = [releaseLock];
+  try {
+    const store = openStore(paths.database);
+    cleanup.unshift(() => store.close());
+    const logs = new LogSink(store.logs);
+    cleanup.unshift(() => logs.close());
+
+    // The engine is connected lazily and re-connected after a failure, so a core without Docker still
+    // answers (ls, logs, errors that say what to install) and picks the engine up once it appears.
+    let runtimePromise: Promise<ContainerRuntime> | undefined;
+    let stopEvents: (() => void) | undefined;
+    let stopping = false;
+    const runtime = (): Promise<ContainerRuntime> => {
+      runtimePromise ??= (opts.connectEngine ?? connectEngine)().then(
+        async ({ docker, endpoint, version }) => {
+          const rt = new ContainerRuntime(docker, endpoint, version);
+          await watch(rt);
+          return rt;
+        },
+        (err: unknown) => {
+          runtimePromise = undefined;
+          throw err;
+        },
+      );
+      return runtimePromise;
+    };
+    const watch = async (rt: ContainerRuntime) => {
+      stopEvents = await rt.watchEvents(
+        (e) => manager.onContainerEvent(e),
+        () => {
+          if (stopping) return;
+          // The engine went away (restart, crash): reconnect, then make reality match the definitions.
+          runtimePromise = undefined;
+          void reconnect();
+        },
+      );
+    };
+    const reconnect = async () => {
+      for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
+        try {
+          await runtime();
+          await manager.reconcile();
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    };
+
+    const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
+    const manager = new ServerManager(store, logs, runtime, {
+      defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
+      instanceId,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+      startTimeoutMs: 30_000,
+      pullPolicy: opts.pullPolicy ?? (process.env['GATEHOUSE_PULL_POLICY'] === 'never' ? 'never' : 'missing'),
+      extraLabels: opts.extraLabels,
+    });
+
+    const token = randomBytes(32).toString('base64url');
+    let stopPromise: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+      stopPromise ??= (async () => {
+        stopping = true;
+        await api.close();
+        await manager.shutdown(true);
+        stopEvents?.();
+        fs.rmSync(paths.discovery, { force: true });
+        for (const c of cleanup) c();
+      })();
+      return stopPromise;
+    };
+    const coreInfo = async (): Promise<CoreInfo> => {
+      try {
+        const rt = await runtime();
+        return { version: VERSION, pid: process.pid, home: paths.dir, engine: { connected: true, name: rt.engineName, version: rt.engineVersion } };
+      } catch (err) {
+        return { version: VERSION, pid: process.pid, home: paths.dir, engine: { connected: false, error: (err as Error).message } };
+      }
+    };
+    const api = new ApiServer({
+      token,
+      manager,
+      store,
+      logs,
+      coreInfo,
+      shutdown: () => void stop().then(() => opts.onShutdown?.()),
+    });
+    const url = await api.listen(opts.apiPort ?? 0);
+    cleanup.unshift(() => void api.close());
+
+    await manager.restoreAll();
+    writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
+    return { url, token, paths, store, manager, stop };
+  } catch (err) {
+    for (const c of cleanup) {
+      try {
+        c();
+      } catch {
+        // best effort: the original error matters more
+      }
+    }
+    throw err;
+  }
+}
+
+function networkFromEnv(): NetworkSetting | undefined {
+  const v = process.env['GATEHOUSE_NETWORK'];
+  return v === 'host' || v === 'default' || v === 'none' ? v : undefined;
+}

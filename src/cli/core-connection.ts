@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../api/index.js';
+import { readDiscovery, isProcessAlive } from '../app/index.js';
+import { appPaths, type AppPaths } from '../store/index.js';
+
+export class CoreUnavailableError extends Error {}
+
+async function reachable(paths: AppPaths): Promise<ApiClient | undefined> {
+  const d = readDiscovery(paths.discovery);
+  if (!d || !isProcessAlive(d.pid)) return undefined;
+  const client = new ApiClient(d.url, d.token);
+  try {
+    await client.core();
+    return client;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running core's API, starting a background core first when none runs. */
+export async function connectCore(opts: { start: boolean } = { start: true }): Promise<ApiClient> {
+  const paths = appPaths();
+  const existing = await reachable(paths);
+  if (existing) return existing;
+  if (!opts.start) throw new CoreUnavailableError('No Gatehouse core is running.');
+  fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  const log = fs.openSync(paths.coreLog, 'a', 0o600);
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'gatehouse.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--background'], { detached: true, stdio: ['ignore', log, log], env: process.env });
+  child.unref();
+  fs.closeSync(log);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 150));
+    const client = await reachable(paths);
+    if (client) return client;
+    if (child.exitCode !== null) break;
+  }
+  const tail = fs.existsSync(paths.coreLog) ? fs.readFileSync(paths.coreLog, 'utf8').split('\n').slice(-8).join('\n') : '';
+  throw new CoreUnavailableError(`The Gatehouse core did not start. Its log (${paths.coreLog}) ends with:\n${tail}`);
+}

@@ -1,0 +1,250 @@
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import type { ApiClient, LogLine, RunRequestBody, ServerView } from '../api/index.js';
+import { CoreAlreadyRunningError, startCore, VERSION } from '../app/index.js';
+import { connectCore, CoreUnavailableError } from './core-connection.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { formatTime, table } from './format.js';
+
+type Format = 'table' | 'json';
+
+function print(format: Format, json: unknown, text: () => string): void {
+  process.stdout.write((format === 'json' ? JSON.stringify(json, null, 2) : text()) + '\n');
+}
+
+function serverRows(servers: ServerView[]): string {
+  if (servers.length === 0) return 'No servers. Start one with: gatehouse run <image>';
+  return table(
+    ['NAME', 'STATUS', 'TRANSPORT', 'URL', 'IMAGE'],
+    servers.map((s) => [s.name, s.status + (s.statusDetail && s.status === 'error' ? ` (${s.statusDetail.slice(0, 60)})` : ''), s.transport, s.url, s.image ?? '']),
+  );
+}
+
+function logLine(l: LogLine): string {
+  return `${formatTime(l.ts)} ${l.server} ${l.source.padEnd(9)} ${l.level.padEnd(5)} ${l.message}`;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new CommanderError(ExitCode.usage, 'gatehouse.env', `-e expects KEY=VALUE, got "${p}"`);
+    env[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return env;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CommanderError(ExitCode.usage, 'gatehouse.port', `"${v}" is not a port (1-65535)`);
+  return n;
+}
+
+/** Host paths in -v and profile files are the user's, relative to where they typed the command. */
+function absolutizeVolume(v: string): string {
+  const parts = v.split(':');
+  const host = parts[0] ?? '';
+  if (parts.length < 2 || host.startsWith('volume') || path.isAbsolute(host)) return v;
+  return [path.resolve(host), ...parts.slice(1)].join(':');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('gatehouse')
+    .description('Run MCP servers in containers, each behind its own local proxy.')
+    .version(VERSION)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .showHelpAfterError()
+    .exitOverride();
+  const fmt = (): Format => program.opts<{ format: Format }>().format;
+  const withCore = async <T>(fn: (api: ApiClient) => Promise<T>): Promise<T> => fn(await connectCore());
+
+  program
+    .command('serve')
+    .description('run the Gatehouse core in the foreground (control API and proxies)')
+    .option('--background', 'started by another command; do not print the banner')
+    .addOption(new Option('--network <mode>', 'network for containers that may use the network').choices(['default', 'host']))
+    .action(async (o: { background?: boolean; network?: 'default' | 'host' }) => {
+      let resolveStopped: () => void = () => {};
+      const stopped = new Promise<void>((r) => (resolveStopped = r));
+      const core = await startCore({ defaultNetwork: o.network, onShutdown: () => resolveStopped() });
+      if (!o.background) process.stdout.write(`Gatehouse core ${VERSION} running (control API ${core.url}, data in ${core.paths.dir}). Ctrl-C to quit.\n`);
+      const quit = () => void core.stop().then(() => resolveStopped());
+      process.once('SIGINT', quit);
+      process.once('SIGTERM', quit);
+      await stopped;
+    });
+
+  program
+    .command('run <image> [args...]')
+    .description('run an MCP server image behind a local proxy (arguments after -- go to the server)')
+    .option('--name <name>', 'server name (default: from the image)')
+    .addOption(new Option('--transport <transport>', 'how the server speaks MCP').choices(['stdio', 'sse', 'streamable-http']).default('stdio'))
+    .option('--proxy-port <port>', 'proxy port on 127.0.0.1 (default: a free one, kept for life)', parsePort)
+    .option('--target-port <port>', 'port the server listens on in the container (sse, streamable-http)', parsePort)
+    .option('-e, --env <KEY=VALUE>', 'environment variable for the server (repeatable)', collect, [] as string[])
+    .option('-v, --volume <host:container[:ro]>', 'mount a host path (repeatable)', collect, [] as string[])
+    .option('--permission-profile <profile>', 'none, network, or a JSON profile file', 'network')
+    .option('--group <group>', 'group of servers', 'default')
+    .option('--memory <limit>', 'memory limit, e.g. 512m')
+    .option('--cpus <n>', 'CPU limit, e.g. 1.5')
+    .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']))
+    .action(async (image: string, args: string[], o: Record<string, unknown>) => {
+      const profile = String(o['permissionProfile']);
+      const body: RunRequestBody = {
+        image,
+        args,
+        name: o['name'] as string | undefined,
+        transport: o['transport'] as RunRequestBody['transport'],
+        proxyPort: o['proxyPort'] as number | undefined,
+        targetPort: o['targetPort'] as number | undefined,
+        env: parseEnv(o['env'] as string[]),
+        volumes: (o['volume'] as string[]).map(absolutizeVolume),
+        permissionProfile: profile === 'none' || profile === 'network' ? profile : path.resolve(profile),
+        group: o['group'] as string,
+        memory: o['memory'] as string | undefined,
+        cpus: o['cpus'] as string | undefined,
+        network: o['network'] as RunRequestBody['network'],
+      };
+      const s = await withCore((api) => api.run(body));
+      print(fmt(), s, () =>
+        s.status === 'running'
+          ? `Server ${s.name} is running.\nPoint your MCP client at: ${s.url}`
+          : `Server ${s.name} was created but is ${s.status}: ${s.statusDetail ?? ''}\nSee: gatehouse logs ${s.name}`,
+      );
+      if (s.status !== 'running') process.exitCode = ExitCode.failure;
+    });
+
+  program
+    .command('ls')
+    .alias('list')
+    .description('list servers')
+    .action(async () => {
+      const servers = await withCore((api) => api.listServers());
+      print(fmt(), servers, () => serverRows(servers));
+    });
+
+  for (const [verb, help] of [
+    ['start', 'start a stopped server (same URL as before)'],
+    ['stop', 'stop a server (its URL stays reserved)'],
+    ['restart', 'restart a server'],
+  ] as const) {
+    program
+      .command(`${verb} <name>`)
+      .description(help)
+      .action(async (name: string) => {
+        const s = await withCore((api) => api[verb](name));
+        print(fmt(), s, () => `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}${s.status === 'running' ? `  ${s.url}` : ''}`);
+        if (verb !== 'stop' && s.status !== 'running') process.exitCode = ExitCode.failure;
+      });
+  }
+
+  program
+    .command('rm <name>')
+    .alias('remove')
+    .description('remove a server and its container')
+    .option('-f, --force', 'remove even if running')
+    .action(async (name: string, o: { force?: boolean }) => {
+      const r = await withCore((api) => api.remove(name, o.force === true));
+      print(fmt(), r, () => `Removed ${name}.`);
+    });
+
+  program
+    .command('status <name>')
+    .alias('inspect')
+    .description('show one server in detail, with its status history')
+    .action(async (name: string) => {
+      const s = await withCore((api) => api.getServer(name));
+      print(fmt(), s, () =>
+        [
+          `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}`,
+          `  url:       ${s.url}`,
+          `  image:     ${s.image ?? ''}`,
+          `  transport: ${s.transport}`,
+          `  profile:   ${s.permissionProfile}`,
+          `  container: ${s.containerId?.slice(0, 12) ?? '-'}`,
+          '  history:',
+          ...s.history.map((h) => `    ${h.at}  ${h.status}${h.detail ? `  ${h.detail}` : ''}${h.exitCode !== null ? `  (exit ${h.exitCode})` : ''}`),
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('logs <name>')
+    .description("show a server's logs (container output; --proxy for the proxy's)")
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--proxy', "the proxy's log instead of the container's")
+    .option('--all', 'container, proxy and core lines together')
+    .option('--search <text>', 'full-text search')
+    .option('-n, --tail <n>', 'how many lines', (v) => parsePort(v), 200)
+    .action(async (name: string, o: { follow?: boolean; proxy?: boolean; all?: boolean; search?: string; tail: number }) => {
+      const api = await connectCore();
+      const sources = o.all ? undefined : o.proxy ? ['proxy'] : ['container', 'core'];
+      const lines = await api.logs({ server: name, sources, search: o.search, limit: o.tail });
+      if (!o.follow) {
+        print(fmt(), lines, () => lines.map(logLine).join('\n'));
+        return;
+      }
+      for (const l of lines) process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n');
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      await api
+        .followLogs({ server: name, sources, afterId: lines.at(-1)?.id ?? 0 }, (l) => process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n'), ac.signal)
+        .catch((err: unknown) => {
+          if (!ac.signal.aborted) throw err;
+        });
+    });
+
+  program
+    .command('core')
+    .description('show the running core and the container engine it uses')
+    .action(async () => {
+      const info = await withCore((api) => api.core());
+      print(fmt(), info, () =>
+        [
+          `Gatehouse ${info.version} (pid ${info.pid}), data in ${info.home}`,
+          info.engine.connected ? `Container engine: ${info.engine.name}, version ${info.engine.version}` : `Container engine: not available. ${info.engine.error}`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('shutdown')
+    .description('quit the running core (running servers come back at its next start)')
+    .action(async () => {
+      const api = await connectCore({ start: false }).catch(() => undefined);
+      if (!api) {
+        process.stdout.write('No Gatehouse core is running.\n');
+        return;
+      }
+      await api.shutdown();
+      process.stdout.write('Gatehouse core stopped.\n');
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      if (err.code.startsWith('gatehouse.')) process.stderr.write(`gatehouse: ${err.message}\n`);
+      return ExitCode.usage;
+    }
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    if (err instanceof CoreUnavailableError) return ExitCode.coreUnavailable;
+    if (err instanceof CoreAlreadyRunningError) return ExitCode.conflict;
+    return exitCodeFor(err);
+  }
+}
+
+const code = await main(process.argv);
+// Let stdout drain, then leave with the code scripts rely on.
+process.exitCode = code;

@@ -1,0 +1,1 @@
+export { LogSink, DEFAULT_RETENTION } from './log-sink.js';

@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/api/index.js';
+import { readDiscovery } from '../../src/app/index.js';
+import { openStore } from '../../src/store/index.js';
+import { connectClient, textOf } from '../support/mcp-client.js';
+import { requireDocker, TEST_IMAGE } from '../support/docker.js';
+import { tempHome } from '../support/core-harness.js';
+
+const BIN = path.resolve('bin/gatehouse.js');
+
+/** Runs the real `gatehouse` command (built dist) with its own GATEHOUSE_HOME. */
+function cli(home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('the gatehouse command and a core killed with SIGKILL', () => {
+  let docker: Docker;
+  const home = tempHome();
+  let foreground: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    docker = await requireDocker();
+  });
+
+  afterAll(async () => {
+    await cli(home, ['shutdown']);
+    foreground?.kill('SIGKILL');
+    // Containers of this home carry its instance label; remove whatever is left.
+    const list = await docker.listContainers({ all: true, filters: { label: ['dev.gatehouse.managed=true'] } });
+    const store = fs.existsSync(path.join(home, 'gatehouse.db')) ? openStore(path.join(home, 'gatehouse.db')) : undefined;
+    const ours = new Set(store?.servers.list().map((s) => s.containerId) ?? []);
+    store?.close();
+    for (const c of list) if (ours.has(c.Id)) await docker.getContainer(c.Id).remove({ force: true });
+  });
+
+  it('runs three servers from the command line, survives kill -9 of the core, and loses nothing', async () => {
+    const urls: string[] = [];
+    for (const name of ['one', 'two', 'three']) {
+      const r = await cli(home, ['run', TEST_IMAGE, '--name', name, '--permission-profile', 'none']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const m = /Point your MCP client at: (\S+)/.exec(r.stdout);
+      expect(m).not.toBeNull();
+      urls.push(m![1]!);
+    }
+    const listed = await cli(home, ['ls', '--format', 'json']);
+    expect(JSON.parse(listed.stdout).map((s: { name: string }) => s.name)).toEqual(['one', 'three', 'two']);
+
+    const first = readDiscovery(path.join(home, 'core.json'));
+    expect(first).toBeDefined();
+    expect(fs.statSync(path.join(home, 'core.json')).mode & 0o077).toBe(0);
+    process.kill(first!.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+
+    // The next command starts a new core, which adopts the still-running containers on the same ports.
+    const after = await cli(home, ['ls', '--format', 'json']);
+    expect(after.code).toBe(0);
+    const servers = JSON.parse(after.stdout) as { name: string; status: string; url: string }[];
+    expect(servers.map((s) => s.status)).toEqual(['running', 'running', 'running']);
+    expect(servers.map((s) => s.url).sort()).toEqual([...urls].sort());
+    const second = readDiscovery(path.join(home, 'core.json'));
+    expect(second!.pid).not.toBe(first!.pid);
+
+    for (const url of urls) {
+      const client = await connectClient(new URL(url).origin);
+      expect(textOf(await client.callTool({ name: 'echo', arguments: { message: url } }))).toContain(url);
+      await client.close();
+    }
+    const logs = await cli(home, ['logs', 'one', '--proxy']);
+    expect(logs.stdout).toMatch(/tools\/call echo → 200/);
+  });
+
+  it('refuses a second core and names the first', async () => {
+    const d = readDiscovery(path.join(home, 'core.json'))!;
+    const r = await cli(home, ['serve']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`pid ${d.pid}`);
+    expect(r.stderr).toContain(d.url);
+  });
+
+  it('gives scripts stable exit codes', async () => {
+    expect((await cli(home, ['stop', 'nope'])).code).toBe(3);
+    expect((await cli(home, ['run', TEST_IMAGE, '--name', 'one'])).code).toBe(4);
+    expect((await cli(home, ['run', TEST_IMAGE, '--name', 'BAD'])).code).toBe(2);
+    expect((await cli(home, ['run', 'gatehouse-test/missing:1', '--name', 'missing'])).code).toBe(5);
+    expect((await cli(home, ['frobnicate'])).code).toBe(2);
+    const stopped = await cli(home, ['stop', 'two']);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toMatch(/two: stopped/);
+  });
+
+  it('brings back servers that were running before a clean quit, and not the stopped ones', async () => {
+    expect((await cli(home, ['shutdown'])).stdout).toMatch(/stopped/);
+    const store = openStore(path.join(home, 'gatehouse.db'));
+    expect(store.servers.list().map((s) => [s.name, s.desiredState])).toEqual([
+      ['one', 'running'],
+      ['three', 'running'],
+      ['two', 'stopped'],
+    ]);
+    store.close();
+    const d0 = readDiscovery(path.join(home, 'core.json'));
+    expect(d0).toBeUndefined();
+    const r = await cli(home, ['ls', '--format', 'json']);
+    const servers = JSON.parse(r.stdout) as { name: string; status: string }[];
+    expect(Object.fromEntries(servers.map((s) => [s.name, s.status]))).toEqual({ one: 'running', three: 'running', two: 'stopped' });
+    const api = new ApiClient(readDiscovery(path.join(home, 'core.json'))!.url, 'wrong-token-wrong-token-wrong-token');
+    await expect(api.listServers()).rejects.toThrow(/token/);
+  });
+});

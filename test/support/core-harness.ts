@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ApiClient } from '../../src/api/index.js';
+import { startCore, type Core, type CoreOptions } from '../../src/app/index.js';
+import { TEST_RUN_LABEL } from './docker.js';
+
+export interface TestCore {
+  core: Core;
+  api: ApiClient;
+  home: string;
+  runLabel: string;
+  restart(extra?: Partial<CoreOptions>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function tempHome(prefix = 'gatehouse-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A real core in this process with its own GATEHOUSE_HOME, host networking (no bridge exists on CI
+ * machines), no image pulls (nothing outside 127.0.0.0/8), and a label on every container so the
+ * test can remove what it made.
+ */
+export async function startTestCore(opts: Partial<CoreOptions> & { home?: string } = {}): Promise<TestCore> {
+  const home = opts.home ?? tempHome();
+  const runLabel = randomUUID();
+  const options = (): CoreOptions => ({
+    home,
+    defaultNetwork: 'host',
+    pullPolicy: 'never',
+    requestTimeoutMs: 20_000,
+    extraLabels: { [TEST_RUN_LABEL]: runLabel },
+    ...opts,
+  });
+  const t: TestCore = {
+    core: await startCore(options()),
+    api: undefined as unknown as ApiClient,
+    home,
+    runLabel,
+    async restart(extra = {}) {
+      await t.core.stop();
+      t.core = await startCore({ ...options(), ...extra });
+      t.api = new ApiClient(t.core.url, t.core.token);
+    },
+    async stop() {
+      await t.core.stop();
+    },
+  };
+  t.api = new ApiClient(t.core.url, t.core.token);
+  return t;
+}
