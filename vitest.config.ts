@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests share one Docker engine and a 2-core machine: run files one at a time.
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

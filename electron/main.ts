@@ -1,0 +1,76 @@
+// The desktop shell: app lifecycle and the tray. All logic lives in src/ (core, tray menu model);
+// this file only maps those models onto Electron's APIs.
+import { app, clipboard, Menu, nativeImage, Tray, type MenuItemConstructorOptions } from 'electron';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../src/api/index.js';
+import { startCore, type Core } from '../src/app/index.js';
+import { trayMenu, type MenuItemModel, type TrayAction } from '../src/tray/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let core: Core | undefined;
+let tray: Tray | undefined;
+
+function toElectron(items: MenuItemModel[], run: (a: TrayAction) => void): MenuItemConstructorOptions[] {
+  return items.map((i): MenuItemConstructorOptions => {
+    switch (i.kind) {
+      case 'label':
+        return { label: i.label, enabled: false };
+      case 'separator':
+        return { type: 'separator' };
+      case 'action':
+        return { label: i.label, enabled: i.enabled ?? true, click: () => run(i.action) };
+      case 'submenu':
+        return { label: i.label, submenu: toElectron(i.items, run) };
+    }
+  });
+}
+
+async function refresh(api: ApiClient): Promise<void> {
+  const [servers, info] = await Promise.all([api.listServers(), api.core()]);
+  const engine = info.engine.connected ? { connected: true, detail: info.engine.name } : { connected: false, detail: info.engine.error };
+  const run = (a: TrayAction) => void act(api, a).finally(() => void refresh(api));
+  tray?.setContextMenu(Menu.buildFromTemplate(toElectron(trayMenu(servers, engine), run)));
+}
+
+async function act(api: ApiClient, a: TrayAction): Promise<void> {
+  switch (a.type) {
+    case 'start':
+      await api.start(a.server);
+      return;
+    case 'stop':
+      await api.stop(a.server);
+      return;
+    case 'restart':
+      await api.restart(a.server);
+      return;
+    case 'copy-url':
+      clipboard.writeText(a.url);
+      return;
+    case 'open-ui':
+      return; // the window arrives with the UI issue
+    case 'quit':
+      app.quit();
+  }
+}
+
+app.on('window-all-closed', () => {
+  // A tray app keeps running without windows.
+});
+
+app.on('before-quit', (event) => {
+  if (!core) return;
+  event.preventDefault();
+  const c = core;
+  core = undefined;
+  void c.stop().finally(() => app.quit());
+});
+
+await app.whenReady();
+core = await startCore();
+const icon = nativeImage.createFromPath(path.join(here, '..', '..', 'assets', process.platform === 'darwin' ? 'trayTemplate.png' : 'tray.png'));
+tray = new Tray(icon);
+tray.setToolTip('Gatehouse');
+const api = new ApiClient(core.url, core.token);
+await refresh(api);
+setInterval(() => void refresh(api).catch(() => {}), 3000);
