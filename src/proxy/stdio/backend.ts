@@ -5,6 +5,7 @@ import type { ProxyContext } from '../middleware.js';
 import { LegacySseFront } from '../front/legacy-sse.js';
 import type { BackendSession, ClientChannel, SessionBackend } from '../front/session-transport.js';
 import { StatefulStreamableFront } from '../front/streamable-stateful.js';
+import { StatelessStreamableFront, isModernRequest } from '../front/streamable-stateless.js';
 import type { McpBackend, ProxyLog } from '../types.js';
 import { LineFramer } from './line-framer.js';
 import { StdioMultiplexer, type InitializeResult } from './multiplexer.js';
@@ -29,6 +30,7 @@ export interface StdioBackendOptions {
 export class StdioBackend implements McpBackend, SessionBackend {
   readonly mux: StdioMultiplexer;
   private readonly stateful: StatefulStreamableFront;
+  private readonly stateless: StatelessStreamableFront;
   private readonly legacy: LegacySseFront;
   private readonly framer: LineFramer;
 
@@ -44,6 +46,7 @@ export class StdioBackend implements McpBackend, SessionBackend {
     });
     const onError = (err: Error) => opts.log('debug', `transport: ${err.message}`);
     this.stateful = new StatefulStreamableFront(this, { sessionTtlMs: opts.sessionTtlMs, onError });
+    this.stateless = new StatelessStreamableFront(this.mux, { onError });
     this.legacy = new LegacySseFront(this, '/messages', { onError });
     this.framer = new LineFramer(
       (line) => this.onLine(line),
@@ -70,6 +73,7 @@ export class StdioBackend implements McpBackend, SessionBackend {
   async handle(ctx: ProxyContext): Promise<void> {
     const path = ctx.url.pathname;
     if (path === '/mcp' || path === '/mcp/') {
+      if (ctx.req.method === 'POST' && isModernRequest(ctx.req)) return this.stateless.handle(ctx);
       return this.stateful.handle(ctx);
     }
     if (path === '/sse' && ctx.req.method === 'GET') return this.legacy.openStream(ctx);
