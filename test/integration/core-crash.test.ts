@@ -13,11 +13,14 @@ import { tempHome } from '../support/core-harness.js';
 const BIN = path.resolve('bin/gatehouse.js');
 
 /** Runs the real `gatehouse` command (built dist) with its own GATEHOUSE_HOME. */
-function cli(home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(home: string, args: string[], timeoutMs = 40_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
     });
+    // A command that should have ended (a second `serve` that wrongly started) must not hang the suite.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,6 +66,7 @@ describe('the gatehouse command and a core killed with SIGKILL', () => {
     expect(first).toBeDefined();
     expect(fs.statSync(path.join(home, 'core.json')).mode & 0o077).toBe(0);
     process.kill(first!.pid, 'SIGKILL');
+    // Its parent (a detached launcher) is gone, so it may linger as a zombie nobody reaps: Gatehouse must see it as dead.
     await new Promise((r) => setTimeout(r, 300));
 
     // The next command starts a new core, which adopts the still-running containers on the same ports.
@@ -85,7 +89,7 @@ describe('the gatehouse command and a core killed with SIGKILL', () => {
 
   it('refuses a second core and names the first', async () => {
     const d = readDiscovery(path.join(home, 'core.json'))!;
-    const r = await cli(home, ['serve']);
+    const r = await cli(home, ['serve'], 15_000);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`pid ${d.pid}`);
     expect(r.stderr).toContain(d.url);
