@@ -45,6 +45,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     cleanup.unshift(() => store.close());
     const logs = new LogSink(store.logs);
     cleanup.unshift(() => logs.close());
+    logs.prune(); // retention also applies to what accumulated while Gatehouse was not running
 
     // The engine is connected lazily and re-connected after a failure, so a core without Docker still
     // answers (ls, logs, errors that say what to install) and picks the engine up once it appears.

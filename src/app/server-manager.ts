@@ -268,7 +268,10 @@ export class ServerManager {
           if (c && c.id !== s.containerId) this.store.servers.setContainer(s.name, c.id);
           const live = this.live.get(s.name);
           if (s.desiredState === 'running') {
-            if (live?.backend) return; // already serving
+            const running = c ? (await runtime.state(c.id))?.running === true : false;
+            if (live?.backend && running) return; // already serving
+            // A backend whose container is gone (the engine restarted under it) is stale: rebuild it.
+            if (live?.backend) await this.teardown(s.name, live);
             await this.bringUp(s.name, true);
           } else {
             if (c?.state === 'running') await runtime.stop(c.id);

@@ -73,6 +73,21 @@ describe('servers in real containers, through the core', () => {
     expect(found.length).toBeGreaterThan(0);
   });
 
+  it('streams new log lines live to a follower', async () => {
+    const s = await t.api.getServer('everything');
+    const seen: string[] = [];
+    const ac = new AbortController();
+    const lastId = (await t.api.logs({ server: 'everything' })).at(-1)?.id ?? 0;
+    const following = t.api.followLogs({ server: 'everything', sources: ['proxy'], afterId: lastId }, (l) => seen.push(l.message), ac.signal).catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    const client = await connectClient(new URL(s.url).origin);
+    await client.callTool({ name: 'echo', arguments: { message: 'live' } });
+    await waitFor(async () => (seen.some((m) => m.startsWith('tools/call echo')) ? true : undefined), 'a live log line', 10_000);
+    ac.abort();
+    await following;
+    await client.close();
+  });
+
   it('keeps the URL across stop and start, and answers 503 while stopped', async () => {
     const before = await t.api.getServer('everything');
     await t.api.stop('everything');
