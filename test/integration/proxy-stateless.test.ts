@@ -128,6 +128,67 @@ describe('stateless Streamable HTTP (2026-07-28) at the stdio proxy', () => {
     expect(backend.mux.pendingCount).toBe(0);
   });
 
+  it('requires _meta with version and client capabilities (400, -32602), and keeps the request id in version errors', async () => {
+    const noCaps = await post({ jsonrpc: '2.0', id: 10, method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V } } }, { 'mcp-method': 'server/discover' });
+    expect(noCaps.status).toBe(400);
+    expect(((await noCaps.json()) as { error: { code: number } }).error.code).toBe(-32602);
+    const noMeta = await post({ jsonrpc: '2.0', id: 11, method: 'tools/list', params: {} }, { 'mcp-method': 'tools/list' });
+    expect(((await noMeta.json()) as { error: { code: number } }).error.code).toBe(-32602);
+    const badVersion = await post({ jsonrpc: '2.0', id: 301, method: 'tools/list', params: { _meta: meta() } }, { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' });
+    expect(((await badVersion.json()) as { id: unknown }).id).toBe(301);
+  });
+
+  it('answers methods the stateless wire removed with 404', async () => {
+    for (const method of ['resources/subscribe', 'ping', 'logging/setLevel']) {
+      const res = await post({ jsonrpc: '2.0', id: 12, method, params: { uri: 'x', _meta: meta() } }, { 'mcp-method': method });
+      expect(res.status).toBe(404);
+    }
+  });
+
+  it('marks list results with caching hints', async () => {
+    const res = await post({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: { _meta: meta() } }, { 'mcp-method': 'tools/list' });
+    const body = (await res.json()) as { result: { ttlMs: number; cacheScope: string; tools: unknown[] } };
+    expect(body.result.ttlMs).toBe(0);
+    expect(body.result.cacheScope).toBe('private');
+    expect(body.result.tools.length).toBeGreaterThan(0);
+  });
+
+  it('opens a subscriptions/listen stream: acknowledgement first, then only the opted-in notifications, tagged', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${proxy.url}/mcp`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': V, 'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'sub-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: meta() } }),
+    });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    const events: Record<string, any>[] = [];
+    let buf = '';
+    const next = async () => {
+      while (!buf.includes('\n\n')) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buf += new TextDecoder().decode(value);
+      }
+      const cut = buf.indexOf('\n\n');
+      const ev = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      return ev;
+    };
+    const ack = JSON.parse((await next()).split('data: ')[1]!) as Record<string, any>;
+    events.push(ack);
+    expect(ack['method']).toBe('notifications/subscriptions/acknowledged');
+    expect(ack['params']['_meta']['io.modelcontextprotocol/subscriptionId']).toBe('sub-1');
+    // A prompts change (not asked for) and a tools change (asked for) from the server.
+    backend.mux.onUpstreamMessage({ jsonrpc: '2.0', method: 'notifications/prompts/list_changed' });
+    backend.mux.onUpstreamMessage({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    const changed = JSON.parse((await next()).split('data: ')[1]!) as Record<string, any>;
+    expect(changed['method']).toBe('notifications/tools/list_changed');
+    expect(changed['params']['_meta']['io.modelcontextprotocol/subscriptionId']).toBe('sub-1');
+    ac.abort();
+  });
+
   it('still serves session-era clients on the same endpoint', async () => {
     const res = await fetch(`${proxy.url}/mcp`, {
       method: 'POST',

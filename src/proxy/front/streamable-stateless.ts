@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { sendJson, sendJsonRpcError } from '../http-util.js';
-import { errorResponse, ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
+import { errorResponse, ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.js';
 import type { ProxyContext } from '../middleware.js';
 import type { StdioMultiplexer } from '../stdio/multiplexer.js';
 
@@ -11,6 +11,41 @@ export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'] as const;
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+
+/** Session-era methods the stateless wire removed; answering them would mislead the client. */
+const REMOVED_METHODS = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+
+/** List-like results the 2026-07-28 wire marks with caching hints. The proxy promises nothing: ttl 0, per-caller scope. */
+const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
+
+interface SubscriptionFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+/** Request-level checks of the stateless wire that come before comparing headers with the body. */
+function invalidParams(req: JsonRpcRequest): string | undefined {
+  const meta = req.params?.['_meta'];
+  if (typeof meta !== 'object' || meta === null) return 'params._meta is required on every request of this protocol version.';
+  const m = meta as Record<string, unknown>;
+  if (typeof m[META_VERSION] !== 'string') return `params._meta["${META_VERSION}"] is required.`;
+  if (typeof m[META_CAPABILITIES] !== 'object' || m[META_CAPABILITIES] === null) return `params._meta["${META_CAPABILITIES}"] is required.`;
+  const inputResponses = req.params?.['inputResponses'];
+  if (inputResponses !== undefined) {
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(inputResponses) || !Object.values(inputResponses as object).every(isObject)) {
+      return 'params.inputResponses must be an object whose entries are input responses (objects).';
+    }
+  }
+  if (req.method === 'subscriptions/listen' && (typeof req.params?.['notifications'] !== 'object' || req.params['notifications'] === null)) {
+    return 'params.notifications (the subscription filter) is required.';
+  }
+  return undefined;
+}
 
 export const ModernErrorCodes = {
   HeaderMismatch: -32020,
@@ -46,15 +81,16 @@ export class StatelessStreamableFront {
 
   async handle(ctx: ProxyContext): Promise<void> {
     const version = String(ctx.req.headers['mcp-protocol-version']);
+    const messages = ctx.messages ?? [];
+    const msg = messages[0];
+    const requestId = msg && isRequest(msg) ? msg.id : null;
     if (!(MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      sendJson(ctx.res, 400, errorResponse(null, ModernErrorCodes.UnsupportedProtocolVersion, 'Unsupported protocol version', {
+      sendJson(ctx.res, 400, errorResponse(requestId, ModernErrorCodes.UnsupportedProtocolVersion, 'Unsupported protocol version', {
         supported: [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS],
         requested: version,
       }));
       return;
     }
-    const messages = ctx.messages ?? [];
-    const msg = messages[0];
     if (messages.length !== 1 || !msg || isResponse(msg)) {
       sendJsonRpcError(ctx.res, 400, ErrorCodes.InvalidRequest, 'The body must be a single JSON-RPC request or notification.');
       return;
@@ -65,6 +101,11 @@ export class StatelessStreamableFront {
       return;
     }
     const req = msg as JsonRpcRequest;
+    const invalid = invalidParams(req);
+    if (invalid) {
+      sendJson(ctx.res, 400, errorResponse(req.id, ErrorCodes.InvalidParams, invalid));
+      return;
+    }
     const mismatch = this.headerMismatch(ctx, req, version);
     if (mismatch) {
       sendJson(ctx.res, 400, errorResponse(req.id, ModernErrorCodes.HeaderMismatch, mismatch));
@@ -74,16 +115,17 @@ export class StatelessStreamableFront {
       sendJson(ctx.res, 200, { jsonrpc: '2.0', id: req.id, result: this.discover() });
       return;
     }
-    if (req.method === 'initialize' || req.method === 'ping' || req.method === 'logging/setLevel') {
+    if (REMOVED_METHODS.has(req.method)) {
       sendJson(ctx.res, 404, errorResponse(req.id, ErrorCodes.MethodNotFound, `${req.method} is not part of protocol ${version}.`));
       return;
     }
+    if (req.method === 'subscriptions/listen') return this.listen(ctx, req);
     await this.forward(ctx, req);
   }
 
   private headerMismatch(ctx: ProxyContext, req: JsonRpcRequest, version: string): string | undefined {
-    const meta = req.params?.['_meta'] as Record<string, unknown> | undefined;
-    if (meta?.[META_VERSION] !== version) return `MCP-Protocol-Version header (${version}) does not match _meta["${META_VERSION}"].`;
+    const meta = req.params?.['_meta'] as Record<string, unknown>;
+    if (meta[META_VERSION] !== version) return `MCP-Protocol-Version header (${version}) does not match _meta["${META_VERSION}"].`;
     const method = ctx.req.headers['mcp-method'];
     if (typeof method !== 'string' || decodeHeaderValue(method) !== req.method) return 'Mcp-Method header is missing or does not match the body.';
     const source = NAME_SOURCE[req.method];
@@ -94,10 +136,63 @@ export class StatelessStreamableFront {
     return undefined;
   }
 
+  /**
+   * subscriptions/listen: a long-lived SSE stream of the change notifications the client opted in to,
+   * acknowledged first with the subset the server can honour, each tagged with the subscription id.
+   */
+  private listen(ctx: ProxyContext, req: JsonRpcRequest): void {
+    const filter = (req.params?.['notifications'] ?? {}) as SubscriptionFilter;
+    const caps = (this.mux.initializeResult?.capabilities ?? {}) as Record<string, { listChanged?: boolean; subscribe?: boolean } | undefined>;
+    const agreed: SubscriptionFilter = {};
+    if (filter.toolsListChanged && caps['tools']?.listChanged) agreed.toolsListChanged = true;
+    if (filter.promptsListChanged && caps['prompts']?.listChanged) agreed.promptsListChanged = true;
+    if (filter.resourcesListChanged && caps['resources']?.listChanged) agreed.resourcesListChanged = true;
+    const uris = caps['resources']?.subscribe && Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((u) => typeof u === 'string') : [];
+    if (uris.length > 0) agreed.resourceSubscriptions = uris;
+    const wanted = (m: JsonRpcNotification): boolean => {
+      if (m.method === 'notifications/tools/list_changed') return agreed.toolsListChanged === true;
+      if (m.method === 'notifications/prompts/list_changed') return agreed.promptsListChanged === true;
+      if (m.method === 'notifications/resources/list_changed') return agreed.resourcesListChanged === true;
+      if (m.method === 'notifications/resources/updated') return uris.includes(String(m.params?.['uri']));
+      return false;
+    };
+    const { res } = ctx;
+    const tag = (params: Record<string, unknown> | undefined) => ({ ...params, _meta: { ...(params?.['_meta'] as object | undefined), [META_SUBSCRIPTION_ID]: req.id } });
+    const write = (m: JsonRpcMessage) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+    write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: tag({ notifications: agreed }) });
+    let closed = false;
+    const session = this.mux.openSession({
+      deliver: (m) => {
+        if (!closed && isNotification(m) && wanted(m)) write({ ...m, params: tag(m.params) });
+      },
+      terminate: () => {
+        if (closed) return;
+        // Graceful end of the subscription: its result carries the subscription id.
+        write({ jsonrpc: '2.0', id: req.id, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: req.id } } });
+        res.end();
+        end();
+      },
+    });
+    // Resource subscriptions ride on the shared upstream subscription of the multiplexer.
+    uris.forEach((uri, i) => session.handle({ jsonrpc: '2.0', id: `listen-${String(req.id)}-${i}`, method: 'resources/subscribe', params: { uri } }));
+    const keepAlive = setInterval(() => res.write(':\n\n'), 15_000);
+    keepAlive.unref();
+    const end = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(keepAlive);
+      session.close();
+    };
+    res.on('close', end);
+  }
+
   private discover(): Record<string, unknown> {
     const init = this.mux.initializeResult;
     return {
       resultType: 'complete',
+      ttlMs: 0,
+      cacheScope: 'private',
       supportedVersions: [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS],
       capabilities: init?.capabilities ?? {},
       serverInfo: init?.serverInfo,
@@ -131,7 +226,8 @@ export class StatelessStreamableFront {
         deliver: (m: JsonRpcMessage, _related?: JsonRpcId) => {
           if (done) return;
           if (isResponse(m)) {
-            const out = 'result' in m ? { ...m, result: { resultType: 'complete', ...m.result } } : m;
+            const hints = CACHEABLE_METHODS.has(req.method) ? { ttlMs: 0, cacheScope: 'private' } : {};
+            const out = 'result' in m ? { ...m, result: { resultType: 'complete', ...hints, ...m.result } } : m;
             if (streaming) {
               write(out);
               res.end();
