@@ -1,4 +1,4 @@
-import type { ApiErrorBody, ApiErrorCode, CoreInfo, LogLine, RunRequestBody, ServerDetail, ServerView } from './contract.js';
+import type { ApiErrorBody, ApiErrorCode, CoreInfo, LogLine, RunRequestBody, SecretsInfo, ServerDetail, ServerView } from './contract.js';
 
 export class ApiError extends Error {
   constructor(
@@ -43,6 +43,15 @@ export class ApiClient {
   }
   logs(q: { server?: string; sources?: string[]; search?: string; limit?: number }): Promise<LogLine[]> {
     return this.call('GET', `/v1/logs?${logParams(q)}`);
+  }
+  secrets(): Promise<SecretsInfo> {
+    return this.call('GET', '/v1/secrets');
+  }
+  setSecret(name: string, value: string): Promise<{ name: string; usedBy: { server: string; target: string }[] }> {
+    return this.call('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { value });
+  }
+  removeSecret(name: string, force = false): Promise<{ removed: string }> {
+    return this.call('DELETE', `/v1/secrets/${encodeURIComponent(name)}${force ? '?force=true' : ''}`);
   }
   shutdown(): Promise<{ ok: true }> {
     return this.call('POST', '/v1/shutdown');

@@ -13,6 +13,7 @@ export const RunRequestSchema = z
     proxyPort: z.number().int().min(1).max(65535).optional(),
     targetPort: z.number().int().min(1).max(65535).optional(),
     env: z.record(z.string(), z.string()).optional(),
+    secrets: z.array(z.object({ name: z.string().min(1).max(128), target: z.string().min(1).max(128) }).strict()).optional(),
     volumes: z.array(z.string()).optional(),
     permissionProfile: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
@@ -36,6 +37,7 @@ export interface ServerView {
   targetPort: number | null;
   group: string;
   permissionProfile: string;
+  secrets: { name: string; target: string }[];
   containerId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -44,6 +46,23 @@ export interface ServerView {
 export interface ServerDetail extends ServerView {
   health?: Record<string, unknown>;
   history: { status: string; detail: string | null; exitCode: number | null; at: string }[];
+}
+
+export const SecretSetSchema = z.object({ value: z.string().min(1).max(1024 * 1024) }).strict();
+
+/** A secret as the API shows it: its name and where it is used, never its value. */
+export interface SecretView {
+  name: string;
+  usedBy: { server: string; target: string }[];
+}
+
+export interface SecretsInfo {
+  provider: 'keychain' | 'environment';
+  description: string;
+  writable: boolean;
+  secrets: SecretView[];
+  /** References whose secret is missing from the provider (servers that will not start). */
+  missing: { name: string; usedBy: { server: string; target: string }[] }[];
 }
 
 export interface CoreInfo {
@@ -72,7 +91,7 @@ export const LogQuerySchema = z.object({
   follow: z.boolean().optional(),
 });
 
-export type ApiErrorCode = 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'engine_unavailable' | 'image_unavailable' | 'internal';
+export type ApiErrorCode = 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'engine_unavailable' | 'image_unavailable' | 'keychain_unavailable' | 'internal';
 
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string };

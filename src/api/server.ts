@@ -8,8 +8,11 @@ import type { ServerManager } from '../app/server-manager.js';
 import type { LogSink } from '../logs/index.js';
 import { isAllowedHost } from '../proxy/index.js';
 import { EngineNotFoundError, ImageUnavailableError } from '../runtime/index.js';
+import { InvalidSecretNameError, KeychainUnavailableError, ReadOnlySecretsError, SecretNotFoundError, DataKeyError } from '../secrets/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
-import { LogQuerySchema, RunRequestSchema, type ApiErrorCode, type CoreInfo, type ServerDetail, type ServerView } from './contract.js';
+import type { SecretsProvider } from '../secrets/index.js';
+import { assertValidSecretName } from '../secrets/index.js';
+import { LogQuerySchema, RunRequestSchema, SecretSetSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
 
 export interface ApiDeps {
   token: string;
@@ -17,6 +20,7 @@ export interface ApiDeps {
   store: Store;
   logs: LogSink;
   coreInfo: () => Promise<CoreInfo>;
+  secrets: () => SecretsProvider;
   shutdown: () => void;
 }
 
@@ -35,6 +39,7 @@ function view(m: ServerManager, s: ServerRecord): ServerView {
     targetPort: s.targetPort,
     group: s.group,
     permissionProfile: s.permissionProfile,
+    secrets: s.secrets,
     containerId: s.containerId,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -47,6 +52,10 @@ function errorStatus(err: unknown): [number, ApiErrorCode] {
   if (err instanceof BadRequestError || err instanceof InvalidNameError || err instanceof z.ZodError) return [400, 'bad_request'];
   if (err instanceof EngineNotFoundError || err instanceof EngineUnavailableError) return [503, 'engine_unavailable'];
   if (err instanceof ImageUnavailableError) return [422, 'image_unavailable'];
+  if (err instanceof SecretNotFoundError) return [404, 'not_found'];
+  if (err instanceof InvalidSecretNameError) return [400, 'bad_request'];
+  if (err instanceof ReadOnlySecretsError) return [409, 'conflict'];
+  if (err instanceof KeychainUnavailableError || err instanceof DataKeyError) return [503, 'keychain_unavailable'];
   return [500, 'internal'];
 }
 
@@ -162,6 +171,43 @@ export class ApiServer {
       }
     }
     if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
+    if (resource === 'secrets') return this.secrets(method, name, url, req, res);
+    throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+  }
+
+  private async secrets(method: string, name: string | undefined, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const provider = this.deps.secrets();
+    const usage = new Map<string, { server: string; target: string }[]>();
+    for (const s of this.deps.manager.list()) {
+      for (const ref of s.secrets) usage.set(ref.name, [...(usage.get(ref.name) ?? []), { server: s.name, target: ref.target }]);
+    }
+    if (name === undefined && method === 'GET') {
+      const names = await provider.list();
+      const info: SecretsInfo = {
+        provider: provider.kind,
+        description: provider.description,
+        writable: provider.writable,
+        secrets: names.map((n) => ({ name: n, usedBy: usage.get(n) ?? [] })),
+        missing: [...usage.entries()].filter(([n]) => !names.includes(n)).map(([n, usedBy]) => ({ name: n, usedBy })),
+      };
+      return sendJson(res, 200, info);
+    }
+    if (name !== undefined) {
+      assertValidSecretName(name);
+      if (method === 'PUT') {
+        const { value } = SecretSetSchema.parse(await readJson(req));
+        await provider.set(name, value);
+        return sendJson(res, 200, { name, usedBy: usage.get(name) ?? [] });
+      }
+      if (method === 'DELETE') {
+        const users = usage.get(name) ?? [];
+        if (users.length > 0 && url.searchParams.get('force') !== 'true') {
+          throw new ConflictError(`Secret "${name}" is used by ${users.map((u) => u.server).join(', ')}; those servers would not start without it. Use --force to remove it anyway.`);
+        }
+        if (!(await provider.delete(name))) throw new NotFoundError(`No secret named "${name}".`);
+        return sendJson(res, 200, { removed: name });
+      }
+    }
     throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
   }
 

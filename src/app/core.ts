@@ -4,6 +4,7 @@ import { ApiServer } from '../api/index.js';
 import type { CoreInfo } from '../api/index.js';
 import { LogSink } from '../logs/index.js';
 import { ContainerRuntime, connectEngine } from '../runtime/index.js';
+import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsProvider } from '../secrets/index.js';
 import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
@@ -18,6 +19,10 @@ export interface CoreOptions {
   pullPolicy?: 'missing' | 'never';
   /** How to find the container engine (tests pass a probe with no engine to see the error users get). */
   connectEngine?: typeof connectEngine;
+  /** The keychain to use (default: the OS keychain through keytar). */
+  keychain?: Keychain;
+  /** Environment for the secrets provider choice (GATEHOUSE_SECRETS_PROVIDER, GATEHOUSE_SECRET_<NAME>). */
+  secretsEnv?: NodeJS.ProcessEnv;
   /** Extra labels on every container (tests use them to clean up after themselves). */
   extraLabels?: Record<string, string>;
   /** Called after a shutdown requested through the API completed. */
@@ -30,6 +35,8 @@ export interface Core {
   paths: AppPaths;
   store: Store;
   manager: ServerManager;
+  secrets: SecretsProvider;
+  sealed: SealedStore;
   /** Clean quit: stops containers (their servers come back at the next start) and releases everything. */
   stop(): Promise<void>;
 }
@@ -89,6 +96,11 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       }
     };
 
+    const keychain = opts.keychain ?? new OsKeychain();
+    if (keychain instanceof OsKeychain) cleanup.unshift(() => keychain.close());
+    const secrets = providerFromEnv(keychain, opts.secretsEnv ?? process.env);
+    const sealed = new SealedStore(keychain, store.encrypted);
+
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
@@ -97,7 +109,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       startTimeoutMs: 30_000,
       pullPolicy: opts.pullPolicy ?? (process.env['GATEHOUSE_PULL_POLICY'] === 'never' ? 'never' : 'missing'),
       extraLabels: opts.extraLabels,
-    });
+    }, () => secrets);
 
     const token = randomBytes(32).toString('base64url');
     let stopPromise: Promise<void> | undefined;
@@ -126,6 +138,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       store,
       logs,
       coreInfo,
+      secrets: () => secrets,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
     });
     const url = await api.listen(opts.apiPort ?? 0);
@@ -133,7 +146,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
 
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
-    return { url, token, paths, store, manager, stop };
+    return { url, token, paths, store, manager, secrets, sealed, stop };
   } catch (err) {
     for (const c of cleanup) {
       try {

@@ -17,7 +17,9 @@ import {
   type MountSpec,
   type PermissionProfile,
 } from '../runtime/index.js';
-import type { NetworkSetting, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
+import type { SecretsProvider } from '../secrets/index.js';
+import { assertValidSecretName } from '../secrets/index.js';
+import type { NetworkSetting, SecretRef, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 import { assertValidServerName, nameFromImage } from './names.js';
 import { pickFreePort, waitForPort } from './ports.js';
@@ -31,6 +33,8 @@ export interface RunRequest {
   proxyPort?: number;
   targetPort?: number;
   env?: Record<string, string>;
+  /** `--secret NAME,target=ENV`: references to secrets, resolved into the container's environment at start. */
+  secrets?: SecretRef[];
   /** `-v` flags, host paths already absolute (the CLI resolves them against its own working directory). */
   volumes?: string[];
   /** none | network | absolute path to a JSON profile */
@@ -77,6 +81,7 @@ export class ServerManager {
     private readonly logs: LogSink,
     private readonly runtime: () => Promise<ContainerRuntime>,
     private readonly settings: ManagerSettings,
+    private readonly secrets: () => SecretsProvider,
   ) {}
 
   list(): ServerRecord[] {
@@ -122,6 +127,17 @@ export class ServerManager {
     for (const key of Object.keys(req.env ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new BadRequestError(`Invalid environment variable name "${key}".`);
     }
+    const secretRefs = req.secrets ?? [];
+    for (const ref of secretRefs) {
+      try {
+        assertValidSecretName(ref.name);
+      } catch (err) {
+        throw new BadRequestError((err as Error).message);
+      }
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.target)) throw new BadRequestError(`Invalid target variable "${ref.target}" for secret ${ref.name}.`);
+      if (req.env?.[ref.target] !== undefined) throw new BadRequestError(`${ref.target} is set both by -e and by --secret ${ref.name}; keep one.`);
+    }
+    if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two --secret flags target the same variable.');
 
     const taken = this.store.servers.usedProxyPorts();
     let proxyPort = req.proxyPort;
@@ -154,6 +170,7 @@ export class ServerManager {
         transport,
         args: req.args ?? [],
         env: req.env ?? {},
+        secrets: secretRefs,
         volumes: req.volumes ?? [],
         permissionProfile: profileSpec,
         profile,
@@ -189,7 +206,7 @@ export class ServerManager {
   async start(name: string): Promise<ServerRecord> {
     this.get(name);
     this.store.servers.setDesiredState(name, 'running');
-    await this.serialized(name, () => this.bringUp(name));
+    await this.serialized(name, () => this.bringUp(name, false, true));
     return this.get(name);
   }
 
@@ -205,7 +222,7 @@ export class ServerManager {
     this.store.servers.setDesiredState(name, 'running');
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', 'restarting');
-      await this.bringUp(name);
+      await this.bringUp(name, false, true);
     });
     return this.get(name);
   }
@@ -332,13 +349,21 @@ export class ServerManager {
     });
   }
 
+  /** Secret values for the container's environment; a missing one stops the start and is named. */
+  private async resolveSecrets(s: ServerRecord): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
+    for (const ref of s.secrets) env[ref.target] = await this.secrets().get(ref.name);
+    return env;
+  }
+
   private async createContainer(s: ServerRecord, runtime: ContainerRuntime, mounts?: MountSpec[]): Promise<string> {
+    const secretEnv = await this.resolveSecrets(s);
     const spec = buildContainerSpec({
       serverName: s.name,
       image: s.image ?? '',
       transport: s.transport,
       args: s.args,
-      env: s.env,
+      env: { ...s.env, ...secretEnv },
       profile: s.profile as PermissionProfile,
       extraMounts: mounts ?? s.volumes.map((v) => parseVolumeFlag(v)),
       proxyPort: s.proxyPort,
@@ -357,7 +382,11 @@ export class ServerManager {
   }
 
   /** Container up, attached, handshake done, backend in service. Errors end in status error, not a throw. */
-  private async bringUp(name: string, adopting = false): Promise<void> {
+  /**
+   * @param adopting  restoring after a core restart: keep a running container as it is
+   * @param recreate  an explicit start: replace a stopped container so current secrets and settings apply
+   */
+  private async bringUp(name: string, adopting = false, recreate = false): Promise<void> {
     const live = this.live.get(name);
     if (!live) return;
     if (live.backend) return;
@@ -367,6 +396,10 @@ export class ServerManager {
       const runtime = await this.runtime();
       let s = this.get(name);
       let state = s.containerId ? await runtime.state(s.containerId) : undefined;
+      if (state && !state.running && recreate) {
+        await runtime.remove(s.containerId!, true);
+        state = undefined;
+      }
       if (!state) {
         await runtime.ensureImage(s.image ?? '', { pull: this.settings.pullPolicy !== 'never' });
         await this.createContainer(s, runtime);

@@ -9,6 +9,7 @@ export const ExitCode = {
   conflict: 4,
   engineUnavailable: 5,
   coreUnavailable: 6,
+  keychainUnavailable: 7,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -23,6 +24,8 @@ export function exitCodeFor(err: unknown): number {
       case 'engine_unavailable':
       case 'image_unavailable':
         return ExitCode.engineUnavailable;
+      case 'keychain_unavailable':
+        return ExitCode.keychainUnavailable;
       default:
         return ExitCode.failure;
     }

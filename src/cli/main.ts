@@ -5,6 +5,7 @@ import { CoreAlreadyRunningError, startCore, VERSION } from '../app/index.js';
 import { connectCore, CoreUnavailableError } from './core-connection.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { formatTime, table } from './format.js';
+import { readSecretValue } from './read-secret.js';
 
 type Format = 'table' | 'json';
 
@@ -36,6 +37,13 @@ function parseEnv(pairs: string[]): Record<string, string> {
     env[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return env;
+}
+
+/** ToolHive's form: --secret NAME,target=ENV_VAR */
+function parseSecretFlag(v: string): { name: string; target: string } {
+  const m = /^([^,=\s]+),target=([A-Za-z_][A-Za-z0-9_]*)$/.exec(v);
+  if (!m) throw new CommanderError(ExitCode.usage, 'gatehouse.secret', `--secret expects NAME,target=ENV_VAR, got "${v}"`);
+  return { name: m[1]!, target: m[2]! };
 }
 
 function parsePort(v: string): number {
@@ -86,6 +94,7 @@ export function buildProgram(): Command {
     .option('--proxy-port <port>', 'proxy port on 127.0.0.1 (default: a free one, kept for life)', parsePort)
     .option('--target-port <port>', 'port the server listens on in the container (sse, streamable-http)', parsePort)
     .option('-e, --env <KEY=VALUE>', 'environment variable for the server (repeatable)', collect, [] as string[])
+    .option('--secret <NAME,target=ENV>', 'put a secret from the keychain into the environment variable ENV (repeatable)', collect, [] as string[])
     .option('-v, --volume <host:container[:ro]>', 'mount a host path (repeatable)', collect, [] as string[])
     .option('--permission-profile <profile>', 'none, network, or a JSON profile file', 'network')
     .option('--group <group>', 'group of servers', 'default')
@@ -102,6 +111,7 @@ export function buildProgram(): Command {
         proxyPort: o['proxyPort'] as number | undefined,
         targetPort: o['targetPort'] as number | undefined,
         env: parseEnv(o['env'] as string[]),
+        secrets: (o['secret'] as string[]).map(parseSecretFlag),
         volumes: (o['volume'] as string[]).map(absolutizeVolume),
         permissionProfile: profile === 'none' || profile === 'network' ? profile : path.resolve(profile),
         group: o['group'] as string,
@@ -165,6 +175,7 @@ export function buildProgram(): Command {
           `  image:     ${s.image ?? ''}`,
           `  transport: ${s.transport}`,
           `  profile:   ${s.permissionProfile}`,
+          `  secrets:   ${s.secrets.length ? s.secrets.map((r) => `${r.name} → ${r.target}`).join(', ') : '-'}`,
           `  container: ${s.containerId?.slice(0, 12) ?? '-'}`,
           '  history:',
           ...s.history.map((h) => `    ${h.at}  ${h.status}${h.detail ? `  ${h.detail}` : ''}${h.exitCode !== null ? `  (exit ${h.exitCode})` : ''}`),
@@ -196,6 +207,41 @@ export function buildProgram(): Command {
         .catch((err: unknown) => {
           if (!ac.signal.aborted) throw err;
         });
+    });
+
+  const secret = program.command('secret').description('secrets in the OS keychain, for servers (--secret NAME,target=ENV)');
+  secret
+    .command('set <name>')
+    .description('store a secret; the value is read from standard input or a hidden prompt, never from the command line')
+    .action(async (name: string) => {
+      const api = await connectCore();
+      const value = await readSecretValue(`Value for ${name} (input hidden): `);
+      if (value === '') throw new CommanderError(ExitCode.usage, 'gatehouse.secret', 'The value is empty: nothing was stored.');
+      const r = await api.setSecret(name, value);
+      print(fmt(), r, () => `Stored secret ${name}${r.usedBy.length ? ` (used by ${r.usedBy.map((u) => u.server).join(', ')}; restart them to apply)` : ''}.`);
+    });
+  secret
+    .command('ls')
+    .alias('list')
+    .description('list secret names and where they are used (never values)')
+    .action(async () => {
+      const info = await withCore((api) => api.secrets());
+      print(fmt(), info, () =>
+        [
+          `Provider: ${info.description}${info.writable ? '' : ' (read-only)'}`,
+          info.secrets.length === 0 ? 'No secrets. Add one with: gatehouse secret set NAME' : table(['NAME', 'USED BY'], info.secrets.map((s) => [s.name, s.usedBy.map((u) => `${u.server} (${u.target})`).join(', ')])),
+          ...info.missing.map((m) => `Missing: ${m.name}, needed by ${m.usedBy.map((u) => u.server).join(', ')}`),
+        ].join('\n'),
+      );
+    });
+  secret
+    .command('rm <name>')
+    .alias('remove')
+    .description('delete a secret from the keychain')
+    .option('-f, --force', 'delete even if servers use it')
+    .action(async (name: string, o: { force?: boolean }) => {
+      const r = await withCore((api) => api.removeSecret(name, o.force === true));
+      print(fmt(), r, () => `Removed secret ${name}.`);
     });
 
   program

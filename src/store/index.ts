@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { openDatabase } from './database.js';
+import { EncryptedValuesRepository } from './encrypted-values.js';
 import { LogsRepository } from './logs.js';
 import { ServersRepository } from './servers.js';
 import { StatusHistoryRepository } from './status-history.js';
@@ -9,6 +10,7 @@ export { appDataDir, appPaths, type AppPaths } from './paths.js';
 export * from './servers.js';
 export * from './status-history.js';
 export * from './logs.js';
+export * from './encrypted-values.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -16,6 +18,7 @@ export interface Store {
   servers: ServersRepository;
   statusHistory: StatusHistoryRepository;
   logs: LogsRepository;
+  encrypted: EncryptedValuesRepository;
   close(): void;
 }
 
@@ -26,6 +29,7 @@ export function openStore(file: string): Store {
     servers: new ServersRepository(db),
     statusHistory: new StatusHistoryRepository(db),
     logs: new LogsRepository(db),
+    encrypted: new EncryptedValuesRepository(db),
     close: () => db.close(),
   };
 }

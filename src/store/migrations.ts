@@ -74,4 +74,24 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'secret references on servers, encrypted values',
+    sql: `
+      -- References only ({name, target}); the values live in the keychain.
+      ALTER TABLE servers ADD COLUMN secrets_json TEXT NOT NULL DEFAULT '[]';
+
+      -- Bulk secret data (OAuth tokens and the like), AES-256-GCM under a data key kept in the keychain.
+      CREATE TABLE encrypted_values (
+        namespace  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        key_id     TEXT NOT NULL,
+        nonce      BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        tag        BLOB NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+      );
+    `,
+  },
 ];

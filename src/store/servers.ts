@@ -5,6 +5,12 @@ export type DesiredState = 'running' | 'stopped';
 export type ServerStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'error' | 'unknown';
 export type NetworkSetting = 'default' | 'host' | 'none';
 
+/** A reference to a secret (never its value) and the environment variable that receives it. */
+export interface SecretRef {
+  name: string;
+  target: string;
+}
+
 export interface ServerRecord {
   name: string;
   image: string | null;
@@ -12,6 +18,7 @@ export interface ServerRecord {
   transport: TransportKind;
   args: string[];
   env: Record<string, string>;
+  secrets: SecretRef[];
   volumes: string[];
   permissionProfile: string;
   /** The resolved profile at creation time, so a later edit of the file cannot silently widen a running server. */
@@ -37,6 +44,7 @@ interface Row {
   transport: TransportKind;
   args_json: string;
   env_json: string;
+  secrets_json: string;
   volumes_json: string;
   permission_profile: string;
   profile_json: string;
@@ -62,6 +70,7 @@ function fromRow(r: Row): ServerRecord {
     transport: r.transport,
     args: JSON.parse(r.args_json) as string[],
     env: JSON.parse(r.env_json) as Record<string, string>,
+    secrets: JSON.parse(r.secrets_json) as SecretRef[],
     volumes: JSON.parse(r.volumes_json) as string[],
     permissionProfile: r.permission_profile,
     profile: JSON.parse(r.profile_json) as unknown,
@@ -91,10 +100,10 @@ export class ServersRepository {
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
       .prepare(
-        `INSERT INTO servers (name, image, url, transport, args_json, env_json, volumes_json, permission_profile,
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, volumes_json, permission_profile,
            profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
            status, status_detail, container_id, created_at, updated_at)
-         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @volumes_json, @permission_profile,
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @volumes_json, @permission_profile,
            @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
            @status, NULL, NULL, @now, @now)`,
       )
@@ -105,6 +114,7 @@ export class ServersRepository {
         transport: s.transport,
         args_json: JSON.stringify(s.args),
         env_json: JSON.stringify(s.env),
+        secrets_json: JSON.stringify(s.secrets),
         volumes_json: JSON.stringify(s.volumes),
         permission_profile: s.permissionProfile,
         profile_json: JSON.stringify(s.profile ?? null),

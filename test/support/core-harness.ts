@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApiClient } from '../../src/api/index.js';
 import { startCore, type Core, type CoreOptions } from '../../src/app/index.js';
 import { TEST_RUN_LABEL } from './docker.js';
+import { homesRoot } from './leak-registry.js';
 
 export interface TestCore {
   core: Core;
@@ -15,8 +15,9 @@ export interface TestCore {
   stop(): Promise<void>;
 }
 
+/** A fresh GATEHOUSE_HOME inside this run's folder, so the end-of-run leak scan covers it. */
 export function tempHome(prefix = 'gatehouse-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return fs.mkdtempSync(path.join(homesRoot(), prefix));
 }
 
 /**

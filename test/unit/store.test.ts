@@ -7,7 +7,7 @@ import { migrations } from '../../src/store/migrations.js';
 
 function server(name: string, port: number): NewServer {
   return {
-    name, image: 'img:1', url: null, transport: 'stdio', args: ['--x'], env: { A: '1' }, volumes: [], permissionProfile: 'none',
+    name, image: 'img:1', url: null, transport: 'stdio', args: ['--x'], env: { A: '1' }, secrets: [], volumes: [], permissionProfile: 'none',
     profile: { network: { outbound: { insecure_allow_all: false } } }, proxyPort: port, targetPort: null, group: 'default',
     memoryBytes: null, nanoCpus: null, networkSetting: 'host', desiredState: 'running',
   };
@@ -95,9 +95,10 @@ describe('store (a real SQLite file)', () => {
 
   it('rolls back a failing migration whole', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-store-')), 'db');
-    expect(() => openDatabase(file, [...migrations, { version: 2, name: 'broken', sql: 'CREATE TABLE half (x); THIS IS NOT SQL' }])).toThrow();
+    const newest = migrations.at(-1)!.version;
+    expect(() => openDatabase(file, [...migrations, { version: newest + 1, name: 'broken', sql: 'CREATE TABLE half (x); THIS IS NOT SQL' }])).toThrow();
     const db = openDatabase(file);
-    expect(schemaVersion(db)).toBe(1);
+    expect(schemaVersion(db)).toBe(newest);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeUndefined();
     db.close();
   });

@@ -1,0 +1,85 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { EncryptedValuesRepository } from '../store/index.js';
+import { DataKeyError } from './errors.js';
+import type { Keychain } from './keychain.js';
+import { INTERNAL_PREFIX } from './providers.js';
+
+const DATA_KEY_ACCOUNT = `${INTERNAL_PREFIX}data-key`;
+
+/**
+ * Envelope encryption for bulk secret data in SQLite: AES-256-GCM under a 256-bit data key that lives
+ * in the keychain (created on first use). Each row is bound to its namespace, key and data key id as
+ * associated data, so rows cannot be swapped or replayed under another name.
+ */
+export class SealedStore {
+  private dataKey: Promise<{ id: string; key: Buffer }> | undefined;
+
+  constructor(
+    private readonly keychain: Keychain,
+    private readonly rows: EncryptedValuesRepository,
+  ) {}
+
+  async put(namespace: string, key: string, plaintext: string | Buffer): Promise<void> {
+    const dk = await this.key(true);
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
+    cipher.setAAD(aad(namespace, key, dk.id));
+    const ciphertext = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+    this.rows.put({ namespace, key, keyId: dk.id, nonce, ciphertext, tag: cipher.getAuthTag() });
+  }
+
+  async get(namespace: string, key: string): Promise<Buffer | undefined> {
+    const row = this.rows.get(namespace, key);
+    if (!row) return undefined;
+    const dk = await this.key(false);
+    if (!dk) throw new DataKeyError(`Encrypted data "${namespace}/${key}" cannot be read: the data key is missing from the keychain (was it deleted, or is this another user's keychain?).`);
+    if (dk.id !== row.keyId) throw new DataKeyError(`Encrypted data "${namespace}/${key}" was sealed with data key ${row.keyId}, but the keychain holds ${dk.id}.`);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', dk.key, row.nonce);
+      decipher.setAAD(aad(namespace, key, row.keyId));
+      decipher.setAuthTag(row.tag);
+      return Buffer.concat([decipher.update(row.ciphertext), decipher.final()]);
+    } catch {
+      throw new DataKeyError(`Encrypted data "${namespace}/${key}" failed its integrity check (wrong key or tampered row); it was not used.`);
+    }
+  }
+
+  async getString(namespace: string, key: string): Promise<string | undefined> {
+    return (await this.get(namespace, key))?.toString('utf8');
+  }
+
+  delete(namespace: string, key: string): boolean {
+    return this.rows.delete(namespace, key);
+  }
+
+  private async key(create: true): Promise<{ id: string; key: Buffer }>;
+  private async key(create: false): Promise<{ id: string; key: Buffer } | undefined>;
+  private async key(create: boolean): Promise<{ id: string; key: Buffer } | undefined> {
+    if (this.dataKey) return this.dataKey;
+    const stored = await this.keychain.get(DATA_KEY_ACCOUNT);
+    if (stored !== null) {
+      const key = Buffer.from(stored, 'base64');
+      if (key.length !== 32) throw new DataKeyError('The data key in the keychain is malformed (not 256 bits); encrypted data cannot be read.');
+      this.dataKey = Promise.resolve({ id: keyId(key), key });
+      return this.dataKey;
+    }
+    if (!create) return undefined;
+    if (this.rows.count() > 0) {
+      // Creating a new key would silently orphan every sealed row: refuse and say why.
+      throw new DataKeyError('The data key is missing from the keychain but encrypted data exists; refusing to create a new key over it.');
+    }
+    const key = randomBytes(32);
+    await this.keychain.set(DATA_KEY_ACCOUNT, key.toString('base64'));
+    this.dataKey = Promise.resolve({ id: keyId(key), key });
+    return this.dataKey;
+  }
+}
+
+function aad(namespace: string, key: string, id: string): Buffer {
+  return Buffer.from(`gatehouse/v1\0${namespace}\0${key}\0${id}`, 'utf8');
+}
+
+/** A non-secret fingerprint of the data key, stored with each row. */
+function keyId(key: Buffer): string {
+  return createHash('sha256').update('gatehouse data key id').update(key).digest('hex').slice(0, 16);
+}

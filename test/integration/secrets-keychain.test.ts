@@ -1,0 +1,229 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, ApiError } from '../../src/api/index.js';
+import { readDiscovery } from '../../src/app/index.js';
+import { KeychainUnavailableError, OsKeychain } from '../../src/secrets/index.js';
+import { connectClient, textOf } from '../support/mcp-client.js';
+import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
+import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
+import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
+import { testSecret } from '../support/leak-registry.js';
+
+async function apiError(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApiError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function envOf(url: string): Promise<Record<string, string>> {
+  const client = await connectClient(new URL(url).origin);
+  try {
+    return JSON.parse(textOf(await client.callTool({ name: 'get-env', arguments: {} }))) as Record<string, string>;
+  } finally {
+    await client.close();
+  }
+}
+
+describe('the real OS keychain (GNOME Secret Service on a private D-Bus session)', () => {
+  let keyring: PrivateKeyring;
+
+  beforeAll(async () => {
+    keyring = await startPrivateKeyring();
+  });
+  afterAll(async () => {
+    await keyring?.stop();
+  });
+
+  it('stores, reads, lists and deletes through keytar in its own process', async () => {
+    const kc = new OsKeychain('Gatehouse', 10_000, keyring.env);
+    const value = testSecret('keychain-roundtrip') + ' ünïcödé\nsecond line';
+    await kc.set('ROUNDTRIP', value);
+    expect(await kc.get('ROUNDTRIP')).toBe(value);
+    expect(await kc.accounts()).toContain('ROUNDTRIP');
+    expect(await kc.delete('ROUNDTRIP')).toBe(true);
+    expect(await kc.get('ROUNDTRIP')).toBeNull();
+    kc.close();
+  });
+});
+
+describe('server secrets end to end: keychain → container environment, and nowhere else', () => {
+  let docker: Docker;
+  let keyring: PrivateKeyring;
+  let t: TestCore;
+  const token = testSecret('github-token');
+
+  beforeAll(async () => {
+    docker = await requireDocker();
+    keyring = await startPrivateKeyring();
+    t = await startTestCore({ keychain: new OsKeychain('Gatehouse', 10_000, keyring.env) });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    if (docker && t) await removeTestContainers(docker, t.runLabel);
+    await keyring?.stop();
+  });
+
+  it('injects a keychain secret into the container at start (--secret NAME,target=ENV)', async () => {
+    await t.api.setSecret('GITHUB_TOKEN', token);
+    const info = await t.api.secrets();
+    expect(info.provider).toBe('keychain');
+    expect(info.secrets.map((s) => s.name)).toEqual(['GITHUB_TOKEN']);
+    expect(JSON.stringify(info)).not.toContain(token);
+
+    const s = await t.api.run({ image: TEST_IMAGE, name: 'gh', permissionProfile: 'none', secrets: [{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }] });
+    expect(s.status).toBe('running');
+    expect(s.secrets).toEqual([{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
+    expect((await envOf(s.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(token);
+    expect((await t.api.secrets()).secrets[0]?.usedBy).toEqual([{ server: 'gh', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
+  });
+
+  it('keeps the reference through restarts of the server and of the core, and applies a new value on restart', async () => {
+    await t.restart({ keychain: new OsKeychain('Gatehouse', 10_000, keyring.env) });
+    const s = await t.api.getServer('gh');
+    expect(s.status).toBe('running');
+    expect((await envOf(s.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(token);
+    const rotated = testSecret('github-token-rotated');
+    await t.api.setSecret('GITHUB_TOKEN', rotated);
+    const r = await t.api.restart('gh');
+    expect(r.secrets).toEqual([{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
+    expect((await envOf(r.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(rotated);
+  });
+
+  it('refuses to run with a missing secret, naming it, and creates nothing', async () => {
+    const err = await apiError(t.api.run({ image: TEST_IMAGE, name: 'needs-missing', secrets: [{ name: 'NOT_THERE', target: 'X' }] }));
+    expect(err.message).toContain('NOT_THERE');
+    expect((await t.api.listServers()).map((s) => s.name)).not.toContain('needs-missing');
+  });
+
+  it('protects secrets in use from removal; a server whose secret is gone fails to start and says which', async () => {
+    const refused = await apiError(t.api.removeSecret('GITHUB_TOKEN'));
+    expect(refused.status).toBe(409);
+    expect(refused.message).toMatch(/used by gh/);
+    await t.api.removeSecret('GITHUB_TOKEN', true);
+    expect((await t.api.secrets()).missing).toEqual([{ name: 'GITHUB_TOKEN', usedBy: [{ server: 'gh', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }] }]);
+    await t.api.stop('gh');
+    const s = await t.api.start('gh');
+    expect(s.status).toBe('error');
+    expect(s.statusDetail).toMatch(/Secret "GITHUB_TOKEN" is not in the OS keychain/);
+    expect(s.secrets).toEqual([{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
+    // Put it back: the same definition starts again.
+    await t.api.setSecret('GITHUB_TOKEN', token);
+    expect((await t.api.start('gh')).status).toBe('running');
+  });
+
+  it('says clearly when the keychain gets locked, and everything that needs no secret keeps working', async () => {
+    await keyring.lock();
+    const err = await apiError(t.api.setSecret('ANOTHER', testSecret('while-locked')));
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('keychain_unavailable');
+    expect(err.message).toMatch(/locked/);
+    const list = await apiError(t.api.secrets());
+    expect(list.message).toMatch(/locked/);
+    expect((await t.api.listServers()).map((s) => s.name)).toEqual(['gh']);
+    expect((await t.api.getServer('gh')).status).toBe('running');
+  });
+
+  it('says clearly when the keychain service stops, and the core keeps serving', async () => {
+    await keyring.stopService();
+    const err = await apiError(t.api.setSecret('ANOTHER', testSecret('while-stopped')));
+    expect(err.status).toBe(503);
+    expect(err.message).toMatch(/Cannot write to the keychain/);
+    expect(err.message).not.toContain('gh-test-secret');
+    const s = await t.api.getServer('gh');
+    expect((await envOf(s.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(token);
+  });
+});
+
+describe('the command line with secrets', () => {
+  let docker: Docker;
+  let keyring: PrivateKeyring;
+  const home = tempHome();
+  const value = testSecret('cli-api-key');
+
+  function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.resolve('bin/gatehouse.js'), ...args], {
+        env: { ...keyring.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdin.end(stdin ?? '');
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  beforeAll(async () => {
+    docker = await requireDocker();
+    keyring = await startPrivateKeyring();
+  });
+
+  afterAll(async () => {
+    await cli(['rm', '-f', 'withkey']);
+    await cli(['shutdown']);
+    await keyring?.stop();
+    void docker;
+  });
+
+  it('secret set reads the value from standard input; ls shows names only; run --secret uses it', async () => {
+    const set = await cli(['secret', 'set', 'API_KEY'], `${value}\n`);
+    expect(set.stderr).toBe('');
+    expect(set.code).toBe(0);
+    const ls = await cli(['secret', 'ls']);
+    expect(ls.stdout).toMatch(/API_KEY/);
+    expect(ls.stdout).not.toContain(value);
+    const run = await cli(['run', TEST_IMAGE, '--name', 'withkey', '--permission-profile', 'none', '--secret', 'API_KEY,target=SERVICE_API_KEY']);
+    expect(run.code).toBe(0);
+    const url = /Point your MCP client at: (\S+)/.exec(run.stdout)![1]!;
+    expect((await envOf(url))['SERVICE_API_KEY']).toBe(value);
+    const status = await cli(['status', 'withkey', '--format', 'json']);
+    expect(status.stdout).not.toContain(value);
+    expect(JSON.parse(status.stdout).secrets).toEqual([{ name: 'API_KEY', target: 'SERVICE_API_KEY' }]);
+  });
+
+  it('refuses bad --secret flags and empty values with usage errors', async () => {
+    expect((await cli(['run', TEST_IMAGE, '--secret', 'API_KEY'])).code).toBe(2);
+    expect((await cli(['secret', 'set', 'EMPTY'], '')).code).toBe(2);
+    expect((await cli(['secret', 'set', 'bad name'], 'x')).code).toBe(2);
+  });
+
+  it('the core discovery file is private and the keychain process never sees values on its command line', async () => {
+    const d = readDiscovery(path.join(home, 'core.json'));
+    expect(d).toBeDefined();
+    const api = new ApiClient(d!.url, d!.token);
+    expect((await api.secrets()).secrets.map((s) => s.name)).toEqual(['API_KEY']);
+  });
+});
+
+describe('no keychain at all', () => {
+  it('is a clear error for secret commands only', async () => {
+    const kc = new OsKeychain('Gatehouse', 5_000, { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus', HOME: tempHome() });
+    const err = await kc.get('X').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(KeychainUnavailableError);
+    expect((err as Error).message).toMatch(/Cannot read from the keychain/);
+    expect((err as Error).message).toMatch(/GATEHOUSE_SECRETS_PROVIDER=environment/);
+    kc.close();
+  });
+
+  it('serves secrets from GATEHOUSE_SECRET_<NAME> when the environment provider is chosen', async () => {
+    const value = testSecret('env-provider');
+    const t = await startTestCore({ secretsEnv: { GATEHOUSE_SECRETS_PROVIDER: 'environment', GATEHOUSE_SECRET_FROM_ENV: value } });
+    try {
+      const info = await t.api.secrets();
+      expect(info).toMatchObject({ provider: 'environment', writable: false, secrets: [{ name: 'FROM_ENV', usedBy: [] }] });
+      const err = await apiError(t.api.setSecret('X', 'y'));
+      expect(err.status).toBe(409);
+      expect(err.message).toMatch(/read-only/);
+    } finally {
+      await t.stop();
+    }
+  });
+});
