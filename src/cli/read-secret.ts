@@ -11,8 +11,9 @@ export async function readSecretValue(prompt: string): Promise<string> {
     // One trailing newline is how shells end piped text; it is not part of the secret.
     return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
   }
-  stderr.write(prompt);
+  // Echo goes off before the prompt appears, so nothing typed (or pasted) early is shown.
   stdin.setRawMode(true);
+  stderr.write(prompt);
   stdin.resume();
   stdin.setEncoding('utf8');
   return new Promise<string>((resolve, reject) => {

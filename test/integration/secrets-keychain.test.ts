@@ -187,6 +187,33 @@ describe('the command line with secrets', () => {
     const status = await cli(['status', 'withkey', '--format', 'json']);
     expect(status.stdout).not.toContain(value);
     expect(JSON.parse(status.stdout).secrets).toEqual([{ name: 'API_KEY', target: 'SERVICE_API_KEY' }]);
+
+    // Restart everything: the core quits (stopping the container), the next command brings it back.
+    expect((await cli(['shutdown'])).code).toBe(0);
+    const servers = JSON.parse((await cli(['ls', '--format', 'json'])).stdout) as { name: string; status: string; url: string }[];
+    expect(servers).toMatchObject([{ name: 'withkey', status: 'running', url }]);
+    expect((await envOf(url))['SERVICE_API_KEY']).toBe(value);
+  });
+
+  it('secret set on a terminal prompts without echoing the value', async () => {
+    const typed = testSecret('typed-at-prompt');
+    // `script` gives the command a real pseudo-terminal; what we write is what a user would type.
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn('script', ['-q', '-e', '--echo', 'never', '-c', `${process.execPath} ${path.resolve('bin/gatehouse.js')} secret set TYPED`, '/dev/null'], {
+        env: { ...keyring.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('input hidden')) child.stdin.write(`${typed}\r`);
+      });
+      child.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Value for TYPED (input hidden)');
+    expect(r.out).toContain('Stored secret TYPED');
+    expect(r.out).not.toContain(typed);
+    expect((await cli(['secret', 'ls'])).stdout).toMatch(/TYPED/);
   });
 
   it('refuses bad --secret flags and empty values with usage errors', async () => {
@@ -199,7 +226,7 @@ describe('the command line with secrets', () => {
     const d = readDiscovery(path.join(home, 'core.json'));
     expect(d).toBeDefined();
     const api = new ApiClient(d!.url, d!.token);
-    expect((await api.secrets()).secrets.map((s) => s.name)).toEqual(['API_KEY']);
+    expect((await api.secrets()).secrets.map((s) => s.name)).toEqual(['API_KEY', 'TYPED']);
   });
 });
 
