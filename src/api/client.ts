@@ -1,4 +1,4 @@
-import type { ApiErrorBody, ApiErrorCode, CoreInfo, LogLine, RunRequestBody, SecretsInfo, ServerDetail, ServerView } from './contract.js';
+import type { ApiErrorBody, ApiErrorCode, CoreInfo, IdpProfileView, LogLine, RunRequestBody, SecretsInfo, ServerDetail, ServerView } from './contract.js';
 
 export class ApiError extends Error {
   constructor(
@@ -43,6 +43,21 @@ export class ApiClient {
   }
   logs(q: { server?: string; sources?: string[]; search?: string; limit?: number }): Promise<LogLine[]> {
     return this.call('GET', `/v1/logs?${logParams(q)}`);
+  }
+  setAuth(name: string, auth: unknown): Promise<ServerView> {
+    return this.call('PUT', `/v1/servers/${encodeURIComponent(name)}/auth`, { auth });
+  }
+  idps(): Promise<IdpProfileView[]> {
+    return this.call('GET', '/v1/idps');
+  }
+  idp(name: string): Promise<IdpProfileView> {
+    return this.call('GET', `/v1/idps/${encodeURIComponent(name)}`);
+  }
+  putIdp(name: string, config: unknown): Promise<IdpProfileView> {
+    return this.call('PUT', `/v1/idps/${encodeURIComponent(name)}`, { config });
+  }
+  removeIdp(name: string): Promise<{ removed: string }> {
+    return this.call('DELETE', `/v1/idps/${encodeURIComponent(name)}`);
   }
   secrets(): Promise<SecretsInfo> {
     return this.call('GET', '/v1/secrets');

@@ -14,6 +14,8 @@ export const RunRequestSchema = z
     targetPort: z.number().int().min(1).max(65535).optional(),
     env: z.record(z.string(), z.string()).optional(),
     secrets: z.array(z.object({ name: z.string().min(1).max(128), target: z.string().min(1).max(128) }).strict()).optional(),
+    /** ToolHive's oidcConfig shape, validated by the core. */
+    auth: z.unknown().optional(),
     volumes: z.array(z.string()).optional(),
     permissionProfile: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
@@ -38,6 +40,8 @@ export interface ServerView {
   group: string;
   permissionProfile: string;
   secrets: { name: string; target: string }[];
+  /** Authentication settings as stored (ToolHive's oidcConfig shape); {type:'none'} is local mode. */
+  auth: unknown;
   containerId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -63,6 +67,13 @@ export interface SecretsInfo {
   secrets: SecretView[];
   /** References whose secret is missing from the provider (servers that will not start). */
   missing: { name: string; usedBy: { server: string; target: string }[] }[];
+}
+
+export interface IdpProfileView {
+  name: string;
+  config: Record<string, unknown>;
+  usedBy: string[];
+  updatedAt: string;
 }
 
 export interface CoreInfo {

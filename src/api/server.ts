@@ -40,6 +40,7 @@ function view(m: ServerManager, s: ServerRecord): ServerView {
     group: s.group,
     permissionProfile: s.permissionProfile,
     secrets: s.secrets,
+    auth: s.auth,
     containerId: s.containerId,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -164,6 +165,9 @@ export class ApiServer {
           await manager.remove(name, url.searchParams.get('force') === 'true');
           return sendJson(res, 200, { removed: name });
         }
+      } else if (action === 'auth' && method === 'PUT') {
+        const body = (await readJson(req)) as { auth?: unknown };
+        return sendJson(res, 200, view(manager, manager.setAuth(name, body.auth)));
       } else if (method === 'POST') {
         if (action === 'start') return sendJson(res, 200, view(manager, await manager.start(name)));
         if (action === 'stop') return sendJson(res, 200, view(manager, await manager.stop(name)));
@@ -172,6 +176,22 @@ export class ApiServer {
     }
     if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
     if (resource === 'secrets') return this.secrets(method, name, url, req, res);
+    if (resource === 'idps') {
+      if (name === undefined && method === 'GET') return sendJson(res, 200, manager.auth.profiles());
+      if (name !== undefined && method === 'GET') {
+        const p = manager.auth.profiles().find((x) => x.name === name);
+        if (!p) throw new NotFoundError(`No identity-provider profile named "${name}".`);
+        return sendJson(res, 200, p);
+      }
+      if (name !== undefined && method === 'PUT') {
+        manager.auth.putProfile(name, ((await readJson(req)) as { config?: unknown }).config);
+        return sendJson(res, 200, manager.auth.profiles().find((x) => x.name === name));
+      }
+      if (name !== undefined && method === 'DELETE') {
+        manager.auth.removeProfile(name);
+        return sendJson(res, 200, { removed: name });
+      }
+    }
     throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
   }
 

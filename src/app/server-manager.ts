@@ -20,6 +20,7 @@ import {
 import type { SecretsProvider } from '../secrets/index.js';
 import { assertValidSecretName } from '../secrets/index.js';
 import type { NetworkSetting, SecretRef, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
+import { AuthManager } from './auth-manager.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 import { assertValidServerName, nameFromImage } from './names.js';
 import { pickFreePort, waitForPort } from './ports.js';
@@ -35,6 +36,8 @@ export interface RunRequest {
   env?: Record<string, string>;
   /** `--secret NAME,target=ENV`: references to secrets, resolved into the container's environment at start. */
   secrets?: SecretRef[];
+  /** Authentication settings, ToolHive's oidcConfig shape (default: none, local mode). */
+  auth?: unknown;
   /** `-v` flags, host paths already absolute (the CLI resolves them against its own working directory). */
   volumes?: string[];
   /** none | network | absolute path to a JSON profile */
@@ -75,6 +78,7 @@ interface Live {
  */
 export class ServerManager {
   private readonly live = new Map<string, Live>();
+  readonly auth: AuthManager;
 
   constructor(
     private readonly store: Store,
@@ -82,7 +86,12 @@ export class ServerManager {
     private readonly runtime: () => Promise<ContainerRuntime>,
     private readonly settings: ManagerSettings,
     private readonly secrets: () => SecretsProvider,
-  ) {}
+  ) {
+    this.auth = new AuthManager(store, {
+      secrets,
+      onWarning: (m) => this.logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
+    });
+  }
 
   list(): ServerRecord[] {
     return this.store.servers.list();
@@ -139,6 +148,7 @@ export class ServerManager {
     }
     if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two --secret flags target the same variable.');
 
+    const authConfig = this.auth.parse(req.auth);
     const taken = this.store.servers.usedProxyPorts();
     let proxyPort = req.proxyPort;
     if (proxyPort !== undefined) {
@@ -171,6 +181,7 @@ export class ServerManager {
         args: req.args ?? [],
         env: req.env ?? {},
         secrets: secretRefs,
+        auth: authConfig,
         volumes: req.volumes ?? [],
         permissionProfile: profileSpec,
         profile,
@@ -183,11 +194,14 @@ export class ServerManager {
         desiredState: 'running',
         status: 'starting',
       });
+      // Settings that cannot be built (an unknown profile, say) refuse the run before a container exists.
+      this.auth.installBuilt(name, this.auth.build(record));
       this.live.set(name, live);
       await this.createContainer(record, runtime, mounts);
     } catch (err) {
       // Nothing half-made survives a failed run: no row, no listener.
       this.live.delete(name);
+      this.auth.drop(name);
       this.store.servers.delete(name);
       await proxy.close();
       throw err instanceof ContainerSpecError || err instanceof MountSpecError || err instanceof PermissionProfileError || err instanceof UnsupportedProfileError
@@ -239,6 +253,7 @@ export class ServerManager {
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
+      this.auth.drop(name);
       this.store.servers.delete(name);
       this.store.statusHistory.record(name, 'stopped', 'removed');
       this.coreLog(name, 'info', `Removed server ${name}`);
@@ -252,6 +267,7 @@ export class ServerManager {
   async restoreAll(): Promise<void> {
     for (const s of this.store.servers.list()) {
       if (this.live.has(s.name)) continue;
+      this.auth.install(s);
       const proxy = this.newProxy(s.name, s.proxyPort, s.transport);
       try {
         await proxy.listen();
@@ -336,6 +352,7 @@ export class ServerManager {
       }),
     );
     this.live.clear();
+    this.auth.close();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -346,7 +363,16 @@ export class ServerManager {
       port,
       transport,
       log: (level, message, fields) => this.logs.write({ server: name, source: 'proxy', level, message, fields: fields ?? null }),
+      auth: () => this.auth.state(name),
     });
+  }
+
+  /** Changes who may call a server; applies to the running proxy at once, the container keeps running. */
+  setAuth(name: string, config: unknown): ServerRecord {
+    this.get(name);
+    this.auth.setServerAuth(name, config);
+    this.coreLog(name, 'info', `Authentication settings of ${name} changed`);
+    return this.get(name);
   }
 
   /** Secret values for the container's environment; a missing one stops the start and is named. */

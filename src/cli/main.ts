@@ -6,6 +6,8 @@ import { connectCore, CoreUnavailableError } from './core-connection.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
+import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
+import { AuthConfigFormatError } from '../auth/index.js';
 
 type Format = 'table' | 'json';
 
@@ -19,6 +21,20 @@ function serverRows(servers: ServerView[]): string {
     ['NAME', 'STATUS', 'TRANSPORT', 'URL', 'IMAGE'],
     servers.map((s) => [s.name, s.status + (s.statusDetail && s.status === 'error' ? ` (${s.statusDetail.slice(0, 60)})` : ''), s.transport, s.url, s.image ?? '']),
   );
+}
+
+function describeAuth(auth: unknown): string {
+  const a = auth as { type?: string; inline?: { issuer?: string }; configMap?: { name?: string }; kubernetes?: { namespace?: string; serviceAccount?: string } } | null;
+  switch (a?.type) {
+    case 'inline':
+      return `tokens from ${a.inline?.issuer ?? '?'}`;
+    case 'configMap':
+      return `shared profile ${a.configMap?.name ?? '?'}`;
+    case 'kubernetes':
+      return `Kubernetes service account ${a.kubernetes?.namespace ?? '?'}/${a.kubernetes?.serviceAccount ?? '?'}`;
+    default:
+      return 'none (local mode: loopback only, the caller is the OS user)';
+  }
 }
 
 function logLine(l: LogLine): string {
@@ -86,7 +102,7 @@ export function buildProgram(): Command {
       await stopped;
     });
 
-  program
+  const runCmd = program
     .command('run <image> [args...]')
     .description('run an MCP server image behind a local proxy (arguments after -- go to the server)')
     .option('--name <name>', 'server name (default: from the image)')
@@ -100,8 +116,8 @@ export function buildProgram(): Command {
     .option('--group <group>', 'group of servers', 'default')
     .option('--memory <limit>', 'memory limit, e.g. 512m')
     .option('--cpus <n>', 'CPU limit, e.g. 1.5')
-    .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']))
-    .action(async (image: string, args: string[], o: Record<string, unknown>) => {
+    .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']));
+  addAuthOptions(runCmd).action(async (image: string, args: string[], o: Record<string, unknown>) => {
       const profile = String(o['permissionProfile']);
       const body: RunRequestBody = {
         image,
@@ -118,6 +134,7 @@ export function buildProgram(): Command {
         memory: o['memory'] as string | undefined,
         cpus: o['cpus'] as string | undefined,
         network: o['network'] as RunRequestBody['network'],
+        auth: authConfigFromFlags(o as AuthFlags),
       };
       const s = await withCore((api) => api.run(body));
       print(fmt(), s, () =>
@@ -176,6 +193,7 @@ export function buildProgram(): Command {
           `  transport: ${s.transport}`,
           `  profile:   ${s.permissionProfile}`,
           `  secrets:   ${s.secrets.length ? s.secrets.map((r) => `${r.name} → ${r.target}`).join(', ') : '-'}`,
+          `  auth:      ${describeAuth(s.auth)}`,
           `  container: ${s.containerId?.slice(0, 12) ?? '-'}`,
           '  history:',
           ...s.history.map((h) => `    ${h.at}  ${h.status}${h.detail ? `  ${h.detail}` : ''}${h.exitCode !== null ? `  (exit ${h.exitCode})` : ''}`),
@@ -207,6 +225,59 @@ export function buildProgram(): Command {
         .catch((err: unknown) => {
           if (!ac.signal.aborted) throw err;
         });
+    });
+
+  const auth = program.command('auth').description("who may call a server: ToolHive's OIDC settings, applied to the running proxy at once");
+  addAuthOptions(auth.command('set <server>').description('change a server\'s authentication (the container keeps running)').option('--none', 'local mode: no token needed, loopback only'))
+    .action(async (server: string, o: AuthFlags & { none?: boolean }) => {
+      const config = o.none ? { type: 'none' } : authConfigFromFlags(o);
+      if (config === undefined) throw new CommanderError(ExitCode.usage, 'gatehouse.auth', 'Give --none, or authentication flags (--oidc-issuer, --idp, --oidc-config, --k8s-service-account).');
+      const s = await withCore((api) => api.setAuth(server, config));
+      print(fmt(), s, () => `${s.name}: authentication ${describeAuth(s.auth)}`);
+    });
+  auth
+    .command('show <server>')
+    .description("show a server's authentication settings")
+    .action(async (server: string) => {
+      const s = await withCore((api) => api.getServer(server));
+      print(fmt(), s.auth, () => `${s.name}: ${describeAuth(s.auth)}\n${JSON.stringify(s.auth, null, 2)}`);
+    });
+
+  const idp = program.command('idp').description('shared identity-provider profiles, used by many servers (--idp NAME)');
+  addAuthOptions(
+    idp
+      .command('add <name>')
+      .description('create or replace a profile (servers using it switch at once)')
+      .option('--from-file <file>', 'a ConfigMap manifest or the oidc.json object, as in ToolHive\'s shared configuration')
+      .option('--key <key>', 'the ConfigMap data key (default: its only key, or oidc.json)'),
+  ).action(async (name: string, o: AuthFlags & { fromFile?: string; key?: string }) => {
+    const p = await withCore((api) => api.putIdp(name, idpProfileFromFlags(o)));
+    print(fmt(), p, () => `Profile ${name} saved${p.usedBy.length ? `; applied to ${p.usedBy.join(', ')}` : ''}.`);
+  });
+  idp
+    .command('ls')
+    .alias('list')
+    .description('list profiles')
+    .action(async () => {
+      const list = await withCore((api) => api.idps());
+      print(fmt(), list, () =>
+        list.length === 0 ? 'No profiles. Add one with: gatehouse idp add NAME --oidc-issuer URL' : table(['NAME', 'ISSUER', 'AUDIENCE', 'USED BY'], list.map((p) => [p.name, String(p.config['issuer'] ?? ''), String(p.config['audience'] ?? '(each server\'s URL)'), p.usedBy.join(', ')])),
+      );
+    });
+  idp
+    .command('show <name>')
+    .description('show a profile')
+    .action(async (name: string) => {
+      const p = await withCore((api) => api.idp(name));
+      print(fmt(), p, () => `${p.name} (used by ${p.usedBy.join(', ') || 'no server'})\n${JSON.stringify(p.config, null, 2)}`);
+    });
+  idp
+    .command('rm <name>')
+    .alias('remove')
+    .description('delete a profile (refused while servers use it)')
+    .action(async (name: string) => {
+      const r = await withCore((api) => api.removeIdp(name));
+      print(fmt(), r, () => `Removed profile ${name}.`);
     });
 
   const secret = program.command('secret').description('secrets in the OS keychain, for servers (--secret NAME,target=ENV)');
@@ -285,6 +356,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    if (err instanceof AuthFlagError || err instanceof AuthConfigFormatError) return ExitCode.usage;
     if (err instanceof CoreUnavailableError) return ExitCode.coreUnavailable;
     if (err instanceof CoreAlreadyRunningError) return ExitCode.conflict;
     return exitCodeFor(err);

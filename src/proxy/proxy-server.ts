@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendJson, sendJsonRpcError } from './http-util.js';
 import { ErrorCodes } from './jsonrpc.js';
+import { authenticationLayer, handleWellKnown, type AuthState } from '../auth/index.js';
 import { guardLayer, localIdentityLayer, requestLogLayer } from './layers.js';
 import { compose, type Middleware, type ProxyContext } from './middleware.js';
 import type { McpBackend, ProxyLog } from './types.js';
@@ -19,7 +20,9 @@ export interface ProxyServerOptions {
   transport: string;
   log: ProxyLog;
   allowedOrigins?: readonly string[];
-  /** Extra layers (authentication, authorization, audit) inserted between the guard and the transport. */
+  /** The server's current authentication settings (read on every request, so changes apply at once). */
+  auth?: () => AuthState | { failure: string } | undefined;
+  /** Extra layers (authorization, audit) inserted between authentication and the transport. */
   layers?: readonly Middleware[];
 }
 
@@ -40,7 +43,8 @@ export class ProxyServer {
     this.chain = compose([
       guardLayer({ allowedOrigins: opts.allowedOrigins }),
       requestLogLayer(opts.log),
-      ...(opts.layers ?? [localIdentityLayer()]),
+      authenticationLayer(opts.auth ?? (() => undefined), localIdentityLayer()),
+      ...(opts.layers ?? []),
       (ctx) => this.dispatch(ctx),
     ]);
     this.http = http.createServer((req, res) => this.onRequest(req, res));
@@ -106,6 +110,11 @@ export class ProxyServer {
       url = new URL(req.url ?? '/', 'http://127.0.0.1');
     } catch {
       sendJsonRpcError(res, 400, ErrorCodes.InvalidRequest, 'Bad request URL.');
+      return;
+    }
+    if (url.pathname.startsWith('/.well-known/')) {
+      // Public metadata: outside the middleware chain, no authentication (RFC 9728).
+      handleWellKnown(this.opts.auth?.(), req, res, url.pathname);
       return;
     }
     if (url.pathname === '/health' && req.method === 'GET') {

@@ -1,6 +1,7 @@
 import type { Db } from './database.js';
 import { openDatabase } from './database.js';
 import { EncryptedValuesRepository } from './encrypted-values.js';
+import { IdpProfilesRepository } from './idp-profiles.js';
 import { LogsRepository } from './logs.js';
 import { ServersRepository } from './servers.js';
 import { StatusHistoryRepository } from './status-history.js';
@@ -11,6 +12,7 @@ export * from './servers.js';
 export * from './status-history.js';
 export * from './logs.js';
 export * from './encrypted-values.js';
+export * from './idp-profiles.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -19,6 +21,7 @@ export interface Store {
   statusHistory: StatusHistoryRepository;
   logs: LogsRepository;
   encrypted: EncryptedValuesRepository;
+  idps: IdpProfilesRepository;
   close(): void;
 }
 
@@ -30,6 +33,7 @@ export function openStore(file: string): Store {
     statusHistory: new StatusHistoryRepository(db),
     logs: new LogsRepository(db),
     encrypted: new EncryptedValuesRepository(db),
+    idps: new IdpProfilesRepository(db),
     close: () => db.close(),
   };
 }

@@ -94,4 +94,19 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'authentication settings and shared identity-provider profiles',
+    sql: `
+      -- ToolHive-shaped oidcConfig ({"type":"none"} = local mode).
+      ALTER TABLE servers ADD COLUMN auth_json TEXT NOT NULL DEFAULT '{"type":"none"}';
+
+      CREATE TABLE idp_profiles (
+        name        TEXT PRIMARY KEY,
+        config_json TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];

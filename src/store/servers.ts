@@ -19,6 +19,8 @@ export interface ServerRecord {
   args: string[];
   env: Record<string, string>;
   secrets: SecretRef[];
+  /** Authentication settings (ToolHive's oidcConfig shape; validated by src/auth). */
+  auth: unknown;
   volumes: string[];
   permissionProfile: string;
   /** The resolved profile at creation time, so a later edit of the file cannot silently widen a running server. */
@@ -45,6 +47,7 @@ interface Row {
   args_json: string;
   env_json: string;
   secrets_json: string;
+  auth_json: string;
   volumes_json: string;
   permission_profile: string;
   profile_json: string;
@@ -71,6 +74,7 @@ function fromRow(r: Row): ServerRecord {
     args: JSON.parse(r.args_json) as string[],
     env: JSON.parse(r.env_json) as Record<string, string>,
     secrets: JSON.parse(r.secrets_json) as SecretRef[],
+    auth: JSON.parse(r.auth_json) as unknown,
     volumes: JSON.parse(r.volumes_json) as string[],
     permissionProfile: r.permission_profile,
     profile: JSON.parse(r.profile_json) as unknown,
@@ -89,8 +93,9 @@ function fromRow(r: Row): ServerRecord {
   };
 }
 
-export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId'> & {
+export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth'> & {
   status?: ServerStatus;
+  auth?: unknown;
 };
 
 /** Server definitions: one row per server, the source of truth for what should exist. */
@@ -100,10 +105,10 @@ export class ServersRepository {
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
       .prepare(
-        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, volumes_json, permission_profile,
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, volumes_json, permission_profile,
            profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
            status, status_detail, container_id, created_at, updated_at)
-         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @volumes_json, @permission_profile,
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @volumes_json, @permission_profile,
            @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
            @status, NULL, NULL, @now, @now)`,
       )
@@ -115,6 +120,7 @@ export class ServersRepository {
         args_json: JSON.stringify(s.args),
         env_json: JSON.stringify(s.env),
         secrets_json: JSON.stringify(s.secrets),
+        auth_json: JSON.stringify(s.auth ?? { type: 'none' }),
         volumes_json: JSON.stringify(s.volumes),
         permission_profile: s.permissionProfile,
         profile_json: JSON.stringify(s.profile ?? null),
@@ -168,6 +174,10 @@ export class ServersRepository {
     this.db
       .prepare('UPDATE servers SET status = ?, status_detail = ?, updated_at = ? WHERE name = ?')
       .run(status, detail, now, name);
+  }
+
+  setAuth(name: string, auth: unknown, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET auth_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(auth), now, name);
   }
 
   delete(name: string): boolean {

@@ -1,0 +1,82 @@
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import { safeFetchJson, type SafeFetchOptions, type UrlPolicy } from './safe-fetch.js';
+
+export interface JwksOptions {
+  policy: UrlPolicy;
+  /** Background refresh period. */
+  refreshMs?: number;
+  /** An unknown kid triggers a refetch at most this often. */
+  unknownKidCooldownMs?: number;
+  request?: SafeFetchOptions['request'];
+  onError?: (message: string) => void;
+}
+
+type KeyFn = ReturnType<typeof createLocalJWKSet>;
+type Key = Awaited<ReturnType<KeyFn>>;
+
+/**
+ * The issuer's keys, cached. Refreshed in the background; an unknown kid refetches at most once per
+ * cooldown (so a flood of forged kids cannot make us hammer the IdP); while the JWKS endpoint is down
+ * the keys already held keep working.
+ */
+export class JwksCache {
+  private keys: KeyFn | undefined;
+  private kids = new Set<string>();
+  private lastFetchAt = 0;
+  private inflight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  fetches = 0;
+
+  constructor(
+    private readonly url: () => Promise<string>,
+    private readonly opts: JwksOptions,
+  ) {}
+
+  /** The key lookup handed to jose's jwtVerify. */
+  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
+    if (!this.keys) await this.refresh();
+    try {
+      return await this.keys!(header, token);
+    } catch (err) {
+      const unknownKid = err instanceof errors.JWKSNoMatchingKey && header.kid !== undefined && !this.kids.has(header.kid);
+      if (!unknownKid || Date.now() - this.lastFetchAt < (this.opts.unknownKidCooldownMs ?? 60_000)) throw err;
+      // Maybe the IdP rotated its keys: look once more, then decide.
+      await this.refresh().catch(() => undefined);
+      return this.keys!(header, token);
+    }
+  };
+
+  /** Fetches the JWKS; concurrent callers share one fetch. Keeps the old keys if it fails. */
+  refresh(): Promise<void> {
+    this.inflight ??= this.fetchOnce().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.refresh().catch((e: unknown) => this.opts.onError?.(`JWKS refresh failed (keeping the cached keys): ${(e as Error).message}`));
+    }, this.opts.refreshMs ?? 10 * 60_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    this.lastFetchAt = Date.now();
+    this.fetches++;
+    const url = await this.url();
+    const res = await safeFetchJson(url, { policy: this.opts.policy, request: this.opts.request, what: `the JWKS at ${url}` });
+    const body = res.body as JSONWebKeySet | undefined;
+    if (res.status !== 200 || !body || !Array.isArray(body.keys)) {
+      throw new Error(`the JWKS at ${url} answered HTTP ${res.status} without a "keys" array`);
+    }
+    this.keys = createLocalJWKSet(body);
+    this.kids = new Set(body.keys.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+  }
+}

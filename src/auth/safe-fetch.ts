@@ -1,0 +1,150 @@
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+
+/**
+ * Outbound HTTP for discovery, JWKS and introspection, with the SSRF rules applied where they cannot be
+ * raced: the address check runs inside the connection's own DNS lookup, so the address that is checked
+ * is the address that is connected to. IP literals are checked before any socket exists.
+ */
+export class UnsafeUrlError extends Error {}
+
+export interface UrlPolicy {
+  /** Allow plain http:// to a non-loopback host. */
+  insecureAllowHttp: boolean;
+  /** Allow private, link-local and other non-public addresses (loopback is always allowed: it is this laptop). */
+  allowPrivateIp: boolean;
+}
+
+const BLOCKED_V4: [string, number][] = [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
+  ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+];
+
+function v4ToInt(ip: string): number {
+  return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
+}
+
+export function isLoopback(ip: string): boolean {
+  if (net.isIPv4(ip)) return ip.startsWith('127.');
+  const v6 = ip.toLowerCase();
+  return v6 === '::1' || (v6.startsWith('::ffff:') && isLoopback(v6.slice(7)));
+}
+
+/** Private, link-local, shared, reserved or multicast: never a public identity provider. */
+export function isNonPublic(ip: string): boolean {
+  if (net.isIPv4(ip)) {
+    const n = v4ToInt(ip);
+    return BLOCKED_V4.some(([base, bits]) => (n >>> (32 - bits)) === (v4ToInt(base) >>> (32 - bits)));
+  }
+  const v6 = ip.toLowerCase();
+  if (v6.startsWith('::ffff:') && net.isIPv4(v6.slice(7))) return isNonPublic(v6.slice(7));
+  return v6 === '::' || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6) || v6.startsWith('ff');
+}
+
+function checkAddress(ip: string, policy: UrlPolicy, what: string): void {
+  if (isLoopback(ip)) return;
+  if (!policy.allowPrivateIp && isNonPublic(ip)) {
+    throw new UnsafeUrlError(`Refusing to fetch ${what}: it resolves to the private or link-local address ${ip} (set jwksAllowPrivateIp to allow it).`);
+  }
+}
+
+function hostOf(u: URL): string {
+  return u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+}
+
+/** Checks scheme and, for IP literals, the address. Throws before anything is sent. */
+export function assertUrlAllowed(raw: string, policy: UrlPolicy, what = raw): URL {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UnsafeUrlError(`Refusing to fetch ${what}: not a URL.`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UnsafeUrlError(`Refusing to fetch ${what}: only https (or http to this machine) is allowed.`);
+  if (u.username || u.password) throw new UnsafeUrlError(`Refusing to fetch ${what}: URLs with credentials are not allowed.`);
+  const host = hostOf(u);
+  const loopbackName = host === 'localhost' || host.endsWith('.localhost');
+  if (net.isIP(host)) checkAddress(host, policy, what);
+  if (u.protocol === 'http:' && !policy.insecureAllowHttp && !(loopbackName || (net.isIP(host) && isLoopback(host)))) {
+    throw new UnsafeUrlError(`Refusing to fetch ${what}: plain http is only allowed to this machine (set insecureAllowHttp to allow it).`);
+  }
+  return u;
+}
+
+export interface FetchedJson {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+}
+
+export type RequestFn = typeof http.request;
+
+export interface SafeFetchOptions {
+  policy: UrlPolicy;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+  maxBytes?: number;
+  what?: string;
+  /** The transport (tests pass a spy to prove that a refused URL never reaches it). */
+  request?: { http: RequestFn; https: RequestFn };
+}
+
+export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promise<FetchedJson> {
+  const what = opts.what ?? raw;
+  const u = assertUrlAllowed(raw, opts.policy, what);
+  const transport = opts.request ?? { http: http.request, https: https.request };
+  const requestFn = u.protocol === 'https:' ? transport.https : transport.http;
+  const maxBytes = opts.maxBytes ?? 512 * 1024;
+  const lookup: net.LookupFunction = (hostname, options, callback) => {
+    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const list = addresses as dns.LookupAddress[];
+      try {
+        for (const a of list) checkAddress(a.address, opts.policy, what);
+      } catch (e) {
+        return callback(e as NodeJS.ErrnoException, '', 0);
+      }
+      if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
+      const first = list[0];
+      if (!first) return callback(new Error(`no address for ${hostname}`) as NodeJS.ErrnoException, '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+  return new Promise<FetchedJson>((resolve, reject) => {
+    const req = requestFn(
+      u,
+      { method: opts.method ?? 'GET', headers: { accept: 'application/json', ...opts.headers }, lookup, timeout: opts.timeoutMs ?? 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) {
+            req.destroy(new Error(`${what} answered more than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            reject(new Error(`${what} did not answer JSON (HTTP ${res.statusCode})`));
+            return;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${what} did not answer within ${opts.timeoutMs ?? 5000} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}

@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  AuthConfigFormatError, assertUrlAllowed, bearerChallenge, effectiveAuth, isNonPublic, parseAuthConfigDocument, parseIdpProfileDocument,
+  resourceMetadataUrl, safeFetchJson, UnsafeUrlError,
+} from '../../src/auth/index.js';
+import { authConfigFromFlags, AuthFlagError, idpProfileFromFlags } from '../../src/cli/auth-flags.js';
+
+const fixture = (name: string) => fs.readFileSync(path.join('test/fixtures/toolhive', name), 'utf8');
+
+describe("ToolHive's documented oidcConfig blocks, as written", () => {
+  it('reads the external-IdP MCPServer manifest', () => {
+    expect(parseAuthConfigDocument(fixture('mcp-server-external-auth.yaml'))).toEqual({
+      type: 'inline',
+      inline: { issuer: 'https://your-oidc-issuer.com', audience: 'your-audience', clientId: 'your-client-id', jwksUrl: 'https://your-oidc-issuer.com/path/to/jwks' },
+    });
+  });
+
+  it('reads the shared ConfigMap as a profile, and the manifest that references it', () => {
+    expect(parseIdpProfileDocument(fixture('shared-oidc-config.yaml'))).toEqual({
+      issuer: 'https://auth.example.com', audience: 'https://mcp.example.com', clientId: 'shared-client-id', jwksUrl: 'https://auth.example.com/.well-known/jwks.json',
+    });
+    expect(parseAuthConfigDocument(fixture('mcp-server-with-configmap-oidc.yaml'))).toEqual({ type: 'configMap', configMap: { name: 'shared-oidc-config', key: 'oidc.json' } });
+  });
+
+  it('reads the Kubernetes service-account manifest and accepts only that subject', () => {
+    const c = parseAuthConfigDocument(fixture('mcp-server-k8s-auth.yaml'));
+    const eff = effectiveAuth(c, 'http://127.0.0.1:1/sse', () => undefined)!;
+    expect(eff).toMatchObject({ issuer: 'https://kubernetes.default.svc', audience: 'toolhive', jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', requiredSubject: 'system:serviceaccount:client-apps:mcp-client' });
+  });
+
+  it('names the field and the file when a block is wrong', () => {
+    expect(() => parseAuthConfigDocument('oidcConfig:\n  type: inline\n  inline:\n    issuer: not-a-url\n', 'bad.yaml')).toThrow(/bad\.yaml.*inline\.issuer/);
+    expect(() => parseAuthConfigDocument('{ this is: [broken', 'broken.yaml')).toThrow(AuthConfigFormatError);
+    expect(() => parseIdpProfileDocument(fixture('shared-oidc-config.yaml'), 'cm.yaml', 'other.json')).toThrow(/no data key "other.json"/);
+  });
+});
+
+describe('effective settings', () => {
+  it('defaults the resource to the server URL and the audience to the resource, so each server has its own', () => {
+    const a = effectiveAuth({ type: 'inline', inline: { issuer: 'https://idp.example' } }, 'http://127.0.0.1:1000/mcp', () => undefined)!;
+    const b = effectiveAuth({ type: 'inline', inline: { issuer: 'https://idp.example' } }, 'http://127.0.0.1:2000/mcp', () => undefined)!;
+    expect(a.audience).toBe('http://127.0.0.1:1000/mcp');
+    expect(a.audience).not.toBe(b.audience);
+    expect(a.clockToleranceSeconds).toBe(30);
+  });
+
+  it('resolves a shared profile by name, and says clearly when it is missing', () => {
+    const profiles = (n: string) => (n === 'corp' ? { issuer: 'https://corp.example', audience: 'aud' } : undefined);
+    expect(effectiveAuth({ type: 'configMap', configMap: { name: 'corp' } }, 'http://127.0.0.1:1/mcp', profiles)!.issuer).toBe('https://corp.example');
+    expect(() => effectiveAuth({ type: 'configMap', configMap: { name: 'nope' } }, 'http://127.0.0.1:1/mcp', profiles)).toThrow(/profile "nope" does not exist/);
+  });
+});
+
+describe('command-line flags', () => {
+  it("maps ToolHive's --oidc-* flags to an inline block", () => {
+    expect(authConfigFromFlags({ oidcIssuer: 'https://i', oidcAudience: 'a', oidcJwksUrl: 'https://i/jwks', oidcClientId: 'c', oidcScopes: 'openid, mcp:read' })).toEqual({
+      type: 'inline',
+      inline: { issuer: 'https://i', audience: 'a', jwksUrl: 'https://i/jwks', clientId: 'c', scopes: ['openid', 'mcp:read'] },
+    });
+    expect(authConfigFromFlags({})).toBeUndefined();
+    expect(authConfigFromFlags({ idp: 'corp' })).toEqual({ type: 'configMap', configMap: { name: 'corp' } });
+    expect(authConfigFromFlags({ k8sServiceAccount: 'sa', k8sNamespace: 'ns', oidcIssuer: 'http://127.0.0.1:9' })).toEqual({
+      type: 'kubernetes',
+      kubernetes: { serviceAccount: 'sa', namespace: 'ns', issuer: 'http://127.0.0.1:9' },
+    });
+  });
+
+  it('refuses contradictory or incomplete flags', () => {
+    expect(() => authConfigFromFlags({ idp: 'x', oidcIssuer: 'https://i' })).toThrow(AuthFlagError);
+    expect(() => authConfigFromFlags({ oidcAudience: 'a' })).toThrow(/--oidc-issuer is required/);
+    expect(() => authConfigFromFlags({ k8sServiceAccount: 'sa' })).toThrow(/--k8s-namespace/);
+    expect(() => idpProfileFromFlags({})).toThrow(/--from-file/);
+    expect(idpProfileFromFlags({ fromFile: 'cm.yaml' }, () => fixture('shared-oidc-config.yaml'))).toMatchObject({ issuer: 'https://auth.example.com' });
+  });
+});
+
+describe('challenge and metadata URL', () => {
+  it('builds the Bearer challenge: resource_metadata always, error only with a token, values quoted and escaped', () => {
+    expect(bearerChallenge({ realm: 'https://i', resourceMetadata: 'http://127.0.0.1:5/.well-known/oauth-protected-resource/mcp', scopes: [] })).toBe(
+      'Bearer realm="https://i", resource_metadata="http://127.0.0.1:5/.well-known/oauth-protected-resource/mcp"',
+    );
+    expect(bearerChallenge({ resourceMetadata: 'm', scopes: ['a', 'b'], error: 'invalid_token', description: 'bad "x"\\' })).toBe(
+      'Bearer resource_metadata="m", scope="a b", error="invalid_token", error_description="bad \\"x\\"\\\\"',
+    );
+    expect(resourceMetadataUrl('http://127.0.0.1:5/mcp')).toBe('http://127.0.0.1:5/.well-known/oauth-protected-resource/mcp');
+    expect(resourceMetadataUrl('https://mcp.example.com/')).toBe('https://mcp.example.com/.well-known/oauth-protected-resource');
+  });
+});
+
+describe('outbound URL policy (SSRF)', () => {
+  const strict = { insecureAllowHttp: false, allowPrivateIp: false };
+
+  it('classifies addresses', () => {
+    for (const ip of ['10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1']) expect(isNonPublic(ip)).toBe(true);
+    for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700::1111']) expect(isNonPublic(ip)).toBe(false);
+  });
+
+  it('refuses private and link-local literals, http to other hosts, and credentials in URLs; allows loopback', () => {
+    expect(() => assertUrlAllowed('http://169.254.169.254/latest/meta-data', strict)).toThrow(/link-local|private/);
+    expect(() => assertUrlAllowed('https://10.0.0.1/jwks', strict)).toThrow(UnsafeUrlError);
+    expect(() => assertUrlAllowed('http://idp.example.com/jwks', strict)).toThrow(/plain http/);
+    expect(() => assertUrlAllowed('https://user:pw@idp.example.com/jwks', strict)).toThrow(/credentials/);
+    expect(() => assertUrlAllowed('file:///etc/passwd', strict)).toThrow(/only https/);
+    expect(assertUrlAllowed('http://127.0.0.1:8080/jwks', strict).port).toBe('8080');
+    expect(assertUrlAllowed('http://localhost:8080/jwks', strict).hostname).toBe('localhost');
+    expect(assertUrlAllowed('https://10.0.0.1/jwks', { insecureAllowHttp: false, allowPrivateIp: true }).hostname).toBe('10.0.0.1');
+  });
+
+  it('refuses before any connection is attempted', async () => {
+    const attempts: unknown[] = [];
+    const spy = ((...args: unknown[]) => {
+      attempts.push(args);
+      throw new Error('must not be called');
+    }) as unknown as typeof http.request;
+    await expect(safeFetchJson('http://169.254.169.254/jwks', { policy: strict, request: { http: spy, https: spy } })).rejects.toThrow(UnsafeUrlError);
+    await expect(safeFetchJson('https://[fe80::1]/jwks', { policy: strict, request: { http: spy, https: spy } })).rejects.toThrow(UnsafeUrlError);
+    expect(attempts).toHaveLength(0);
+  });
+});
