@@ -64,7 +64,7 @@ export class AuthManager {
     const resourceUrls = configured ? [configured] : urls;
     const explicitAudience = config.type === 'kubernetes' || (config.type === 'inline' ? config.inline.audience : this.profile(config.type === 'configMap' ? config.configMap.name : '')?.audience);
     const audiences = explicitAudience ? [eff.audience] : resourceUrls;
-    const validator = new TokenValidator({ ...eff, audiences }, this.deps);
+    const validator = new TokenValidator({ ...eff, audiences, audienceExplicit: Boolean(explicitAudience) }, this.deps);
     return { config: eff, validator, resourceUrls, serverName: s.name };
   }
 

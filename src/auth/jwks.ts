@@ -23,6 +23,8 @@ export class JwksCache {
   private keys: KeyFn | undefined;
   private kids = new Set<string>();
   private lastFetchAt = 0;
+  /** Only refetches caused by unknown kids count against the cooldown: a routine fetch must not delay a rotation. */
+  private lastUnknownKidRefetchAt = -Infinity;
   private inflight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   fetches = 0;
@@ -39,8 +41,9 @@ export class JwksCache {
       return await this.keys!(header, token);
     } catch (err) {
       const unknownKid = err instanceof errors.JWKSNoMatchingKey && header.kid !== undefined && !this.kids.has(header.kid);
-      if (!unknownKid || Date.now() - this.lastFetchAt < (this.opts.unknownKidCooldownMs ?? 60_000)) throw err;
+      if (!unknownKid || Date.now() - this.lastUnknownKidRefetchAt < (this.opts.unknownKidCooldownMs ?? 60_000)) throw err;
       // Maybe the IdP rotated its keys: look once more, then decide.
+      this.lastUnknownKidRefetchAt = Date.now();
       await this.refresh().catch(() => undefined);
       return this.keys!(header, token);
     }

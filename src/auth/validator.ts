@@ -31,7 +31,7 @@ export class TokenValidator {
   private readonly audiences: string[];
 
   constructor(
-    readonly config: EffectiveAuth & { audiences?: string[] },
+    readonly config: EffectiveAuth & { audiences?: string[]; audienceExplicit?: boolean },
     private readonly deps: ValidatorDeps = {},
   ) {
     this.policy = { insecureAllowHttp: config.insecureAllowHttp, allowPrivateIp: config.allowPrivateIp };
@@ -157,11 +157,16 @@ export class TokenValidator {
     const tol = this.config.clockToleranceSeconds;
     if (typeof claims['exp'] !== 'number' || claims['exp'] <= now - tol) throw new AuthFailure('invalid_token', 'The access token has expired.');
     if (claims['iss'] !== undefined && claims['iss'] !== this.config.issuer) throw new AuthFailure('invalid_token', 'The access token was issued by another issuer.');
+    // Introspection answers often carry no aud (RFC 7662 makes it optional): it is required only when an
+    // audience was configured explicitly; when present it must always match.
     const aud = claims['aud'];
     const auds = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
-    if (!auds.some((a) => this.audiences.includes(String(a)))) throw new AuthFailure('invalid_token', 'The access token was not issued for this server (audience).');
-    if (typeof claims['sub'] !== 'string') throw new AuthFailure('invalid_token', 'The access token has no subject.');
-    this.checkCommon(claims);
-    return identityFromClaims(claims, 'opaque');
+    if ((auds.length > 0 || this.config.audienceExplicit) && !auds.some((a) => this.audiences.includes(String(a)))) {
+      throw new AuthFailure('invalid_token', 'The access token was not issued for this server (audience).');
+    }
+    const subject = [claims['sub'], claims['username'], claims['client_id']].find((v): v is string => typeof v === 'string' && v !== '');
+    if (subject === undefined) throw new AuthFailure('invalid_token', 'The access token has no subject.');
+    this.checkCommon({ ...claims, sub: subject });
+    return identityFromClaims({ ...claims, sub: subject }, 'opaque');
   }
 }
