@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireDocker, TEST_IMAGE } from '../support/docker.js';
 import { tempHome } from '../support/core-harness.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
+import { printedUrl, runCli } from '../support/cli.js';
 
 /** The four ToolHive approaches set up from the command line, as a new user would. */
 describe('authentication from the gatehouse command', () => {
@@ -13,18 +13,7 @@ describe('authentication from the gatehouse command', () => {
   let idp: TestIdp;
   const home = tempHome();
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.resolve('bin/gatehouse.js'), ...args], {
-        env: { ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => runCli(home, args);
   const status = async (url: string, token?: string) =>
     (
       await fetch(url, {
@@ -33,7 +22,7 @@ describe('authentication from the gatehouse command', () => {
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
       })
     ).status;
-  const urlOf = (out: string) => /Point your MCP client at: (\S+)/.exec(out)![1]!;
+  const urlOf = printedUrl;
 
   beforeAll(async () => {
     docker = await requireDocker();

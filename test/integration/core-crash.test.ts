@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -9,24 +9,10 @@ import { openStore } from '../../src/store/index.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { requireDocker, TEST_IMAGE } from '../support/docker.js';
 import { tempHome } from '../support/core-harness.js';
+import { printedUrl, runCli } from '../support/cli.js';
 
-const BIN = path.resolve('bin/gatehouse.js');
-
-/** Runs the real `gatehouse` command (built dist) with its own GATEHOUSE_HOME. */
-function cli(home: string, args: string[], timeoutMs = 40_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
-    });
-    // A command that should have ended (a second `serve` that wrongly started) must not hang the suite.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', () => clearTimeout(timer));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function cli(home: string, args: string[], timeoutMs?: number) {
+  return runCli(home, args, { timeoutMs });
 }
 
 describe('the gatehouse command and a core killed with SIGKILL', () => {
@@ -55,9 +41,7 @@ describe('the gatehouse command and a core killed with SIGKILL', () => {
       const r = await cli(home, ['run', TEST_IMAGE, '--name', name, '--permission-profile', 'none']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const m = /Point your MCP client at: (\S+)/.exec(r.stdout);
-      expect(m).not.toBeNull();
-      urls.push(m![1]!);
+      urls.push(printedUrl(r.stdout));
     }
     const listed = await cli(home, ['ls', '--format', 'json']);
     expect(JSON.parse(listed.stdout).map((s: { name: string }) => s.name)).toEqual(['one', 'three', 'two']);

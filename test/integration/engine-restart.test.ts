@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
+import { waitFor } from '../support/wait.js';
 
 /** The running dockerd's pid and command line (this suite starts it itself in .ci/run, as root). */
 function findDockerd(): { pid: number; argv: string[] } {
@@ -18,16 +19,6 @@ function findDockerd(): { pid: number; argv: string[] } {
     }
   }
   throw new Error('No dockerd process found: this test restarts the engine and needs one started by .ci/run (as root).');
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('the container engine restarts while servers run', () => {

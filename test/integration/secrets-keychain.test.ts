@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError } from '../../src/api/index.js';
+import { ApiClient } from '../../src/api/index.js';
 import { readDiscovery } from '../../src/app/index.js';
 import { KeychainUnavailableError, OsKeychain } from '../../src/secrets/index.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
@@ -10,16 +10,8 @@ import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/dock
 import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
 import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
 import { testSecret } from '../support/leak-registry.js';
-
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
+import { apiError } from '../support/wait.js';
+import { printedUrl, runCli } from '../support/cli.js';
 
 async function envOf(url: string): Promise<Record<string, string>> {
   const client = await connectClient(new URL(url).origin);
@@ -147,19 +139,7 @@ describe('the command line with secrets', () => {
   const home = tempHome();
   const value = testSecret('cli-api-key');
 
-  function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.resolve('bin/gatehouse.js'), ...args], {
-        env: { ...keyring.env, GATEHOUSE_HOME: home, GATEHOUSE_NETWORK: 'host', GATEHOUSE_PULL_POLICY: 'never' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdin.end(stdin ?? '');
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[], stdin?: string) => runCli(home, args, { env: keyring.env, stdin });
 
   beforeAll(async () => {
     docker = await requireDocker();
@@ -182,7 +162,7 @@ describe('the command line with secrets', () => {
     expect(ls.stdout).not.toContain(value);
     const run = await cli(['run', TEST_IMAGE, '--name', 'withkey', '--permission-profile', 'none', '--secret', 'API_KEY,target=SERVICE_API_KEY']);
     expect(run.code).toBe(0);
-    const url = /Point your MCP client at: (\S+)/.exec(run.stdout)![1]!;
+    const url = printedUrl(run.stdout);
     expect((await envOf(url))['SERVICE_API_KEY']).toBe(value);
     const status = await cli(['status', 'withkey', '--format', 'json']);
     expect(status.stdout).not.toContain(value);

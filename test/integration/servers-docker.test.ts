@@ -1,30 +1,10 @@
 import net from 'node:net';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/api/index.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { removeTestContainers, requireDocker, TEST_IMAGE, TEST_NODE_IMAGE } from '../support/docker.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
-
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { apiError, waitFor } from '../support/wait.js';
 
 describe('servers in real containers, through the core', () => {
   let docker: Docker;
