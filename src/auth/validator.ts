@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { SecretsProvider } from '../secrets/index.js';
 import type { EffectiveAuth } from './config.js';
@@ -25,8 +26,43 @@ export interface ValidatorDeps {
  * opaque tokens through RFC 7662 introspection when configured. Returns the caller's identity or
  * throws an AuthFailure that says why, without the token.
  */
+/** Identities of tokens already validated, so a client's next call with the same token costs a hash lookup. */
+class ValidatedTokenCache {
+  private readonly entries = new Map<string, { identity: Identity; until: number }>();
+
+  constructor(private readonly maxEntries = 2048) {}
+
+  static key(token: string): string {
+    // Keyed by a hash: the cache never holds tokens themselves.
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  get(key: string, now: number): Identity | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.until <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.identity;
+  }
+
+  set(key: string, identity: Identity, until: number): void {
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, { identity, until });
+  }
+}
+
+/** How long a validated token is reused: never past its exp, and briefly, so a key the IdP withdraws stops working soon. */
+const JWT_CACHE_MS = 60_000;
+const INTROSPECTION_CACHE_MS = 30_000;
+
 export class TokenValidator {
   readonly jwks: JwksCache | undefined;
+  private readonly cache = new ValidatedTokenCache();
   private readonly policy: UrlPolicy;
   private readonly audiences: string[];
 
@@ -53,6 +89,18 @@ export class TokenValidator {
   }
 
   async validate(token: string): Promise<Identity> {
+    const key = ValidatedTokenCache.key(token);
+    const now = Date.now();
+    const cached = this.cache.get(key, now);
+    if (cached) return cached;
+    const identity = await this.validateUncached(token);
+    const exp = typeof identity.claims['exp'] === 'number' ? identity.claims['exp'] * 1000 : now;
+    const cap = identity.tokenType === 'opaque' ? INTROSPECTION_CACHE_MS : JWT_CACHE_MS;
+    this.cache.set(key, identity, Math.min(exp, now + cap));
+    return identity;
+  }
+
+  private async validateUncached(token: string): Promise<Identity> {
     if (!COMPACT_JWS.test(token)) {
       if (this.config.introspectionUrl) return this.introspect(token);
       throw new AuthFailure('invalid_token', 'The access token is not a JWT, and no introspection endpoint is configured.');

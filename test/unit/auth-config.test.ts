@@ -120,3 +120,32 @@ describe('outbound URL policy (SSRF)', () => {
     expect(attempts).toHaveLength(0);
   });
 });
+
+describe('validated-token reuse', () => {
+  it('validates a token once and reuses the identity, but never past its exp', async () => {
+    const { generateKeyPair, exportJWK, SignJWT } = await import('jose');
+    const { TokenValidator } = await import('../../src/auth/index.js');
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    let fetches = 0;
+    const server = http.createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const v = new TokenValidator({ issuer, audience: 'aud', jwksUrl: `${issuer}/jwks`, resourceUrl: 'aud', scopes: [], clockToleranceSeconds: 0, insecureAllowHttp: false, allowPrivateIp: false });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const short = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('aud').setSubject('s').setIssuedAt(now).setExpirationTime(now + 2).sign(privateKey);
+      expect((await v.validate(short)).subject).toBe('s');
+      expect((await v.validate(short)).subject).toBe('s');
+      expect(fetches).toBe(1);
+      await new Promise((r) => setTimeout(r, 2100));
+      await expect(v.validate(short)).rejects.toThrow(/expired/);
+    } finally {
+      v.close();
+      server.close();
+    }
+  });
+});
