@@ -4,7 +4,7 @@ import { classify, ErrorCodes, type JsonRpcMessage } from '../jsonrpc.js';
 import type { ProxyContext } from '../middleware.js';
 import { LegacySseFront } from '../front/legacy-sse.js';
 import type { BackendSession, ClientChannel, SessionBackend } from '../front/session-transport.js';
-import { StatefulStreamableFront } from '../front/streamable-stateful.js';
+import { LeanStreamableFront } from '../front/streamable-lean.js';
 import { StatelessStreamableFront, isModernRequest } from '../front/streamable-stateless.js';
 import type { McpBackend, ProxyLog } from '../types.js';
 import { LineFramer } from './line-framer.js';
@@ -29,7 +29,7 @@ export interface StdioBackendOptions {
  */
 export class StdioBackend implements McpBackend, SessionBackend {
   readonly mux: StdioMultiplexer;
-  private readonly stateful: StatefulStreamableFront;
+  private readonly stateful: LeanStreamableFront;
   private readonly stateless: StatelessStreamableFront;
   private readonly legacy: LegacySseFront;
   private readonly framer: LineFramer;
@@ -45,7 +45,7 @@ export class StdioBackend implements McpBackend, SessionBackend {
       onWarning: (w) => opts.log('warn', w),
     });
     const onError = (err: Error) => opts.log('debug', `transport: ${err.message}`);
-    this.stateful = new StatefulStreamableFront(this, { sessionTtlMs: opts.sessionTtlMs, onError });
+    this.stateful = new LeanStreamableFront(this, { sessionTtlMs: opts.sessionTtlMs });
     this.stateless = new StatelessStreamableFront(this.mux, { onError });
     this.legacy = new LegacySseFront(this, '/messages', { onError });
     this.framer = new LineFramer(
