@@ -4,6 +4,8 @@ export interface Identity {
   name?: string;
   email?: string;
   groups: string[];
+  /** Granted scopes, from `scope` (space-separated, RFC 9068) or `scp` (string or array, Entra/Okta). */
+  scopes: string[];
   claims: Record<string, unknown>;
   tokenType: 'jwt' | 'opaque' | 'local';
   issuer?: string;
@@ -21,6 +23,7 @@ export function identityFromClaims(claims: Record<string, unknown>, tokenType: I
     name: str('name') ?? str('preferred_username') ?? str('email'),
     email: str('email'),
     groups: [...new Set([...list('groups'), ...list('roles')])],
+    scopes: [...new Set([...list('scope'), ...list('scp')].flatMap((v) => v.split(' ')).filter(Boolean))],
     claims,
     tokenType,
     issuer: str('iss'),

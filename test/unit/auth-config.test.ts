@@ -149,3 +149,13 @@ describe('validated-token reuse', () => {
     }
   });
 });
+
+describe('identity from claims', () => {
+  it('collects subject, names, groups and roles, and scopes from scope or scp in either form', async () => {
+    const { identityFromClaims } = await import('../../src/auth/index.js');
+    const a = identityFromClaims({ sub: 'u1', preferred_username: 'ana', email: 'a@x', groups: ['dev'], roles: 'admin', scope: 'mcp:read mcp:write' }, 'jwt');
+    expect(a).toMatchObject({ subject: 'u1', name: 'ana', email: 'a@x', groups: ['dev', 'admin'], scopes: ['mcp:read', 'mcp:write'] });
+    expect(identityFromClaims({ sub: 'u2', scp: ['files.read', 'mail.send'] }, 'jwt').scopes).toEqual(['files.read', 'mail.send']);
+    expect(identityFromClaims({ sub: 'u3', scp: 'a b' }, 'jwt').scopes).toEqual(['a', 'b']);
+  });
+});
