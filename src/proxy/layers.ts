@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { BodyTooLargeError, isAllowedHost, isAllowedOrigin, readBody, sendJson, sendJsonRpcError } from './http-util.js';
+import { BodyTooLargeError, isAllowedHost, isAllowedOrigin, readBody, sendJsonRpcError } from './http-util.js';
 import { classify, ErrorCodes, isRequest, type JsonRpcMessage } from './jsonrpc.js';
 import type { Middleware } from './middleware.js';
 import type { ProxyLog } from './types.js';
@@ -87,7 +87,7 @@ export function requestLogLayer(log: ProxyLog): Middleware {
 export function localIdentityLayer(): Middleware {
   const user = safeUsername();
   return async (ctx, next) => {
-    ctx.identity ??= { subject: user, name: user, claims: { sub: user }, local: true };
+    ctx.identity ??= { subject: user, name: user, groups: [], scopes: [], claims: { sub: user }, local: true };
     return next();
   };
 }
@@ -100,4 +100,3 @@ function safeUsername(): string {
   }
 }
 
-export { sendJson };

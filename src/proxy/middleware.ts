@@ -1,10 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
-/** Who is calling. Local mode (no authentication) uses the OS user, as ToolHive does. */
+/**
+ * Who is calling, as authorization and audit see it: from a validated token (src/auth), or, in local
+ * mode (no authentication), the OS user, as ToolHive does.
+ */
 export interface CallerIdentity {
   subject: string;
   name?: string;
+  email?: string;
+  groups: string[];
+  scopes: string[];
   claims: Record<string, unknown>;
   local: boolean;
 }
