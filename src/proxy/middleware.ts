@@ -1,19 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../auth/index.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
 /**
- * Who is calling, as authorization and audit see it: from a validated token (src/auth), or, in local
- * mode (no authentication), the OS user, as ToolHive does.
+ * Who is calling, as authorization and audit see it: the identity of a validated token (src/auth), or,
+ * in local mode (no authentication), the OS user, as ToolHive does.
  */
-export interface CallerIdentity {
-  subject: string;
-  name?: string;
-  email?: string;
-  groups: string[];
-  scopes: string[];
-  claims: Record<string, unknown>;
-  local: boolean;
-}
+export type CallerIdentity = Pick<Identity, 'subject' | 'name' | 'email' | 'groups' | 'scopes' | 'claims'> & { local: boolean };
 
 /** Everything the layers of a proxy learn about one HTTP request, parsed once and shared. */
 export interface ProxyContext {

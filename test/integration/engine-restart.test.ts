@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../support/mcp-client.js';
-import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
+import { TEST_IMAGE } from '../support/docker.js';
+import { useDockerCore } from '../support/core-harness.js';
 import { waitFor } from '../support/wait.js';
 
 /** The running dockerd's pid and command line (this suite starts it itself in .ci/run, as root). */
@@ -22,21 +21,10 @@ function findDockerd(): { pid: number; argv: string[] } {
 }
 
 describe('the container engine restarts while servers run', () => {
-  let docker: Docker;
-  let t: TestCore;
-
-  beforeAll(async () => {
-    docker = await requireDocker();
-    t = await startTestCore();
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-    if (docker && t) await removeTestContainers(docker, t.runLabel);
-  });
+  const env = useDockerCore();
 
   it('reconnects, restarts the servers that should run, on the same URL', async () => {
-    const s = await t.api.run({ image: TEST_IMAGE, name: 'survivor', permissionProfile: 'none' });
+    const s = await env.t.api.run({ image: TEST_IMAGE, name: 'survivor', permissionProfile: 'none' });
     expect(s.status).toBe('running');
 
     const { pid, argv } = findDockerd();
@@ -46,10 +34,10 @@ describe('the container engine restarts while servers run', () => {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     fs.closeSync(log);
-    await waitFor(async () => ((await docker.ping()) ? true : undefined), 'dockerd to answer again', 60_000);
+    await waitFor(async () => ((await env.docker.ping()) ? true : undefined), 'dockerd to answer again', 60_000);
 
     const back = await waitFor(async () => {
-      const d = await t.api.getServer('survivor');
+      const d = await env.t.api.getServer('survivor');
       return d.status === 'running' && d.history.filter((h) => h.status === 'running').length >= 2 ? d : undefined;
     }, 'the server to run again');
     expect(back.url).toBe(s.url);

@@ -1,32 +1,20 @@
 import net from 'node:net';
-import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../support/mcp-client.js';
-import { removeTestContainers, requireDocker, TEST_IMAGE, TEST_NODE_IMAGE } from '../support/docker.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
+import { TEST_IMAGE, TEST_NODE_IMAGE } from '../support/docker.js';
+import { startTestCore, useDockerCore } from '../support/core-harness.js';
 import { apiError, waitFor } from '../support/wait.js';
 
 describe('servers in real containers, through the core', () => {
-  let docker: Docker;
-  let t: TestCore;
-
-  beforeAll(async () => {
-    docker = await requireDocker();
-    t = await startTestCore();
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-    if (docker && t) await removeTestContainers(docker, t.runLabel);
-  });
+  const env = useDockerCore();
 
   it('runs a stdio server; the SDK client calls tools over Streamable HTTP and SSE; logs record it', async () => {
-    const s = await t.api.run({ image: TEST_IMAGE, name: 'everything', permissionProfile: 'none' });
+    const s = await env.t.api.run({ image: TEST_IMAGE, name: 'everything', permissionProfile: 'none' });
     expect(s.status).toBe('running');
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     const base = new URL(s.url).origin;
 
-    const container = await docker.getContainer(s.containerId!).inspect();
+    const container = await env.docker.getContainer(s.containerId!).inspect();
     expect(container.HostConfig.NetworkMode).toBe('none');
     expect(container.HostConfig.CapDrop).toEqual(['ALL']);
     expect(container.HostConfig.SecurityOpt).toContain('no-new-privileges:true');
@@ -42,23 +30,23 @@ describe('servers in real containers, through the core', () => {
     expect(textOf(await sse.callTool({ name: 'echo', arguments: { message: 'legacy' } }))).toContain('legacy');
     await sse.close();
 
-    const proxyLogs = await t.api.logs({ server: 'everything', sources: ['proxy'] });
+    const proxyLogs = await env.t.api.logs({ server: 'everything', sources: ['proxy'] });
     expect(proxyLogs.some((l) => l.message.startsWith('tools/call echo → 200'))).toBe(true);
     const containerLogs = await waitFor(async () => {
-      const l = await t.api.logs({ server: 'everything', sources: ['container'] });
+      const l = await env.t.api.logs({ server: 'everything', sources: ['container'] });
       return l.length > 0 ? l : undefined;
     }, 'container logs');
     expect(containerLogs.map((l) => l.message).join('\n')).toMatch(/STDIO|stdio/);
-    const found = await t.api.logs({ server: 'everything', search: 'tools/call' });
+    const found = await env.t.api.logs({ server: 'everything', search: 'tools/call' });
     expect(found.length).toBeGreaterThan(0);
   });
 
   it('streams new log lines live to a follower', async () => {
-    const s = await t.api.getServer('everything');
+    const s = await env.t.api.getServer('everything');
     const seen: string[] = [];
     const ac = new AbortController();
-    const lastId = (await t.api.logs({ server: 'everything' })).at(-1)?.id ?? 0;
-    const following = t.api.followLogs({ server: 'everything', sources: ['proxy'], afterId: lastId }, (l) => seen.push(l.message), ac.signal).catch(() => {});
+    const lastId = (await env.t.api.logs({ server: 'everything' })).at(-1)?.id ?? 0;
+    const following = env.t.api.followLogs({ server: 'everything', sources: ['proxy'], afterId: lastId }, (l) => seen.push(l.message), ac.signal).catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
     const client = await connectClient(new URL(s.url).origin);
     await client.callTool({ name: 'echo', arguments: { message: 'live' } });
@@ -69,8 +57,8 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('keeps the URL across stop and start, and answers 503 while stopped', async () => {
-    const before = await t.api.getServer('everything');
-    await t.api.stop('everything');
+    const before = await env.t.api.getServer('everything');
+    await env.t.api.stop('everything');
     const stopped = await fetch(`${new URL(before.url).origin}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
@@ -81,7 +69,7 @@ describe('servers in real containers, through the core', () => {
     const health = await fetch(`${new URL(before.url).origin}/health`);
     expect(((await health.json()) as { status: string }).status).toBe('stopped');
 
-    const after = await t.api.start('everything');
+    const after = await env.t.api.start('everything');
     expect(after.url).toBe(before.url);
     const client = await connectClient(new URL(after.url).origin);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'again' } }))).toContain('again');
@@ -89,7 +77,7 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('runs a streamable-http server behind the reverse proxy, keeping its sessions and streaming progress', async () => {
-    const s = await t.api.run({ image: TEST_IMAGE, name: 'everything-http', transport: 'streamable-http', args: ['streamableHttp'] });
+    const s = await env.t.api.run({ image: TEST_IMAGE, name: 'everything-http', transport: 'streamable-http', args: ['streamableHttp'] });
     expect(s.status).toBe('running');
     const client = await connectClient(new URL(s.url).origin);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'over http' } }))).toContain('over http');
@@ -102,7 +90,7 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('runs an sse server behind the reverse proxy', async () => {
-    const s = await t.api.run({ image: TEST_IMAGE, name: 'everything-sse', transport: 'sse', args: ['sse'] });
+    const s = await env.t.api.run({ image: TEST_IMAGE, name: 'everything-sse', transport: 'sse', args: ['sse'] });
     expect(s.status).toBe('running');
     expect(s.url).toMatch(/\/sse$/);
     const client = await connectClient(new URL(s.url).origin, 'sse');
@@ -111,14 +99,14 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('turns a container killed mid-request into an error for the client and an error status with the exit code', async () => {
-    const s = await t.api.run({ image: TEST_IMAGE, name: 'doomed', permissionProfile: 'none' });
+    const s = await env.t.api.run({ image: TEST_IMAGE, name: 'doomed', permissionProfile: 'none' });
     const client = await connectClient(new URL(s.url).origin);
     const call = expect(client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } })).rejects.toThrow(/closed|stopped/i);
     await new Promise((r) => setTimeout(r, 500));
-    await docker.getContainer(s.containerId!).kill({ signal: 'SIGKILL' });
+    await env.docker.getContainer(s.containerId!).kill({ signal: 'SIGKILL' });
     await call;
     const failed = await waitFor(async () => {
-      const d = await t.api.getServer('doomed');
+      const d = await env.t.api.getServer('doomed');
       return d.status === 'error' ? d : undefined;
     }, 'error status');
     expect(failed.statusDetail).toMatch(/exited with code 137/);
@@ -126,23 +114,23 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('reports a server whose container exits at start, with its exit code and last output, keeping the definition', async () => {
-    const s = await t.api.run({ image: TEST_NODE_IMAGE, name: 'crasher', permissionProfile: 'none', args: ['-e', "console.error('boom: missing API key'); process.exit(3)"] });
+    const s = await env.t.api.run({ image: TEST_NODE_IMAGE, name: 'crasher', permissionProfile: 'none', args: ['-e', "console.error('boom: missing API key'); process.exit(3)"] });
     expect(s.status).toBe('error');
     expect(s.statusDetail).toMatch(/code 3/);
     expect(s.statusDetail).toMatch(/boom: missing API key/);
-    expect((await t.api.listServers()).map((x) => x.name)).toContain('crasher');
+    expect((await env.t.api.listServers()).map((x) => x.name)).toContain('crasher');
   });
 
   it('refuses bad input with clear errors and creates nothing', async () => {
-    const dup = await apiError(t.api.run({ image: TEST_IMAGE, name: 'everything' }));
+    const dup = await apiError(env.t.api.run({ image: TEST_IMAGE, name: 'everything' }));
     expect(dup.status).toBe(409);
     expect(dup.message).toMatch(/already exists/);
 
-    const bad = await apiError(t.api.run({ image: TEST_IMAGE, name: 'Not Valid!' }));
+    const bad = await apiError(env.t.api.run({ image: TEST_IMAGE, name: 'Not Valid!' }));
     expect(bad.status).toBe(400);
     expect(bad.message).toMatch(/Invalid server name/);
 
-    const missing = await apiError(t.api.run({ image: 'gatehouse-test/does-not-exist:1', name: 'ghost' }));
+    const missing = await apiError(env.t.api.run({ image: 'gatehouse-test/does-not-exist:1', name: 'ghost' }));
     expect(missing.status).toBe(422);
     expect(missing.message).toContain('gatehouse-test/does-not-exist:1');
     expect(missing.message).toMatch(/Docker/);
@@ -150,15 +138,15 @@ describe('servers in real containers, through the core', () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const busyPort = (blocker.address() as net.AddressInfo).port;
-    const busy = await apiError(t.api.run({ image: TEST_IMAGE, name: 'busy', proxyPort: busyPort }));
+    const busy = await apiError(env.t.api.run({ image: TEST_IMAGE, name: 'busy', proxyPort: busyPort }));
     blocker.close();
     expect(busy.status).toBe(409);
     expect(busy.message).toMatch(new RegExp(`Port ${busyPort}.*in use`));
 
-    const names = (await t.api.listServers()).map((x) => x.name);
+    const names = (await env.t.api.listServers()).map((x) => x.name);
     expect(names).not.toContain('ghost');
     expect(names).not.toContain('busy');
-    const leftovers = await docker.listContainers({ all: true, filters: { name: ['gatehouse-busy', 'gatehouse-ghost'] } });
+    const leftovers = await env.docker.listContainers({ all: true, filters: { name: ['gatehouse-busy', 'gatehouse-ghost'] } });
     expect(leftovers).toHaveLength(0);
   });
 
@@ -176,20 +164,20 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('removes a server: running needs --force; the container goes too', async () => {
-    const s = await t.api.getServer('everything-sse');
-    const refused = await apiError(t.api.remove('everything-sse'));
+    const s = await env.t.api.getServer('everything-sse');
+    const refused = await apiError(env.t.api.remove('everything-sse'));
     expect(refused.status).toBe(409);
-    await t.api.remove('everything-sse', true);
-    const gone = await apiError(t.api.getServer('everything-sse'));
+    await env.t.api.remove('everything-sse', true);
+    const gone = await apiError(env.t.api.getServer('everything-sse'));
     expect(gone.status).toBe(404);
-    await expect(docker.getContainer(s.containerId!).inspect()).rejects.toThrow();
+    await expect(env.docker.getContainer(s.containerId!).inspect()).rejects.toThrow();
   });
 
   it('brings running servers back on the same ports after a clean restart of the core', async () => {
-    const before = (await t.api.listServers()).filter((s) => s.status === 'running');
+    const before = (await env.t.api.listServers()).filter((s) => s.status === 'running');
     expect(before.length).toBeGreaterThanOrEqual(2);
-    await t.restart();
-    const after = await t.api.listServers();
+    await env.t.restart();
+    const after = await env.t.api.listServers();
     for (const b of before) {
       const a = after.find((x) => x.name === b.name);
       expect(a?.status).toBe('running');

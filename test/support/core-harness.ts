@@ -3,7 +3,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApiClient } from '../../src/api/index.js';
 import { startCore, type Core, type CoreOptions } from '../../src/app/index.js';
-import { TEST_RUN_LABEL } from './docker.js';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll } from 'vitest';
+import { removeTestContainers, requireDocker, TEST_RUN_LABEL } from './docker.js';
 import { homesRoot } from './leak-registry.js';
 
 export interface TestCore {
@@ -52,4 +54,31 @@ export async function startTestCore(opts: Partial<CoreOptions> & { home?: string
   };
   t.api = new ApiClient(t.core.url, t.core.token);
   return t;
+}
+
+/**
+ * Registers the usual hooks of a Docker test file: the engine is required (never skipped), a test core
+ * starts before the tests, and the core and every container it made are gone after them.
+ */
+export function useDockerCore(opts: Partial<CoreOptions> = {}): { readonly docker: Docker; readonly t: TestCore } {
+  let docker: Docker | undefined;
+  let t: TestCore | undefined;
+  beforeAll(async () => {
+    docker = await requireDocker();
+    t = await startTestCore(opts);
+  });
+  afterAll(async () => {
+    await t?.stop();
+    if (docker && t) await removeTestContainers(docker, t.runLabel);
+  });
+  return {
+    get docker() {
+      if (!docker) throw new Error('useDockerCore: the engine is not connected yet (use it inside tests)');
+      return docker;
+    },
+    get t() {
+      if (!t) throw new Error('useDockerCore: the core is not started yet (use it inside tests)');
+      return t;
+    },
+  };
 }
