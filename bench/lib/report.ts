@@ -254,6 +254,12 @@ export function findings(rows: readonly RowSummary[], paired: Paired): string[] 
         : `Goal missed for the reverse-proxy path: it adds ${f2(added)} ms at p50 over server-everything's own Streamable HTTP (${f2(ghHttp.p50)} vs ${f2(http.p50)} ms), ${f2(added - 1)} ms over the 1 ms budget.`,
     );
   }
+  if (ghHttp && get('http-relay')) {
+    const overRelay = paired.diff('gatehouse-http', 'http-relay', 'p50');
+    out.push(
+      `Any HTTP hop costs something: a bare node:http relay (no checks, no log) adds ${signedMs(paired.diff('http-relay', 'direct-http', 'p50'))} at p50 over the server's own endpoint; the Gatehouse reverse proxy, with its Host/Origin checks, JSON-RPC validation, request log and identity layers, adds ${signedMs(overRelay)} over that relay.`,
+    );
+  }
   if (gh && http) {
     out.push(
       `The stdio server behind the Gatehouse proxy answers at ${times(paired.ratio('gatehouse-stdio', 'direct-http', 'p50'))} the p50 and ${times(paired.ratio('gatehouse-stdio', 'direct-http', 'p99'))} the p99 of server-everything's own Streamable HTTP endpoint, with ${times(paired.ratio('gatehouse-stdio', 'direct-http', 'cps8'))} / ${times(paired.ratio('gatehouse-stdio', 'direct-http', 'cps32'))} its calls/s at 8 / 32 sessions.`,

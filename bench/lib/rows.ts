@@ -46,6 +46,7 @@ const LOOPBACK = path.join(BENCH_OUT, 'loopback.js');
 const GATEHOUSE_HOST = path.join(BENCH_OUT, 'hosts', 'gatehouse-host.js');
 const CORE_HOST = path.join(BENCH_OUT, 'hosts', 'core-host.js');
 const HTTP_FLOOR = path.join(BENCH_OUT, 'hosts', 'http-floor.js');
+const HTTP_RELAY = path.join(BENCH_OUT, 'hosts', 'http-relay.js');
 const START_TIMEOUT_MS = 30_000;
 
 function profileArgs(ctx: RowContext, id: string): string[] {
@@ -170,6 +171,23 @@ export const ROWS: readonly RowSpec[] = [
         { captureStdout: true },
       );
       const running = await startHttp(ctx, t0, [server, host], port, host.pid);
+      assertLoopbackOnly(target, server.name);
+      return running;
+    },
+  },
+  {
+    id: 'http-relay',
+    label: 'bare node:http relay, streamable-http server (the least an HTTP hop costs)',
+    directBaseline: 'http',
+    async start(ctx) {
+      const target = await freePort();
+      const port = await freePort();
+      const t0 = performance.now();
+      const server = ctx.reg.spawn('server-everything (streamableHttp)', NODE, ['--import', LOOPBACK, everythingEntry(), 'streamableHttp'], {
+        env: { ...process.env, PORT: String(target) },
+      });
+      const relay = ctx.reg.spawn('http relay', NODE, [...profileArgs(ctx, 'http-relay'), HTTP_RELAY, String(port), String(target)], { captureStdout: true });
+      const running = await startHttp(ctx, t0, [server, relay], port, relay.pid);
       assertLoopbackOnly(target, server.name);
       return running;
     },

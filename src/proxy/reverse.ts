@@ -63,11 +63,24 @@ export class ReverseProxyBackend implements McpBackend {
           if (isStream) outHeaders['x-accel-buffering'] = 'no';
           else if (upRes.headers['content-length'] !== undefined) outHeaders['content-length'] = upRes.headers['content-length'];
           ctx.res.writeHead(upRes.statusCode ?? 502, outHeaders);
-          if (isStream) {
-            ctx.res.flushHeaders();
-            ctx.req.socket.setNoDelay(true);
-          }
-          upRes.on('data', (chunk: Buffer) => ctx.res.write(chunk));
+          // A GET stream may stay silent for minutes: the client must see its headers at once. A POST
+          // stream answers right away, so its headers leave with the first event in one packet.
+          if (isStream && ctx.req.method === 'GET') ctx.res.flushHeaders();
+          // Chunks that arrive together (an event and the stream's end, typically) leave together:
+          // one write and one wake-up of the client instead of one per chunk.
+          let corked = false;
+          const uncork = () => {
+            corked = false;
+            ctx.res.uncork();
+          };
+          upRes.on('data', (chunk: Buffer) => {
+            if (!corked) {
+              corked = true;
+              ctx.res.cork();
+              process.nextTick(uncork);
+            }
+            ctx.res.write(chunk);
+          });
           upRes.on('end', () => {
             ctx.res.end();
             finish();
