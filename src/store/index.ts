@@ -3,6 +3,7 @@ import { openDatabase } from './database.js';
 import { EncryptedValuesRepository } from './encrypted-values.js';
 import { IdpProfilesRepository } from './idp-profiles.js';
 import { LogsRepository } from './logs.js';
+import { PolicySetsRepository } from './policy-sets.js';
 import { ServersRepository } from './servers.js';
 import { StatusHistoryRepository } from './status-history.js';
 
@@ -13,6 +14,7 @@ export * from './status-history.js';
 export * from './logs.js';
 export * from './encrypted-values.js';
 export * from './idp-profiles.js';
+export * from './policy-sets.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -22,6 +24,7 @@ export interface Store {
   logs: LogsRepository;
   encrypted: EncryptedValuesRepository;
   idps: IdpProfilesRepository;
+  policies: PolicySetsRepository;
   close(): void;
 }
 
@@ -34,6 +37,7 @@ export function openStore(file: string): Store {
     logs: new LogsRepository(db),
     encrypted: new EncryptedValuesRepository(db),
     idps: new IdpProfilesRepository(db),
+    policies: new PolicySetsRepository(db),
     close: () => db.close(),
   };
 }

@@ -1,6 +1,6 @@
 import type { Db } from './database.js';
 
-export type LogSource = 'container' | 'proxy' | 'core';
+export type LogSource = 'container' | 'proxy' | 'core' | 'audit';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LogEntry {

@@ -109,4 +109,49 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'Cedar policy sets with versions, attached to servers; audit events in the logs',
+    sql: `
+      CREATE TABLE policy_sets (
+        name            TEXT PRIMARY KEY,
+        current_version INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+      );
+      -- Every saved version of a set: the whole ToolHive authz-config, so any version can be restored.
+      CREATE TABLE policy_versions (
+        set_name    TEXT NOT NULL REFERENCES policy_sets (name) ON DELETE CASCADE,
+        version     INTEGER NOT NULL,
+        config_json TEXT NOT NULL,
+        note        TEXT,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (set_name, version)
+      );
+      ALTER TABLE servers ADD COLUMN policy_set TEXT;
+
+      -- Logs gain the 'audit' source. SQLite cannot alter a CHECK constraint: copy into a new table,
+      -- keeping ids (the FTS index is keyed by them), then put the triggers back.
+      CREATE TABLE logs_v4 (
+        id      INTEGER PRIMARY KEY,
+        ts      INTEGER NOT NULL,
+        server  TEXT NOT NULL,
+        source  TEXT NOT NULL CHECK (source IN ('container', 'proxy', 'core', 'audit')),
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL,
+        fields  TEXT
+      );
+      INSERT INTO logs_v4 (id, ts, server, source, level, message, fields) SELECT id, ts, server, source, level, message, fields FROM logs;
+      DROP TABLE logs;
+      ALTER TABLE logs_v4 RENAME TO logs;
+      CREATE INDEX logs_server_id ON logs (server, id);
+      CREATE INDEX logs_ts ON logs (ts);
+      CREATE TRIGGER logs_ai AFTER INSERT ON logs BEGIN
+        INSERT INTO logs_fts (rowid, message) VALUES (new.id, new.message);
+      END;
+      CREATE TRIGGER logs_ad AFTER DELETE ON logs BEGIN
+        INSERT INTO logs_fts (logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+      END;
+    `,
+  },
 ];

@@ -21,6 +21,8 @@ export interface ServerRecord {
   secrets: SecretRef[];
   /** Authentication settings (ToolHive's oidcConfig shape; validated by src/auth). */
   auth: unknown;
+  /** Name of the Cedar policy set attached to the server (undefined: no authorization configured). */
+  policySet: string | null;
   volumes: string[];
   permissionProfile: string;
   /** The resolved profile at creation time, so a later edit of the file cannot silently widen a running server. */
@@ -48,6 +50,7 @@ interface Row {
   env_json: string;
   secrets_json: string;
   auth_json: string;
+  policy_set: string | null;
   volumes_json: string;
   permission_profile: string;
   profile_json: string;
@@ -75,6 +78,7 @@ function fromRow(r: Row): ServerRecord {
     env: JSON.parse(r.env_json) as Record<string, string>,
     secrets: JSON.parse(r.secrets_json) as SecretRef[],
     auth: JSON.parse(r.auth_json) as unknown,
+    policySet: r.policy_set,
     volumes: JSON.parse(r.volumes_json) as string[],
     permissionProfile: r.permission_profile,
     profile: JSON.parse(r.profile_json) as unknown,
@@ -93,9 +97,10 @@ function fromRow(r: Row): ServerRecord {
   };
 }
 
-export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth'> & {
+export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth' | 'policySet'> & {
   status?: ServerStatus;
   auth?: unknown;
+  policySet?: string | null;
 };
 
 /** Server definitions: one row per server, the source of truth for what should exist. */
@@ -105,10 +110,10 @@ export class ServersRepository {
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
       .prepare(
-        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, volumes_json, permission_profile,
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, policy_set, volumes_json, permission_profile,
            profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
            status, status_detail, container_id, created_at, updated_at)
-         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @volumes_json, @permission_profile,
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @policy_set, @volumes_json, @permission_profile,
            @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
            @status, NULL, NULL, @now, @now)`,
       )
@@ -121,6 +126,7 @@ export class ServersRepository {
         env_json: JSON.stringify(s.env),
         secrets_json: JSON.stringify(s.secrets),
         auth_json: JSON.stringify(s.auth ?? { type: 'none' }),
+        policy_set: s.policySet ?? null,
         volumes_json: JSON.stringify(s.volumes),
         permission_profile: s.permissionProfile,
         profile_json: JSON.stringify(s.profile ?? null),
@@ -178,6 +184,14 @@ export class ServersRepository {
 
   setAuth(name: string, auth: unknown, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET auth_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(auth), now, name);
+  }
+
+  setPolicySet(name: string, policySet: string | null, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET policy_set = ?, updated_at = ? WHERE name = ?').run(policySet, now, name);
+  }
+
+  byPolicySet(policySet: string): ServerRecord[] {
+    return (this.db.prepare('SELECT * FROM servers WHERE policy_set = ? ORDER BY name').all(policySet) as Row[]).map(fromRow);
   }
 
   delete(name: string): boolean {

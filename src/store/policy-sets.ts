@@ -1,0 +1,74 @@
+import type { Db } from './database.js';
+
+export interface PolicySetRecord {
+  name: string;
+  currentVersion: number;
+  /** The current version's authz-config (ToolHive's shape; validated by src/authz). */
+  config: unknown;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PolicyVersionRecord {
+  name: string;
+  version: number;
+  config: unknown;
+  note: string | null;
+  createdAt: string;
+}
+
+/**
+ * Named Cedar policy sets with their whole history. A save appends a version and moves the set to it;
+ * nothing is overwritten, so any earlier version can be looked at or restored.
+ */
+export class PolicySetsRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Appends a version (creating the set on first save) and makes it current. Returns the new version number. */
+  save(name: string, config: unknown, note: string | null = null, now = new Date().toISOString()): number {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT current_version FROM policy_sets WHERE name = ?').get(name) as { current_version: number } | undefined;
+      const latest = (this.db.prepare('SELECT MAX(version) AS v FROM policy_versions WHERE set_name = ?').get(name) as { v: number | null }).v ?? 0;
+      const version = latest + 1;
+      if (row) this.db.prepare('UPDATE policy_sets SET current_version = ?, updated_at = ? WHERE name = ?').run(version, now, name);
+      else this.db.prepare('INSERT INTO policy_sets (name, current_version, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, version, now, now);
+      this.db
+        .prepare('INSERT INTO policy_versions (set_name, version, config_json, note, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(name, version, JSON.stringify(config), note, now);
+      return version;
+    })();
+  }
+
+  get(name: string): PolicySetRecord | undefined {
+    const r = this.db
+      .prepare(
+        `SELECT s.name, s.current_version, s.created_at, s.updated_at, v.config_json
+           FROM policy_sets s JOIN policy_versions v ON v.set_name = s.name AND v.version = s.current_version
+          WHERE s.name = ?`,
+      )
+      .get(name) as { name: string; current_version: number; created_at: string; updated_at: string; config_json: string } | undefined;
+    return r
+      ? { name: r.name, currentVersion: r.current_version, config: JSON.parse(r.config_json) as unknown, createdAt: r.created_at, updatedAt: r.updated_at }
+      : undefined;
+  }
+
+  version(name: string, version: number): PolicyVersionRecord | undefined {
+    const r = this.db.prepare('SELECT set_name, version, config_json, note, created_at FROM policy_versions WHERE set_name = ? AND version = ?').get(name, version) as
+      | { set_name: string; version: number; config_json: string; note: string | null; created_at: string }
+      | undefined;
+    return r ? { name: r.set_name, version: r.version, config: JSON.parse(r.config_json) as unknown, note: r.note, createdAt: r.created_at } : undefined;
+  }
+
+  history(name: string): PolicyVersionRecord[] {
+    const rows = this.db.prepare('SELECT version FROM policy_versions WHERE set_name = ? ORDER BY version DESC').all(name) as { version: number }[];
+    return rows.map((r) => this.version(name, r.version)!);
+  }
+
+  list(): PolicySetRecord[] {
+    return (this.db.prepare('SELECT name FROM policy_sets ORDER BY name').all() as { name: string }[]).map((r) => this.get(r.name)!);
+  }
+
+  delete(name: string): boolean {
+    return this.db.prepare('DELETE FROM policy_sets WHERE name = ?').run(name).changes > 0;
+  }
+}
