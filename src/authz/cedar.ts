@@ -1,0 +1,138 @@
+import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
+import type { AuthorizationAnswer, DetailedError, PolicyJson, Schema } from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarEntity, CedarRequest } from './cedar-types.js';
+
+/**
+ * The one place Gatehouse talks to cedar-wasm: parsing with positions, formatting, schema validation
+ * and evaluation. Policy IDs are ToolHive's: `policy0`..`policyN` in file order.
+ */
+
+export const policyId = (index: number): string => `policy${index}`;
+
+export interface PolicyProblem {
+  /** Index in `cedar.policies` (ToolHive's policy number), or undefined for set-wide problems. */
+  policy?: number;
+  line?: number;
+  column?: number;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export class PolicyParseError extends Error {
+  constructor(readonly problems: PolicyProblem[]) {
+    super(problems.map(describeProblem).join('\n'));
+  }
+}
+
+export function describeProblem(p: PolicyProblem): string {
+  const where = p.policy === undefined ? '' : `policy ${p.policy}${p.line !== undefined ? `, line ${p.line}, column ${p.column ?? 1}` : ''}: `;
+  return `${where}${p.message}`;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, offset));
+  const lines = before.split('\n');
+  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
+}
+
+/** Cedar's error (message, the label at the first source location, help) with line and column in that policy's text. */
+export function problemFrom(err: DetailedError, policyText: string | undefined, policy: number | undefined, severity: 'error' | 'warning' = 'error'): PolicyProblem {
+  const loc = err.sourceLocations?.[0];
+  const parts = [err.message];
+  if (loc?.label) parts.push(loc.label);
+  if (err.help) parts.push(err.help);
+  const problem: PolicyProblem = { message: parts.join('; '), severity };
+  if (policy !== undefined) problem.policy = policy;
+  if (loc && policyText !== undefined) Object.assign(problem, lineColumn(policyText, loc.start));
+  return problem;
+}
+
+export interface ParsedPolicy {
+  index: number;
+  id: string;
+  text: string;
+  json: PolicyJson;
+}
+
+/** Parses each policy on its own (so errors carry the policy number), refusing templates and multi-policy strings. */
+export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
+  const problems: PolicyProblem[] = [];
+  const out: ParsedPolicy[] = [];
+  texts.forEach((text, index) => {
+    const answer = wasm.policyToJson(text);
+    if (answer.type === 'failure') {
+      // policyToJson reports "expected exactly one policy" for a string holding two: say it plainly.
+      for (const e of answer.errors) problems.push(problemFrom(e, text, index));
+      return;
+    }
+    out.push({ index, id: policyId(index), text, json: answer.json });
+  });
+  if (problems.length > 0) throw new PolicyParseError(problems);
+  return out;
+}
+
+export function staticPolicies(policies: readonly ParsedPolicy[]): Record<string, string> {
+  return Object.fromEntries(policies.map((p) => [p.id, p.text]));
+}
+
+export interface WasmDecision {
+  decision: 'allow' | 'deny';
+  reasons: string[];
+  errors: { policy: string; message: string }[];
+}
+
+function decisionOf(answer: AuthorizationAnswer): WasmDecision {
+  if (answer.type === 'failure') {
+    return { decision: 'deny', reasons: [], errors: answer.errors.map((e) => ({ policy: '', message: e.message })) };
+  }
+  return {
+    decision: answer.response.decision,
+    reasons: answer.response.diagnostics.reason,
+    errors: answer.response.diagnostics.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
+  };
+}
+
+/** Plain `isAuthorized`: parses every policy and evaluates all of them (the reference the fast path must equal). */
+export function plainIsAuthorized(policies: Record<string, string>, request: CedarRequest, entities: readonly CedarEntity[]): WasmDecision {
+  return decisionOf(wasm.isAuthorized({ ...request, context: request.context as never, policies: { staticPolicies: policies }, entities: entities as never }));
+}
+
+let preparsedCounter = 0;
+
+/** A policy set parsed once inside cedar-wasm; evaluation skips re-parsing. */
+export class PreparsedPolicySet {
+  readonly id = `gatehouse-${process.pid}-${++preparsedCounter}`;
+
+  constructor(policies: Record<string, string>) {
+    const answer = wasm.preparsePolicySet(this.id, { staticPolicies: policies });
+    if (answer.type === 'failure') throw new PolicyParseError(answer.errors.map((e) => problemFrom(e, undefined, undefined)));
+  }
+
+  isAuthorized(request: CedarRequest, entities: readonly CedarEntity[]): WasmDecision {
+    return decisionOf(wasm.statefulIsAuthorized({ ...request, context: request.context as never, preparsedPolicySetId: this.id, entities: entities as never }));
+  }
+}
+
+export function formatPolicy(text: string): string {
+  const answer = wasm.formatPolicies({ policyText: text, lineWidth: 100, indentWidth: 2 });
+  if (answer.type === 'failure') throw new PolicyParseError(answer.errors.map((e) => problemFrom(e, text, undefined)));
+  return answer.formatted_policy.trimEnd();
+}
+
+export interface SchemaValidation {
+  errors: { policy: string; error: DetailedError }[];
+  warnings: { policy: string; error: DetailedError }[];
+}
+
+export function validateAgainstSchema(policies: Record<string, string>, schema: Schema): SchemaValidation {
+  const answer = wasm.validate({ schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
+  if (answer.type === 'failure') {
+    throw new Error(`Gatehouse's generated Cedar schema was refused: ${answer.errors.map((e) => e.message).join('; ')}`);
+  }
+  return {
+    errors: answer.validationErrors.map((e) => ({ policy: e.policyId, error: e.error })),
+    warnings: answer.validationWarnings.map((e) => ({ policy: e.policyId, error: e.error })),
+  };
+}
+
+export const cedarVersion = (): string => wasm.getCedarVersion();

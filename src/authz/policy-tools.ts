@@ -1,0 +1,131 @@
+import type { DetailedError } from '@cedar-policy/cedar-wasm/nodejs';
+import { AuthzConfigError, type AuthzConfig } from './config.js';
+import { formatPolicy, parsePolicies, PolicyParseError, policyId, problemFrom, staticPolicies, validateAgainstSchema, type PolicyProblem } from './cedar.js';
+import { PolicyEngine, type Decision } from './engine.js';
+import { cedarRequestOf, principalOf, type McpFeature } from './entities.js';
+import { mcpSchema, type ArgumentTypes } from './schema.js';
+
+/**
+ * What the UI and the command line do with policies before they run: check (syntax, then Cedar's
+ * validator against the MCP schema), format, and simulate a request.
+ */
+
+export interface CheckResult {
+  ok: boolean;
+  errors: PolicyProblem[];
+  warnings: PolicyProblem[];
+}
+
+const POLICY_IN_MESSAGE = /^for policy `policy(\d+)`, /;
+
+/** Which validator findings are real mistakes, and which are about open-ended claims and arguments. */
+function classify(err: DetailedError): 'error' | 'warning' | 'ignore' {
+  const m = err.message;
+  // Every claim may be absent from some token: Cedar's "optional attribute" caution would flag every
+  // ToolHive policy that reads a claim. At run time a missing claim is an error, and errors deny.
+  if (m.includes('unable to guarantee safety of access to optional attribute')) return 'ignore';
+  const attr = /attribute `([^`]+)`.* not found/.exec(m);
+  if (attr) return /^(claim_|claimset_|arg_)/.test(attr[1] ?? '') ? 'warning' : 'error';
+  // Claim types are what tokens usually carry, not a promise: a mismatch is worth a look, not a refusal.
+  if (/types .* are not compatible|expected .* but saw|unexpected type/i.test(m) || /are not compatible/.test(err.help ?? '')) return 'warning';
+  return 'error';
+}
+
+function explain(err: DetailedError): DetailedError {
+  const attr = /attribute `((?:claim_|claimset_)[^`]+)`/.exec(err.message);
+  if (!attr || !err.message.includes('not found')) return err;
+  const claim = attr[1]!.replace(/^claim(set)?_/, '');
+  const extra = `no standard claim is called "${claim}"; if your identity provider sends it, ignore this warning`;
+  return { ...err, help: err.help ? `${err.help} (${extra})` : extra };
+}
+
+export function checkAuthzConfig(config: AuthzConfig, known: { toolArgs?: ArgumentTypes; promptArgs?: ArgumentTypes } = {}): CheckResult {
+  let parsed;
+  try {
+    parsed = parsePolicies(config.cedar.policies);
+    new PolicyEngine(config); // entities_json and indexing problems surface here
+  } catch (err) {
+    if (err instanceof PolicyParseError) return { ok: false, errors: err.problems, warnings: [] };
+    if (err instanceof AuthzConfigError) return { ok: false, errors: [{ message: err.message, severity: 'error' }], warnings: [] };
+    throw err;
+  }
+  const texts = new Map(parsed.map((p) => [p.id, p]));
+  const result = validateAgainstSchema(staticPolicies(parsed), mcpSchema(config.cedar, known));
+  const errors: PolicyProblem[] = [];
+  const warnings: PolicyProblem[] = [];
+  const seen = new Set<string>();
+  for (const { policy, error } of [...result.errors, ...result.warnings]) {
+    const kind = classify(error);
+    if (kind === 'ignore') continue;
+    const p = texts.get(policy);
+    const problem = problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }), p?.text, p?.index, kind);
+    const key = `${problem.policy}|${problem.line}|${problem.column}|${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    (kind === 'error' ? errors : warnings).push(problem);
+  }
+  const order = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
+  return { ok: errors.length === 0, errors: errors.sort(order), warnings: warnings.sort(order) };
+}
+
+/** The same config with every policy in Cedar's canonical layout (refuses to format what does not parse). */
+export function formatAuthzConfig(config: AuthzConfig): AuthzConfig {
+  parsePolicies(config.cedar.policies);
+  return { ...config, cedar: { ...config.cedar, policies: config.cedar.policies.map(formatPolicy) } };
+}
+
+export interface SimulationInput {
+  claims: Record<string, unknown>;
+  feature: McpFeature;
+  /** Tool or prompt name, or resource URI. */
+  name: string;
+  arguments?: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+  serverName?: string;
+}
+
+export interface SimulationResult {
+  /** What Gatehouse would do: allowed only on an allow with no evaluation error (ToolHive's rule). */
+  allowed: boolean;
+  decision: Decision;
+  /** The policies that decided, with their text. */
+  determining: { id: string; index: number; text: string }[];
+  /** Plain cedar-wasm isAuthorized over the whole set, for comparison (always the same decision). */
+  reference: Decision;
+  request: { principal: string; action: string; resource: string };
+  problem?: string;
+}
+
+export function simulate(config: AuthzConfig | PolicyEngine, input: SimulationInput): SimulationResult {
+  const engine = config instanceof PolicyEngine ? config : new PolicyEngine(config);
+  const principal = principalOf(input.claims, engine.options);
+  const action = { tool: 'call_tool', prompt: 'get_prompt', resource: 'read_resource' }[input.feature];
+  if (!principal) {
+    const none: Decision = { decision: 'deny', reasons: [], errors: [] };
+    return {
+      allowed: false,
+      decision: none,
+      determining: [],
+      reference: none,
+      request: { principal: '(none)', action: `Action::"${action}"`, resource: input.name },
+      problem: 'the claims have no "sub": ToolHive denies a caller without a subject',
+    };
+  }
+  const { request, entities } = cedarRequestOf(principal, input, input.serverName);
+  const decision = engine.decide(request, entities);
+  const reference = engine.decidePlain(request, entities);
+  const byId = new Map(engine.policies.map((p) => [p.id, p]));
+  return {
+    allowed: decision.decision === 'allow' && decision.errors.length === 0,
+    decision,
+    determining: decision.reasons.map((id) => ({ id, index: byId.get(id)?.index ?? -1, text: byId.get(id)?.text ?? '' })),
+    reference,
+    request: {
+      principal: `Client::${JSON.stringify(request.principal.id)}`,
+      action: `Action::${JSON.stringify(request.action.id)}`,
+      resource: `${request.resource.type}::${JSON.stringify(request.resource.id)}`,
+    },
+  };
+}
+
+export { policyId };
