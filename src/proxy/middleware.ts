@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../auth/index.js';
-import type { JsonRpcMessage } from './jsonrpc.js';
+import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.js';
 
 /**
  * Who is calling, as authorization and audit see it: the identity of a validated token (src/auth), or,
@@ -22,6 +22,22 @@ export interface ProxyContext {
   /** The JSON-RPC messages of the body, validated. */
   messages?: JsonRpcMessage[];
   identity?: CallerIdentity;
+  /** Set by the authorization layer: how this request was decided (audit and the request log read it). */
+  authz?: AuthzMark;
+  /**
+   * A rewrite of the answer to one request, for transports that answer on another HTTP response than the
+   * request's own (legacy SSE sends answers on the GET stream): the list filter of authorization.
+   */
+  answerTransform?: { id: JsonRpcId; apply(answer: JsonRpcMessage): JsonRpcMessage };
+}
+
+/** The authorization outcome of one HTTP request (a batch is denied as a whole if any part is). */
+export interface AuthzMark {
+  decision: 'allow' | 'deny';
+  /** The policies that decided (Cedar's "reason"): permits for an allow, forbids for a deny. */
+  policies: string[];
+  /** Why, in words, for logs: "no policy permits call_tool on Tool::\"x\"", "forbidden by policy3", ... */
+  reason?: string;
 }
 
 export type Next = () => Promise<void>;

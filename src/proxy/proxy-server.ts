@@ -22,8 +22,10 @@ export interface ProxyServerOptions {
   allowedOrigins?: readonly string[];
   /** The server's current authentication settings (read on every request, so changes apply at once). */
   auth?: () => AuthState | { failure: string } | undefined;
-  /** Extra layers (authorization, audit) inserted between authentication and the transport. */
+  /** Extra layers (authorization) inserted between authentication and the transport. */
   layers?: readonly Middleware[];
+  /** Layers that must see every request, including those authentication refuses (audit). */
+  outerLayers?: readonly Middleware[];
 }
 
 /**
@@ -42,6 +44,7 @@ export class ProxyServer {
     this.host = opts.host ?? '127.0.0.1';
     this.chain = compose([
       guardLayer({ allowedOrigins: opts.allowedOrigins }),
+      ...(opts.outerLayers ?? []),
       requestLogLayer(opts.log),
       authenticationLayer(opts.auth ?? (() => undefined), localIdentityLayer()),
       ...(opts.layers ?? []),

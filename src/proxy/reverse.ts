@@ -8,6 +8,8 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
   // Never pass the caller's credentials to the MCP server (the spec's token-passthrough ban).
   'authorization', 'content-length',
+  // Loopback gains nothing from compression, and compressed answers could not be filtered by authorization.
+  'accept-encoding',
 ]);
 
 export interface ReverseTarget {

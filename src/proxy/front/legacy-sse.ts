@@ -10,7 +10,10 @@ import type { BackendSession, SessionBackend } from './session-transport.js';
  * endpoint; POST /messages?sessionId=... carries client messages. Still what some clients speak.
  */
 export class LegacySseFront {
-  private readonly sessions = new Map<string, { transport: SSEServerTransport; session: BackendSession | undefined; subject: string | undefined }>();
+  private readonly sessions = new Map<
+    string,
+    { transport: SSEServerTransport; session: BackendSession | undefined; subject: string | undefined; transforms: Map<string, (m: JsonRpcMessage) => JsonRpcMessage> }
+  >();
 
   constructor(
     private readonly backend: SessionBackend,
@@ -24,9 +27,20 @@ export class LegacySseFront {
 
   async openStream(ctx: ProxyContext): Promise<void> {
     const transport = new SSEServerTransport(this.messagesPath, ctx.res);
-    const entry = { transport, session: undefined as BackendSession | undefined, subject: ctx.identity?.subject, sending: Promise.resolve() };
+    const entry = {
+      transport,
+      session: undefined as BackendSession | undefined,
+      subject: ctx.identity?.subject,
+      sending: Promise.resolve(),
+      transforms: new Map<string, (m: JsonRpcMessage) => JsonRpcMessage>(),
+    };
     const channel = {
-      send: (message: JsonRpcMessage) => {
+      send: (original: JsonRpcMessage) => {
+        // Answers a layer asked to rewrite (authorization's list filter) are rewritten on their way out.
+        const key = 'id' in original && !('method' in original) ? JSON.stringify(original.id) : undefined;
+        const transform = key !== undefined ? entry.transforms.get(key) : undefined;
+        if (transform) entry.transforms.delete(key!);
+        const message = transform ? transform(original) : original;
         entry.sending = entry.sending
           .then(() => transport.send(message as JSONRPCMessage))
           .catch((err: unknown) => this.opts.onError?.(err instanceof Error ? err : new Error(String(err))));
@@ -57,6 +71,11 @@ export class LegacySseFront {
     if (!entry || (entry.subject !== undefined && ctx.identity && entry.subject !== ctx.identity.subject)) {
       sendJsonRpcError(ctx.res, 404, ErrorCodes.ConnectionClosed, 'Session not found: open a new /sse stream.');
       return;
+    }
+    if (ctx.answerTransform) {
+      // Bounded: a client that never waits for its answers cannot grow this without limit.
+      if (entry.transforms.size >= 1_000) entry.transforms.delete(entry.transforms.keys().next().value as string);
+      entry.transforms.set(JSON.stringify(ctx.answerTransform.id), ctx.answerTransform.apply);
     }
     await entry.transport.handlePostMessage(ctx.req, ctx.res, ctx.body);
   }
