@@ -1,10 +1,27 @@
-import type { ApiErrorBody, ApiErrorCode, CoreInfo, IdpProfileView, LogLine, RunRequestBody, SecretsInfo, ServerDetail, ServerView } from './contract.js';
+import type {
+  ApiErrorBody,
+  ApiErrorCode,
+  CoreInfo,
+  IdpProfileView,
+  LogLine,
+  PolicyCheckView,
+  PolicySetView,
+  PolicyVersionView,
+  RunRequestBody,
+  SecretsInfo,
+  ServerDetail,
+  ServerView,
+  SimulationInputBody,
+  SimulationView,
+} from './contract.js';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: ApiErrorCode,
     message: string,
+    /** A refused policy set's problems, when that is what went wrong. */
+    readonly check?: PolicyCheckView,
   ) {
     super(message);
   }
@@ -68,6 +85,30 @@ export class ApiClient {
   removeSecret(name: string, force = false): Promise<{ removed: string }> {
     return this.call('DELETE', `/v1/secrets/${encodeURIComponent(name)}${force ? '?force=true' : ''}`);
   }
+  policies(): Promise<PolicySetView[]> {
+    return this.call('GET', '/v1/policies');
+  }
+  policy(name: string, version?: number): Promise<PolicySetView | PolicyVersionView> {
+    return this.call('GET', `/v1/policies/${encodeURIComponent(name)}${version !== undefined ? `?version=${version}` : ''}`);
+  }
+  policyHistory(name: string): Promise<PolicyVersionView[]> {
+    return this.call('GET', `/v1/policies/${encodeURIComponent(name)}/history`);
+  }
+  savePolicy(name: string, config: unknown, note?: string): Promise<{ version: number; check: PolicyCheckView; servers: string[] }> {
+    return this.call('PUT', `/v1/policies/${encodeURIComponent(name)}`, { config, ...(note ? { note } : {}) });
+  }
+  removePolicy(name: string): Promise<{ removed: string }> {
+    return this.call('DELETE', `/v1/policies/${encodeURIComponent(name)}`);
+  }
+  attachPolicy(server: string, policySet: string | null): Promise<ServerView> {
+    return this.call('PUT', `/v1/servers/${encodeURIComponent(server)}/policy`, { policySet });
+  }
+  checkPolicy(config: unknown): Promise<PolicyCheckView> {
+    return this.call('POST', '/v1/policy-check', { config });
+  }
+  simulatePolicy(body: { set?: string; version?: number; config?: unknown; input: SimulationInputBody }): Promise<SimulationView> {
+    return this.call('POST', '/v1/policy-simulate', body);
+  }
   shutdown(): Promise<{ ok: true }> {
     return this.call('POST', '/v1/shutdown');
   }
@@ -118,7 +159,7 @@ function logParams(q: { server?: string; sources?: string[]; search?: string; li
 async function toError(res: Response): Promise<ApiError> {
   try {
     const body = (await res.json()) as ApiErrorBody;
-    return new ApiError(res.status, body.error.code, body.error.message);
+    return new ApiError(res.status, body.error.code, body.error.message, body.error.check);
   } catch {
     return new ApiError(res.status, 'internal', `The Gatehouse core answered HTTP ${res.status}.`);
   }

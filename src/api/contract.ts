@@ -16,6 +16,10 @@ export const RunRequestSchema = z
     secrets: z.array(z.object({ name: z.string().min(1).max(128), target: z.string().min(1).max(128) }).strict()).optional(),
     /** ToolHive's oidcConfig shape, validated by the core. */
     auth: z.unknown().optional(),
+    /** ToolHive's authz-config (validated by the core): saved as a policy set named after the server. */
+    authzConfig: z.unknown().optional(),
+    /** Or attach an existing policy set by name. */
+    policySet: z.string().min(1).max(64).optional(),
     volumes: z.array(z.string()).optional(),
     permissionProfile: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
@@ -42,6 +46,8 @@ export interface ServerView {
   secrets: { name: string; target: string }[];
   /** Authentication settings as stored (ToolHive's oidcConfig shape); {type:'none'} is local mode. */
   auth: unknown;
+  /** The Cedar policy set that authorizes the server's requests (null: no authorization). */
+  policySet: string | null;
   containerId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -87,7 +93,7 @@ export interface LogLine {
   id: number;
   ts: number;
   server: string;
-  source: 'container' | 'proxy' | 'core';
+  source: 'container' | 'proxy' | 'core' | 'audit';
   level: string;
   message: string;
   fields: Record<string, unknown> | null;
@@ -95,7 +101,7 @@ export interface LogLine {
 
 export const LogQuerySchema = z.object({
   server: z.string().optional(),
-  source: z.enum(['container', 'proxy', 'core']).array().optional(),
+  source: z.enum(['container', 'proxy', 'core', 'audit']).array().optional(),
   search: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
   afterId: z.coerce.number().int().min(0).optional(),
@@ -105,5 +111,81 @@ export const LogQuerySchema = z.object({
 export type ApiErrorCode = 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'engine_unavailable' | 'image_unavailable' | 'keychain_unavailable' | 'internal';
 
 export interface ApiErrorBody {
-  error: { code: ApiErrorCode; message: string };
+  error: { code: ApiErrorCode; message: string; check?: PolicyCheckView };
+}
+
+// ---- policies ------------------------------------------------------------------------------
+
+export const PolicySaveSchema = z.object({ config: z.unknown(), note: z.string().max(500).optional() }).strict();
+export const PolicyCheckSchema = z.object({ config: z.unknown() }).strict();
+export const PolicyAttachSchema = z.object({ policySet: z.string().min(1).max(64).nullable() }).strict();
+
+/** A simulated request: who (claims), what (a tool, prompt or resource) and with which arguments. */
+export const SimulationInputSchema = z
+  .object({
+    claims: z.record(z.string(), z.unknown()),
+    feature: z.enum(['tool', 'prompt', 'resource']),
+    name: z.string().min(1).max(2048),
+    arguments: z.record(z.string(), z.unknown()).optional(),
+    annotations: z.record(z.string(), z.unknown()).optional(),
+    serverName: z.string().max(63).optional(),
+  })
+  .strict();
+
+export const PolicySimulateSchema = z
+  .object({
+    set: z.string().min(1).max(64).optional(),
+    version: z.number().int().min(1).optional(),
+    config: z.unknown().optional(),
+    input: SimulationInputSchema,
+  })
+  .strict()
+  .refine((b) => (b.set === undefined) !== (b.config === undefined), { message: 'give either a policy set name or a config' });
+
+export type SimulationInputBody = z.infer<typeof SimulationInputSchema>;
+
+export interface PolicyProblemView {
+  policy?: number;
+  line?: number;
+  column?: number;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export interface PolicyCheckView {
+  ok: boolean;
+  errors: PolicyProblemView[];
+  warnings: PolicyProblemView[];
+}
+
+export interface PolicySetView {
+  name: string;
+  currentVersion: number;
+  config: unknown;
+  createdAt: string;
+  updatedAt: string;
+  servers: string[];
+}
+
+export interface PolicyVersionView {
+  name: string;
+  version: number;
+  config: unknown;
+  note: string | null;
+  createdAt: string;
+}
+
+export interface DecisionView {
+  decision: 'allow' | 'deny';
+  reasons: string[];
+  errors: { policy: string; message: string }[];
+}
+
+export interface SimulationView {
+  allowed: boolean;
+  decision: DecisionView;
+  determining: { id: string; index: number; text: string }[];
+  reference: DecisionView;
+  request: { principal: string; action: string; resource: string };
+  problem?: string;
 }

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { BadRequestError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
+import { PolicyCheckError } from '../app/authz-manager.js';
 import { InvalidNameError } from '../app/names.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { LogSink } from '../logs/index.js';
@@ -12,7 +13,14 @@ import { InvalidSecretNameError, KeychainUnavailableError, ReadOnlySecretsError,
 import type { ServerRecord, Store } from '../store/index.js';
 import type { SecretsProvider } from '../secrets/index.js';
 import { assertValidSecretName } from '../secrets/index.js';
-import { LogQuerySchema, RunRequestSchema, SecretSetSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
+import {
+  LogQuerySchema,
+  PolicyAttachSchema,
+  PolicyCheckSchema,
+  PolicySaveSchema,
+  PolicySimulateSchema,
+  RunRequestSchema,
+  SecretSetSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
 
 export interface ApiDeps {
   token: string;
@@ -41,6 +49,7 @@ function view(m: ServerManager, s: ServerRecord): ServerView {
     permissionProfile: s.permissionProfile,
     secrets: s.secrets,
     auth: s.auth,
+    policySet: s.policySet,
     containerId: s.containerId,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -97,7 +106,9 @@ export class ApiServer {
       this.route(req, res).catch((err: unknown) => {
         const [status, code] = errorStatus(err);
         const message = err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') : (err as Error).message;
-        if (!res.headersSent) sendJson(res, status, { error: { code, message } });
+        // A refused policy set carries its problems (policy number, line, column) for the UI to point at.
+        const details = err instanceof PolicyCheckError ? { check: err.check } : {};
+        if (!res.headersSent) sendJson(res, status, { error: { code, message, ...details } });
         else res.end();
       });
     });
@@ -165,6 +176,11 @@ export class ApiServer {
           await manager.remove(name, url.searchParams.get('force') === 'true');
           return sendJson(res, 200, { removed: name });
         }
+      } else if (action === 'policy' && method === 'PUT') {
+        const body = PolicyAttachSchema.parse(await readJson(req));
+        manager.get(name);
+        manager.authz.attach(name, body.policySet);
+        return sendJson(res, 200, view(manager, manager.get(name)));
       } else if (action === 'auth' && method === 'PUT') {
         const body = (await readJson(req)) as { auth?: unknown };
         return sendJson(res, 200, view(manager, manager.setAuth(name, body.auth)));
@@ -175,6 +191,15 @@ export class ApiServer {
       }
     }
     if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
+    if (resource === 'policies') return this.policies(method, name, action, url, req, res);
+    if (resource === 'policy-check' && method === 'POST') {
+      return sendJson(res, 200, manager.authz.check(PolicyCheckSchema.parse(await readJson(req)).config));
+    }
+    if (resource === 'policy-simulate' && method === 'POST') {
+      const body = PolicySimulateSchema.parse(await readJson(req));
+      const source = body.config !== undefined ? { config: body.config } : { set: body.set!, ...(body.version !== undefined ? { version: body.version } : {}) };
+      return sendJson(res, 200, manager.authz.simulate(source, body.input));
+    }
     if (resource === 'secrets') return this.secrets(method, name, url, req, res);
     if (resource === 'idps') {
       if (name === undefined && method === 'GET') return sendJson(res, 200, manager.auth.profiles());
@@ -189,6 +214,27 @@ export class ApiServer {
       }
       if (name !== undefined && method === 'DELETE') {
         manager.auth.removeProfile(name);
+        return sendJson(res, 200, { removed: name });
+      }
+    }
+    throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+  }
+
+  private async policies(method: string, name: string | undefined, action: string | undefined, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const authz = this.deps.manager.authz;
+    if (name === undefined && method === 'GET') return sendJson(res, 200, authz.listSets());
+    if (name !== undefined && action === 'history' && method === 'GET') return sendJson(res, 200, authz.history(name));
+    if (name !== undefined && action === undefined) {
+      if (method === 'GET') {
+        const version = url.searchParams.get('version');
+        return sendJson(res, 200, version ? authz.version(name, Number(version)) : authz.getSet(name));
+      }
+      if (method === 'PUT') {
+        const body = PolicySaveSchema.parse(await readJson(req));
+        return sendJson(res, 200, authz.save(name, body.config, body.note ?? null));
+      }
+      if (method === 'DELETE') {
+        authz.delete(name);
         return sendJson(res, 200, { removed: name });
       }
     }

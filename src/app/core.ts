@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { ApiServer } from '../api/index.js';
 import type { CoreInfo } from '../api/index.js';
 import { LogSink } from '../logs/index.js';
@@ -10,6 +11,18 @@ import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
 import { ServerManager } from './server-manager.js';
 import { VERSION } from './version.js';
+import { AuditFileWriter, defaultAuditConfig, parseAuditConfig, type AuditConfig } from '../authz/audit.js';
+
+/** The audit config a user put beside the database (ToolHive's --audit-config format). A bad file stops the start. */
+function readAuditConfig(file: string): AuditConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return defaultAuditConfig();
+  }
+  return parseAuditConfig(text, file);
+}
 
 export interface CoreOptions {
   home?: string;
@@ -27,6 +40,8 @@ export interface CoreOptions {
   extraLabels?: Record<string, string>;
   /** Called after a shutdown requested through the API completed. */
   onShutdown?: () => void;
+  /** ToolHive's audit config (default: GATEHOUSE_HOME/audit-config.json when it exists, else every event). */
+  audit?: AuditConfig;
 }
 
 export interface Core {
@@ -101,6 +116,17 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     const secrets = providerFromEnv(keychain, opts.secretsEnv ?? process.env);
     const sealed = new SealedStore(keychain, store.encrypted);
 
+    const audit = opts.audit ?? readAuditConfig(path.join(paths.dir, 'audit-config.json'));
+    let auditFile: AuditFileWriter | undefined;
+    if (audit.logFile) {
+      auditFile = new AuditFileWriter(audit.logFile, {
+        onError: (err) => logs.write({ server: '-', source: 'core', level: 'error', message: `Audit log file ${audit.logFile}: ${err.message}`, fields: null }),
+      });
+      await auditFile.open();
+      const file = auditFile;
+      cleanup.unshift(() => void file.close());
+    }
+
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
@@ -109,6 +135,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       startTimeoutMs: 30_000,
       pullPolicy: opts.pullPolicy ?? (process.env['GATEHOUSE_PULL_POLICY'] === 'never' ? 'never' : 'missing'),
       extraLabels: opts.extraLabels,
+      audit,
+      auditFile,
     }, () => secrets);
 
     const token = randomBytes(32).toString('base64url');

@@ -1,5 +1,5 @@
 import type { LogSink } from '../logs/index.js';
-import { PortInUseError, ProxyServer, ReverseProxyBackend, StdioBackend, type McpBackend, type ProxyLogLevel } from '../proxy/index.js';
+import { PortInUseError, ProxyServer, ReverseProxyBackend, StdioBackend, type McpBackend, type ProxyLog, type ProxyLogLevel } from '../proxy/index.js';
 import {
   ContainerSpecError,
   MountSpecError,
@@ -21,6 +21,10 @@ import type { SecretsProvider } from '../secrets/index.js';
 import { assertValidSecretName } from '../secrets/index.js';
 import type { NetworkSetting, SecretRef, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
 import { AuthManager } from './auth-manager.js';
+import { AuthzManager, PolicyCheckError } from './authz-manager.js';
+import { authorizationLayer } from '../authz/layer.js';
+import { auditLayer, defaultAuditConfig, type AuditConfig, type AuditFileWriter } from '../authz/audit.js';
+import type { Middleware } from '../proxy/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 import { assertValidServerName, nameFromImage } from './names.js';
 import { pickFreePort, waitForPort } from './ports.js';
@@ -38,6 +42,10 @@ export interface RunRequest {
   secrets?: SecretRef[];
   /** Authentication settings, ToolHive's oidcConfig shape (default: none, local mode). */
   auth?: unknown;
+  /** ToolHive's authz-config: saved as a policy set named after the server (or `policySet`) and attached. */
+  authzConfig?: unknown;
+  /** Attach this existing policy set (or, with authzConfig, the name to save it under). */
+  policySet?: string;
   /** `-v` flags, host paths already absolute (the CLI resolves them against its own working directory). */
   volumes?: string[];
   /** none | network | absolute path to a JSON profile */
@@ -58,6 +66,10 @@ export interface ManagerSettings {
   startTimeoutMs: number;
   /** 'missing' pulls images that are not present; 'never' only uses local images (offline machines, tests). */
   pullPolicy: 'missing' | 'never';
+  /** ToolHive's audit config (default: every event, stored with the logs). */
+  audit?: AuditConfig;
+  /** Where events also go as JSON lines, when the audit config names a logFile. */
+  auditFile?: Pick<AuditFileWriter, 'write'>;
   extraLabels?: Record<string, string>;
 }
 
@@ -79,6 +91,7 @@ interface Live {
 export class ServerManager {
   private readonly live = new Map<string, Live>();
   readonly auth: AuthManager;
+  readonly authz: AuthzManager;
 
   constructor(
     private readonly store: Store,
@@ -91,6 +104,7 @@ export class ServerManager {
       secrets,
       onWarning: (m) => this.logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
     });
+    this.authz = new AuthzManager(store, (server, level, message) => this.coreLog(server, level, message));
   }
 
   list(): ServerRecord[] {
@@ -149,6 +163,12 @@ export class ServerManager {
     if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two --secret flags target the same variable.');
 
     const authConfig = this.auth.parse(req.auth);
+    // Policies are checked before anything exists: a bad file refuses the run with every problem listed.
+    const policySet = req.policySet ?? (req.authzConfig !== undefined ? name : undefined);
+    if (req.authzConfig !== undefined) {
+      const check = this.authz.check(req.authzConfig);
+      if (!check.ok) throw new PolicyCheckError(check, 'The authz-config');
+    } else if (policySet !== undefined) this.authz.getSet(policySet);
     const taken = this.store.servers.usedProxyPorts();
     let proxyPort = req.proxyPort;
     if (proxyPort !== undefined) {
@@ -172,6 +192,7 @@ export class ServerManager {
     }
     const live: Live = { proxy, expectingExit: false, queue: Promise.resolve() };
     let record: ServerRecord;
+    let createdSet = false;
     try {
       record = this.store.servers.insert({
         name,
@@ -196,12 +217,22 @@ export class ServerManager {
       });
       // Settings that cannot be built (an unknown profile, say) refuse the run before a container exists.
       this.auth.installBuilt(name, this.auth.build(record));
+      if (policySet !== undefined) {
+        if (req.authzConfig !== undefined) {
+          createdSet = this.store.policies.get(policySet) === undefined;
+          this.authz.save(policySet, req.authzConfig, `from gatehouse run ${name}`);
+        }
+        this.authz.attach(name, policySet);
+        record = this.get(name);
+      }
       this.live.set(name, live);
       await this.createContainer(record, runtime, mounts);
     } catch (err) {
-      // Nothing half-made survives a failed run: no row, no listener.
+      // Nothing half-made survives a failed run: no row, no listener, no policy set it created.
       this.live.delete(name);
       this.auth.drop(name);
+      this.authz.drop(name);
+      if (createdSet && policySet !== undefined) this.store.policies.delete(policySet);
       this.store.servers.delete(name);
       await proxy.close();
       throw err instanceof ContainerSpecError || err instanceof MountSpecError || err instanceof PermissionProfileError || err instanceof UnsupportedProfileError
@@ -254,6 +285,7 @@ export class ServerManager {
       this.live.delete(name);
       await live?.proxy.close();
       this.auth.drop(name);
+      this.authz.drop(name);
       this.store.servers.delete(name);
       this.store.statusHistory.record(name, 'stopped', 'removed');
       this.coreLog(name, 'info', `Removed server ${name}`);
@@ -268,6 +300,7 @@ export class ServerManager {
     for (const s of this.store.servers.list()) {
       if (this.live.has(s.name)) continue;
       this.auth.install(s);
+      this.authz.install(s);
       const proxy = this.newProxy(s.name, s.proxyPort, s.transport);
       try {
         await proxy.listen();
@@ -358,12 +391,41 @@ export class ServerManager {
   // ---- internals -------------------------------------------------------------------------
 
   private newProxy(name: string, port: number, transport: TransportKind): ProxyServer {
+    const log: ProxyLog = (level, message, fields) => this.logs.write({ server: name, source: 'proxy', level, message, fields: fields ?? null });
     return new ProxyServer({
       serverName: name,
       port,
       transport,
-      log: (level, message, fields) => this.logs.write({ server: name, source: 'proxy', level, message, fields: fields ?? null }),
+      log,
+      outerLayers: [this.auditLayerFor(name)],
       auth: () => this.auth.state(name),
+      layers: [authorizationLayer(() => this.authz.state(name), log)],
+    });
+  }
+
+  /**
+   * Every request to a server yields a ToolHive audit event, stored with the logs (source "audit",
+   * searchable and followable like any line) and, when the core's audit config names a logFile, also
+   * appended there as ToolHive's JSON lines for existing pipelines.
+   */
+  private auditLayerFor(name: string): Middleware {
+    const config = this.settings.audit ?? defaultAuditConfig();
+    return auditLayer({
+      config,
+      transport: 'http',
+      emit: (event) => {
+        const what = [event.target?.method, event.target?.name].filter(Boolean).join(' ') || event.type;
+        const reason = event.outcome === 'denied' && typeof event.metadata?.extra['authz_reason'] === 'string' ? ` (${event.metadata.extra['authz_reason']})` : '';
+        this.logs.write({
+          server: name,
+          source: 'audit',
+          level: event.outcome === 'denied' ? 'warn' : event.outcome === 'error' ? 'error' : 'info',
+          message: `${what} by ${event.subjects.user_id ?? event.subjects.user}: ${event.outcome}${reason}`,
+          fields: event as unknown as Record<string, unknown>,
+        });
+        this.settings.auditFile?.write(event);
+      },
+      onError: (err) => this.coreLog(name, 'warn', `Audit event dropped: ${(err as Error).message}`),
     });
   }
 

@@ -8,6 +8,7 @@ import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
 import { AuthConfigFormatError } from '../auth/index.js';
+import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile } from './policy-commands.js';
 
 type Format = 'table' | 'json';
 
@@ -116,7 +117,9 @@ export function buildProgram(): Command {
     .option('--group <group>', 'group of servers', 'default')
     .option('--memory <limit>', 'memory limit, e.g. 512m')
     .option('--cpus <n>', 'CPU limit, e.g. 1.5')
-    .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']));
+    .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']))
+    .option('--authz-config <file>', "Cedar policies (ToolHive's authz-config, JSON or YAML): saved as a policy set named after the server")
+    .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)');
   addAuthOptions(runCmd).action(async (image: string, args: string[], o: Record<string, unknown>) => {
       const profile = String(o['permissionProfile']);
       const body: RunRequestBody = {
@@ -136,6 +139,8 @@ export function buildProgram(): Command {
         network: o['network'] as RunRequestBody['network'],
         auth: authConfigFromFlags(o as AuthFlags),
       };
+      if (typeof o['authzConfig'] === 'string') body.authzConfig = readAuthzConfigFile(o['authzConfig']);
+      if (typeof o['policySet'] === 'string') body.policySet = o['policySet'];
       const s = await withCore((api) => api.run(body));
       print(fmt(), s, () =>
         s.status === 'running'
@@ -206,12 +211,13 @@ export function buildProgram(): Command {
     .description("show a server's logs (container output; --proxy for the proxy's)")
     .option('-f, --follow', 'keep printing new lines')
     .option('--proxy', "the proxy's log instead of the container's")
-    .option('--all', 'container, proxy and core lines together')
+    .option('--audit', "the audit events (ToolHive's format: who called what, and the decision)")
+    .option('--all', 'container, proxy, audit and core lines together')
     .option('--search <text>', 'full-text search')
     .option('-n, --tail <n>', 'how many lines', (v) => parsePort(v), 200)
-    .action(async (name: string, o: { follow?: boolean; proxy?: boolean; all?: boolean; search?: string; tail: number }) => {
+    .action(async (name: string, o: { follow?: boolean; proxy?: boolean; audit?: boolean; all?: boolean; search?: string; tail: number }) => {
       const api = await connectCore();
-      const sources = o.all ? undefined : o.proxy ? ['proxy'] : ['container', 'core'];
+      const sources = o.all ? undefined : o.proxy ? ['proxy'] : o.audit ? ['audit'] : ['container', 'core'];
       const lines = await api.logs({ server: name, sources, search: o.search, limit: o.tail });
       if (!o.follow) {
         print(fmt(), lines, () => lines.map(logLine).join('\n'));
@@ -315,6 +321,8 @@ export function buildProgram(): Command {
       print(fmt(), r, () => `Removed secret ${name}.`);
     });
 
+  addPolicyCommands(program, fmt, withCore);
+
   program
     .command('core')
     .description('show the running core and the container engine it uses')
@@ -356,7 +364,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
-    if (err instanceof AuthFlagError || err instanceof AuthConfigFormatError) return ExitCode.usage;
+    if (err instanceof AuthFlagError || err instanceof AuthConfigFormatError || isPolicyUsageError(err)) return ExitCode.usage;
     if (err instanceof CoreUnavailableError) return ExitCode.coreUnavailable;
     if (err instanceof CoreAlreadyRunningError) return ExitCode.conflict;
     return exitCodeFor(err);

@@ -109,6 +109,8 @@ export interface StartTestIdpOptions {
   alg?: SigningAlg;
   /** Lifetime of access tokens in seconds (default 600). */
   accessTokenTTL?: number;
+  /** Extra claims put into the JWT access tokens of these users (by login), e.g. { bob: { roles: ['premium'] } }. */
+  userClaims?: Record<string, Record<string, unknown>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -293,6 +295,8 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       // The default findAccount works but prints a notice; devInteractions' login string becomes the account id
       // verbatim, so any subject works, e.g. 'system:serviceaccount:client-apps:mcp-client'.
       findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
+      // Role and group claims in access tokens, as an enterprise IdP would put them (authorization tests).
+      extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => (token.accountId ? opts.userClaims?.[token.accountId] : undefined),
       features: {
         devInteractions: { enabled: true },
         clientCredentials: { enabled: true },

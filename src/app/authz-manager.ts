@@ -1,0 +1,164 @@
+import { McpAuthorizer } from '../authz/authorizer.js';
+import { AuthzConfigSchema, type AuthzConfig } from '../authz/config.js';
+import { describeProblem } from '../authz/cedar.js';
+import { PolicyEngine } from '../authz/engine.js';
+import { checkAuthzConfig, simulate, type CheckResult, type SimulationInput, type SimulationResult } from '../authz/policy-tools.js';
+import type { PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
+import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
+
+const SET_NAME = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+export function assertValidPolicySetName(name: string): void {
+  if (!SET_NAME.test(name)) {
+    throw new BadRequestError(`Invalid policy set name "${name}": use 1-64 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit.`);
+  }
+}
+
+/** A policy set that fails its check: the message lists every problem with policy number, line and column. */
+export class PolicyCheckError extends BadRequestError {
+  constructor(
+    readonly check: CheckResult,
+    what: string,
+  ) {
+    super(`${what} has errors; nothing was changed:\n${check.errors.map((p) => `  ${describeProblem(p)}`).join('\n')}`);
+  }
+}
+
+/**
+ * Cedar authorization for every server: named policy sets with versions in SQLite, one compiled engine
+ * per set version (shared by the servers attached to it), and one authorizer per server. A saved edit
+ * is checked and compiled before it replaces anything, so a bad edit never touches running servers.
+ */
+export class AuthzManager {
+  private readonly authorizers = new Map<string, McpAuthorizer>();
+  private readonly broken = new Map<string, string>();
+  private readonly engines = new Map<string, { version: number; engine: PolicyEngine }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: (server: string, level: 'info' | 'warn' | 'error', message: string) => void,
+  ) {}
+
+  /** What a proxy enforces: an authorizer, a failure (the proxy then denies everything), or none. */
+  state(server: string): McpAuthorizer | { failure: string } | undefined {
+    const failure = this.broken.get(server);
+    return failure !== undefined ? { failure } : this.authorizers.get(server);
+  }
+
+  parse(config: unknown, what = 'The authz-config'): AuthzConfig {
+    const parsed = AuthzConfigSchema.safeParse(config);
+    if (!parsed.success) throw new BadRequestError(`${what} is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  }
+
+  check(config: unknown): CheckResult {
+    return checkAuthzConfig(this.parse(config));
+  }
+
+  /** Installs a server's stored attachment (start-up, run). A set that cannot be built leaves the server closed. */
+  install(s: Pick<ServerRecord, 'name' | 'policySet'>): void {
+    this.broken.delete(s.name);
+    this.authorizers.delete(s.name);
+    if (!s.policySet) return;
+    try {
+      this.authorizers.set(s.name, new McpAuthorizer(this.engineFor(s.policySet), s.name));
+    } catch (err) {
+      this.broken.set(s.name, `Policy set "${s.policySet}" cannot be applied: ${(err as Error).message}`);
+      this.log(s.name, 'error', this.broken.get(s.name)!);
+    }
+  }
+
+  drop(server: string): void {
+    this.authorizers.delete(server);
+    this.broken.delete(server);
+  }
+
+  // ---- policy sets -------------------------------------------------------------------------
+
+  listSets(): (PolicySetRecord & { servers: string[] })[] {
+    return this.store.policies.list().map((p) => ({ ...p, servers: this.store.servers.byPolicySet(p.name).map((s) => s.name) }));
+  }
+
+  getSet(name: string): PolicySetRecord & { servers: string[] } {
+    const p = this.store.policies.get(name);
+    if (!p) throw new NotFoundError(`No policy set named "${name}". See: gatehouse policy ls`);
+    return { ...p, servers: this.store.servers.byPolicySet(name).map((s) => s.name) };
+  }
+
+  history(name: string): PolicyVersionRecord[] {
+    this.getSet(name);
+    return this.store.policies.history(name);
+  }
+
+  version(name: string, version: number): PolicyVersionRecord {
+    const v = this.store.policies.version(name, version);
+    if (!v) throw new NotFoundError(`Policy set "${name}" has no version ${version}. See: gatehouse policy history ${name}`);
+    return v;
+  }
+
+  /**
+   * Saves a new version after checking it (errors refuse it; warnings are returned), then moves every
+   * server attached to the set onto it. The running servers keep their old engine until the new one
+   * is built, so no request is ever decided by a half-loaded set.
+   */
+  save(name: string, config: unknown, note: string | null = null): { version: number; check: CheckResult; servers: string[] } {
+    assertValidPolicySetName(name);
+    const parsed = this.parse(config);
+    const check = checkAuthzConfig(parsed);
+    if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
+    const engine = new PolicyEngine(parsed);
+    const version = this.store.policies.save(name, parsed, note);
+    this.engines.set(name, { version, engine });
+    const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
+    for (const server of servers) {
+      this.authorizers.set(server, new McpAuthorizer(engine, server));
+      this.broken.delete(server);
+      this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
+    }
+    return { version, check, servers };
+  }
+
+  /** Attaches a set to a server (or detaches with null); applies to the running proxy at once. */
+  attach(server: string, setName: string | null): void {
+    if (setName !== null) this.getSet(setName);
+    const before = this.store.servers.get(server)?.policySet ?? null;
+    this.store.servers.setPolicySet(server, setName);
+    try {
+      this.install({ name: server, policySet: setName });
+      if (this.broken.has(server)) throw new BadRequestError(this.broken.get(server)!);
+    } catch (err) {
+      this.store.servers.setPolicySet(server, before);
+      this.install({ name: server, policySet: before });
+      throw err;
+    }
+    this.log(server, 'info', setName ? `Policy set ${setName} attached to ${server}` : `Authorization removed from ${server}: every request passes`);
+  }
+
+  delete(name: string): void {
+    const set = this.getSet(name);
+    if (set.servers.length > 0) throw new ConflictError(`Policy set "${name}" is attached to ${set.servers.join(', ')}. Detach it first: gatehouse policy detach --server ${set.servers[0]}`);
+    this.store.policies.delete(name);
+    this.engines.delete(name);
+  }
+
+  simulate(source: { set: string; version?: number } | { config: unknown }, input: SimulationInput): SimulationResult {
+    if ('config' in source) {
+      const parsed = this.parse(source.config);
+      const check = checkAuthzConfig(parsed);
+      if (!check.ok) throw new PolicyCheckError(check, 'The policies');
+      return simulate(parsed, input);
+    }
+    if (source.version !== undefined) return simulate(this.parse(this.version(source.set, source.version).config), input);
+    return simulate(this.engineFor(source.set), input);
+  }
+
+  private engineFor(setName: string): PolicyEngine {
+    const set = this.store.policies.get(setName);
+    if (!set) throw new Error(`the policy set "${setName}" does not exist`);
+    const cached = this.engines.get(setName);
+    if (cached && cached.version === set.currentVersion) return cached.engine;
+    const engine = new PolicyEngine(this.parse(set.config, `Policy set "${setName}"`));
+    this.engines.set(setName, { version: set.currentVersion, engine });
+    return engine;
+  }
+}

@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { stringify } from 'yaml';
+import { ApiError, type ApiClient, type PolicyCheckView, type PolicyProblemView, type SimulationInputBody, type SimulationView } from '../api/index.js';
+import { AuthzConfigError, parseAuthzConfigDocument, type AuthzConfig } from '../authz/config.js';
+import { describeProblem, PolicyParseError } from '../authz/cedar.js';
+import { checkAuthzConfig, formatAuthzConfig, simulate } from '../authz/policy-tools.js';
+import { ExitCode } from './exit-codes.js';
+import { formatTime, table } from './format.js';
+
+type Format = 'table' | 'json';
+
+export class PolicyFileError extends Error {}
+
+/** Reads an authz-config file as ToolHive accepts it (JSON or YAML; also a ConfigMap or MCPServer manifest). */
+export function readAuthzConfigFile(file: string, key?: string): AuthzConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyFileError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    return parseAuthzConfigDocument(text, file, key);
+  } catch (err) {
+    if (err instanceof AuthzConfigError) throw new PolicyFileError(err.message);
+    throw err;
+  }
+}
+
+function problemLines(file: string, problems: readonly PolicyProblemView[]): string {
+  return problems.map((p) => `${file}: ${p.severity}: ${describeProblem(p)}`).join('\n');
+}
+
+function parseJsonFlag(flag: string, value: string | undefined): Record<string, unknown> {
+  if (value === undefined) return {};
+  try {
+    const v = JSON.parse(value) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through to the usage error
+  }
+  throw new CommanderError(ExitCode.usage, 'gatehouse.json', `${flag} expects a JSON object, e.g. ${flag} '{"sub":"alice"}'`);
+}
+
+function simulationText(r: SimulationView): string {
+  const lines = [
+    `${r.allowed ? 'ALLOW' : 'DENY'}  ${r.request.principal} ${r.request.action} ${r.request.resource}`,
+  ];
+  if (r.problem) lines.push(`  ${r.problem}`);
+  for (const d of r.determining) lines.push(`  ${r.decision.decision === 'allow' ? 'permitted' : 'forbidden'} by ${d.id} (policy ${d.index}): ${d.text.replace(/\s+/g, ' ')}`);
+  if (r.determining.length === 0 && !r.problem) lines.push('  no policy permits it (Cedar denies by default)');
+  for (const e of r.decision.errors) lines.push(`  error in ${e.policy}: ${e.message}${r.decision.decision === 'allow' ? ' (an evaluation error denies, as in ToolHive)' : ''}`);
+  return lines.join('\n');
+}
+
+interface SimulationFlags {
+  claims?: string;
+  tool?: string;
+  prompt?: string;
+  resource?: string;
+  args?: string;
+  server?: string;
+}
+
+function simulationInput(o: SimulationFlags): SimulationInputBody {
+  const targets = [o.tool && 'tool', o.prompt && 'prompt', o.resource && 'resource'].filter(Boolean);
+  if (targets.length !== 1) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give exactly one of --tool NAME, --prompt NAME, --resource URI.');
+  const feature = targets[0] as 'tool' | 'prompt' | 'resource';
+  const input: SimulationInputBody = {
+    claims: parseJsonFlag('--claims', o.claims),
+    feature,
+    name: (o.tool ?? o.prompt ?? o.resource)!,
+  };
+  if (o.args !== undefined) input.arguments = parseJsonFlag('--args', o.args);
+  if (o.server !== undefined) input.serverName = o.server;
+  return input;
+}
+
+export function addPolicyCommands(program: Command, fmt: () => Format, withCore: <T>(fn: (api: ApiClient) => Promise<T>) => Promise<T>): void {
+  const print = (json: unknown, text: () => string) => process.stdout.write((fmt() === 'json' ? JSON.stringify(json, null, 2) : text()) + '\n');
+  const policy = program.command('policy').description("Cedar policies (ToolHive's authz-config): check, simulate, save as named sets, apply to servers");
+
+  policy
+    .command('check <file>')
+    .description('check an authz-config file: Cedar syntax, then the MCP entity model (typos in actions, entity types, claims)')
+    .option('--key <key>', 'the ConfigMap data key, when the file is a ConfigMap manifest')
+    .option('--strict', 'fail on warnings too')
+    .action((file: string, o: { key?: string; strict?: boolean }) => {
+      const result = checkAuthzConfig(readAuthzConfigFile(file, o.key));
+      const failed = !result.ok || (o.strict === true && result.warnings.length > 0);
+      print(result, () => {
+        const lines = [problemLines(file, [...result.errors, ...result.warnings])].filter(Boolean);
+        lines.push(failed ? `${file}: ${result.errors.length} error(s), ${result.warnings.length} warning(s)` : `${file}: OK${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}`);
+        return lines.join('\n');
+      });
+      if (failed) process.exitCode = ExitCode.failure;
+    });
+
+  policy
+    .command('fmt <file>')
+    .description("print the file with every policy in Cedar's canonical layout")
+    .option('--write', 'rewrite the file in place instead of printing')
+    .action((file: string, o: { write?: boolean }) => {
+      const formatted = formatAuthzConfig(readAuthzConfigFile(file));
+      const isJson = fs.readFileSync(file, 'utf8').trimStart().startsWith('{');
+      const text = isJson ? `${JSON.stringify(formatted, null, 2)}\n` : stringify(formatted);
+      if (!o.write) {
+        process.stdout.write(text);
+        return;
+      }
+      // Temp file and rename: a crash mid-write cannot leave half a policy file behind.
+      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.gatehouse-${process.pid}`);
+      fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
+      fs.renameSync(tmp, file);
+      process.stdout.write(`Formatted ${file}\n`);
+    });
+
+  policy
+    .command('test [file]')
+    .description('simulate one request: the decision, the policies that decided it, and errors (exit 0 allowed, 1 denied)')
+    .option('--set <name>', 'a saved policy set instead of a file')
+    .option('--version <n>', 'that version of the saved set', (v) => Number(v))
+    .option('--claims <json>', 'the caller\'s token claims, e.g. \'{"sub":"alice","roles":["premium"]}\'')
+    .option('--tool <name>', 'a tools/call of this tool')
+    .option('--prompt <name>', 'a prompts/get of this prompt')
+    .option('--resource <uri>', 'a resources/read of this URI')
+    .option('--args <json>', 'the call\'s arguments, e.g. \'{"operation":"add"}\'')
+    .option('--server <name>', 'the server name (resources get MCP::"<server>" as parent)')
+    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; version?: number }) => {
+      if ((file === undefined) === (o.set === undefined)) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give a file or --set NAME.');
+      const input = simulationInput(o);
+      let result: SimulationView;
+      if (file !== undefined) {
+        const config = readAuthzConfigFile(file);
+        const check = checkAuthzConfig(config);
+        if (!check.ok) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
+        result = simulate(config, input);
+      } else {
+        result = await withCore((api) => api.simulatePolicy({ set: o.set!, ...(o.version !== undefined ? { version: o.version } : {}), input }));
+      }
+      print(result, () => simulationText(result));
+      if (!result.allowed) process.exitCode = ExitCode.failure;
+    });
+
+  policy
+    .command('save <name> <file>')
+    .description('save the file as a new version of a named policy set (servers using the set switch to it at once)')
+    .option('--note <text>', 'what changed, kept in the history')
+    .action(async (name: string, file: string, o: { note?: string }) => {
+      const config = readAuthzConfigFile(file);
+      const r = await withCore((api) => api.savePolicy(name, config, o.note));
+      print(r, () => savedText(name, r));
+    });
+
+  policy
+    .command('apply <name>')
+    .description('attach a policy set to a server (with --file: save the file as its new version first)')
+    .requiredOption('--server <server>', 'the server')
+    .option('--file <file>', 'an authz-config file to save as the set\'s new version first')
+    .option('--note <text>', 'what changed, kept in the history')
+    .action(async (name: string, o: { server: string; file?: string; note?: string }) => {
+      const saved = o.file ? await withCore((api) => api.savePolicy(name, readAuthzConfigFile(o.file!), o.note)) : undefined;
+      const s = await withCore((api) => api.attachPolicy(o.server, name));
+      print({ saved, server: s }, () => `${saved ? `${savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
+    });
+
+  policy
+    .command('detach')
+    .description('remove authorization from a server (every request passes, as without --authz-config)')
+    .requiredOption('--server <server>', 'the server')
+    .action(async (o: { server: string }) => {
+      const s = await withCore((api) => api.attachPolicy(o.server, null));
+      print(s, () => `Server ${s.name} has no policy set: every request passes.`);
+    });
+
+  policy
+    .command('ls')
+    .alias('list')
+    .description('saved policy sets')
+    .action(async () => {
+      const sets = await withCore((api) => api.policies());
+      print(sets, () =>
+        sets.length === 0
+          ? 'No policy sets. Save one with: gatehouse policy save NAME FILE'
+          : table(['NAME', 'VERSION', 'POLICIES', 'SERVERS', 'UPDATED'], sets.map((p) => [p.name, `v${p.currentVersion}`, String((p.config as AuthzConfig).cedar.policies.length), p.servers.join(', ') || '-', formatTime(Date.parse(p.updatedAt))])),
+      );
+    });
+
+  policy
+    .command('show <name>')
+    .description('a policy set as an authz-config file (current version, or --version N)')
+    .option('--version <n>', 'an earlier version', (v) => Number(v))
+    .action(async (name: string, o: { version?: number }) => {
+      const p = await withCore((api) => api.policy(name, o.version));
+      print(p, () => JSON.stringify(p.config, null, 2));
+    });
+
+  policy
+    .command('history <name>')
+    .description('every saved version of a policy set')
+    .action(async (name: string) => {
+      const versions = await withCore((api) => api.policyHistory(name));
+      print(versions, () => table(['VERSION', 'SAVED', 'POLICIES', 'NOTE'], versions.map((v) => [`v${v.version}`, formatTime(Date.parse(v.createdAt)), String((v.config as AuthzConfig).cedar.policies.length), v.note ?? ''])));
+    });
+
+  policy
+    .command('rm <name>')
+    .alias('remove')
+    .description('delete a policy set and its history (refused while servers use it)')
+    .action(async (name: string) => {
+      await withCore((api) => api.removePolicy(name));
+      print({ removed: name }, () => `Removed policy set ${name}.`);
+    });
+}
+
+function savedText(name: string, r: { version: number; check: PolicyCheckView; servers: string[] }): string {
+  const lines = [`Saved ${name} v${r.version}${r.servers.length ? `; now enforced on ${r.servers.join(', ')}` : ''}.`];
+  if (r.check.warnings.length) lines.push(problemLines(name, r.check.warnings));
+  return lines.join('\n');
+}
+
+/** Errors this module raises that are the user's input, not a failure of Gatehouse. */
+export function isPolicyUsageError(err: unknown): boolean {
+  return err instanceof PolicyFileError || err instanceof PolicyParseError || (err instanceof ApiError && err.check !== undefined);
+}
