@@ -176,7 +176,7 @@ function equal(a: Value, b: Value): boolean {
   if (Array.isArray(a)) return Array.isArray(b) && subset(a, b) && subset(b, a);
   if (a instanceof EntityRef) return b instanceof EntityRef && a.type === b.type && a.id === b.id;
   if (a instanceof Decimal) return b instanceof Decimal && a.scaled === b.scaled;
-  if (!(b instanceof Rec) || Array.isArray(b)) return false;
+  if (!(a instanceof Rec) || !(b instanceof Rec)) return false;
   const ka = a.keys();
   if (ka.length !== b.keys().length) return false;
   return ka.every((k) => {
@@ -276,6 +276,15 @@ function checkStore(store: EntityStore): void {
 }
 
 function checkInput(req: CedarRequest, store: EntityStore): void {
+  try {
+    checkRequest(req, store);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UnsupportedExpression(`input too deep to check: ${err.message}`);
+    throw err;
+  }
+}
+
+function checkRequest(req: CedarRequest, store: EntityStore): void {
   checkUid(req.principal);
   checkUid(req.action);
   checkUid(req.resource);
@@ -336,7 +345,12 @@ function actionMatches(c: ActionConstraint, u: EntityUid, store: EntityStore): b
   }
 }
 
+/** Templates are left to Cedar: a policy with a slot anywhere in its head is Unsupported. */
+const headSupported = (policy: PolicyJson): boolean =>
+  [policy.principal, policy.action, policy.resource].every((c) => !('slot' in c) && !(c.op === 'is' && c.in && 'slot' in c.in));
+
 function headMatches(policy: PolicyJson, req: CedarRequest, store: EntityStore): boolean {
+  if (!headSupported(policy)) throw new UnsupportedExpression('template slot');
   return (
     principalOrResourceMatches(policy.principal, req.principal, store) &&
     actionMatches(policy.action, req.action, store) &&
@@ -663,9 +677,6 @@ function holdsEntity(v: Value): boolean {
   if (v instanceof Rec) return v.keys().some((k) => holdsEntity(v.get(k) as Value));
   return false;
 }
-
-const headSupported = (policy: PolicyJson): boolean =>
-  [policy.principal, policy.action, policy.resource].every((c) => !('slot' in c) && !(c.op === 'is' && c.in && 'slot' in c.in));
 
 const isTrivial = (c: PolicyJson['conditions'][number]): boolean => {
   const body = c.body as { Value?: unknown };

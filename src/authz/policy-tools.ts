@@ -21,9 +21,9 @@ const POLICY_IN_MESSAGE = /^for policy `policy(\d+)`, /;
 /** Which validator findings are real mistakes, and which are about open-ended claims and arguments. */
 function classify(err: DetailedError): 'error' | 'warning' | 'ignore' {
   const m = err.message;
-  // Every claim may be absent from some token: Cedar's "optional attribute" caution would flag every
-  // ToolHive policy that reads a claim. At run time a missing claim is an error, and errors deny.
-  if (m.includes('unable to guarantee safety of access to optional attribute')) return 'ignore';
+  // A claim may be absent from a token; reading it then errors, and an error denies the whole request
+  // (ToolHive's rule), whatever other policies permit: worth a warning, not a refusal.
+  if (m.includes('unable to guarantee safety of access to optional attribute')) return /attribute `(claim_|claimset_)/.test(m) ? 'warning' : 'ignore';
   const attr = /attribute `([^`]+)`.* not found/.exec(m);
   if (attr) return /^(claim_|claimset_|arg_)/.test(attr[1] ?? '') ? 'warning' : 'error';
   // Claim types are what tokens usually carry, not a promise: a mismatch is worth a look, not a refusal.
@@ -32,6 +32,14 @@ function classify(err: DetailedError): 'error' | 'warning' | 'ignore' {
 }
 
 function explain(err: DetailedError): DetailedError {
+  const optional = /optional attribute `((?:claim_|claimset_)[^`]+)`/.exec(err.message);
+  if (optional) {
+    const a = optional[1]!;
+    return {
+      ...err,
+      help: `a token without this claim makes the policy fail to evaluate, and any evaluation error denies the whole request (as in ToolHive), even what other policies permit; write \`principal has ${a} && ...\``,
+    };
+  }
   const attr = /attribute `((?:claim_|claimset_)[^`]+)`/.exec(err.message);
   if (!attr || !err.message.includes('not found')) return err;
   const claim = attr[1]!.replace(/^claim(set)?_/, '');
