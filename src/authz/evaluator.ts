@@ -14,7 +14,7 @@ import type {
   PrincipalConstraint,
   ResourceConstraint,
 } from '@cedar-policy/cedar-wasm/nodejs';
-import type { CedarEntity, CedarRequest, EntityStore, EntityUid } from './cedar-types.js';
+import { uidKey, type CedarEntity, type CedarRequest, type EntityStore, type EntityUid } from './cedar-types.js';
 
 /** The policy (or the request's data) uses something this evaluator does not model: ask Cedar. */
 export class UnsupportedExpression extends Error {
@@ -66,6 +66,9 @@ class Rec {
   get(key: string): Value | undefined {
     if (this.map) return this.map.get(key);
     return this.json && Object.hasOwn(this.json, key) ? fromJson(this.json[key] as CedarValueJson, true) : undefined;
+  }
+  has(key: string): boolean {
+    return this.map ? this.map.has(key) : this.json !== undefined && Object.hasOwn(this.json, key);
   }
   keys(): string[] {
     return this.map ? [...this.map.keys()] : Object.keys(this.json ?? {});
@@ -189,9 +192,12 @@ const member = (set: readonly Value[], v: Value): boolean => set.some((x) => equ
 const subset = (a: readonly Value[], b: readonly Value[]): boolean => a.every((x) => member(b, x));
 
 // ---------------------------------------------------------------------------------------------
-// Input checks: Cedar rejects a whole request whose data it cannot parse (bad names, floats, nulls,
-// cycles, ...). Such requests have no per-policy answer, so they are Unsupported here. Done once
-// per store and per context object.
+// Input checks. Cedar rejects a whole request whose data it cannot parse (bad type names, floats,
+// nulls, malformed escapes, cycles, an action with a non-action parent): such a request has no
+// per-policy answer, so it is Unsupported here. The request itself (uids, context) is checked on
+// every evaluation, and so is each entity whose attributes or hierarchy an evaluation reads. The rest
+// of the store is the caller's: `checkEntities` once over entities_json, and over each request's own
+// entities (checking all of `store.all()` per request would cost more than evaluating).
 
 const RESERVED = new Set(['true', 'false', 'if', 'then', 'else', 'in', 'is', 'like', 'has', '__cedar']);
 const IDENT = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
@@ -230,78 +236,87 @@ function checkData(v: CedarValueJson): void {
   if (value instanceof EntityRef) checkString(value.id);
 }
 
-const isActionType = (t: string): boolean => t === 'Action' || t.endsWith('::Action');
-
-function checkEntity(e: CedarEntity): void {
-  checkUid(e.uid);
-  if (typeof e.attrs !== 'object' || e.attrs === null || Array.isArray(e.attrs) || !Array.isArray(e.parents)) {
-    throw new UnsupportedExpression('malformed entity');
-  }
-  for (const p of e.parents) {
-    checkUid(p);
-    // Cedar: "action ... has a non-action parent"
-    if (isActionType(e.uid.type) && !isActionType(p.type)) throw new UnsupportedExpression('action with a non-action parent');
-  }
-  for (const [k, v] of Object.entries(e.attrs)) {
-    checkString(k);
-    checkData(v as CedarValueJson);
-  }
-}
-
-const checkedEntities = new WeakSet<CedarEntity>();
-const checkedStores = new WeakSet<EntityStore>();
-const checkedContexts = new WeakSet<object>();
-
-function checkStore(store: EntityStore): void {
-  const entities = store.all() as unknown as CedarEntity[];
-  for (const e of entities) {
-    if (checkedEntities.has(e)) continue;
-    checkEntity(e);
-    checkedEntities.add(e);
-  }
-  // Cedar refuses hierarchies with cycles (it computes the transitive closure up front).
-  const done = new Set<string>();
-  const onPath = new Set<string>();
-  const key = (u: EntityUid): string => `${u.type}::${JSON.stringify(u.id)}`;
-  const visit = (u: EntityUid): void => {
-    const k = key(u);
-    if (done.has(k)) return;
-    if (onPath.has(k)) throw new UnsupportedExpression('entity hierarchy has a cycle');
-    onPath.add(k);
-    for (const p of store.get(u)?.parents ?? []) visit(p);
-    onPath.delete(k);
-    done.add(k);
-  };
-  for (const e of entities) visit(e.uid);
-}
-
-function checkInput(req: CedarRequest, store: EntityStore): void {
+/** Deep checks may recurse as deep as the data: too deep is Unsupported, not a crash. */
+function guarded(check: () => void): void {
   try {
-    checkRequest(req, store);
+    check();
   } catch (err) {
     if (err instanceof RangeError) throw new UnsupportedExpression(`input too deep to check: ${err.message}`);
     throw err;
   }
 }
 
-function checkRequest(req: CedarRequest, store: EntityStore): void {
+const isActionType = (t: string): boolean => t === 'Action' || t.endsWith('::Action');
+const checkedEntities = new WeakSet<CedarEntity>();
+
+/** One entity's own data (cached per entity object: entities_json entities are shared by every request). */
+function checkEntity(e: CedarEntity): void {
+  if (checkedEntities.has(e)) return;
+  guarded(() => {
+    checkUid(e.uid);
+    if (typeof e.attrs !== 'object' || e.attrs === null || Array.isArray(e.attrs) || !Array.isArray(e.parents)) {
+      throw new UnsupportedExpression('malformed entity');
+    }
+    for (const p of e.parents) {
+      checkUid(p);
+      // Cedar: "action ... has a non-action parent"
+      if (isActionType(e.uid.type) && !isActionType(p.type)) throw new UnsupportedExpression('action with a non-action parent');
+    }
+    for (const [k, v] of Object.entries(e.attrs)) {
+      checkString(k);
+      checkData(v as CedarValueJson);
+    }
+  });
+  checkedEntities.add(e);
+}
+
+/**
+ * Throws UnsupportedExpression if Cedar would reject a request over `store` because of `entities`:
+ * malformed entities, or a cycle through them (Cedar computes the transitive closure up front and
+ * refuses cycles). Call it once for entities_json and once per request for the request's own entities:
+ * every cycle of the merged hierarchy goes through one of those.
+ */
+export function checkEntities(entities: readonly CedarEntity[], store: EntityStore): void {
+  for (const e of entities) checkEntity(e);
+  const done = new Set<string>();
+  const onPath = new Set<string>();
+  const visit = (u: EntityUid): void => {
+    const k = uidKey(u);
+    if (done.has(k)) return;
+    if (onPath.has(k)) throw new UnsupportedExpression(`entity hierarchy has a cycle through ${k}`);
+    onPath.add(k);
+    for (const p of store.get(u)?.parents ?? []) visit(p);
+    onPath.delete(k);
+    done.add(k);
+  };
+  guarded(() => entities.forEach((e) => visit(e.uid)));
+}
+
+const checkedContexts = new WeakSet<object>();
+
+/** The request's uids and context (the context is checked once per context object). */
+function checkRequest(req: CedarRequest): void {
   checkUid(req.principal);
   checkUid(req.action);
   checkUid(req.resource);
-  if (!checkedContexts.has(req.context)) {
-    if (typeof req.context !== 'object' || req.context === null || Array.isArray(req.context)) {
-      throw new UnsupportedExpression('context is not a record');
-    }
+  if (checkedContexts.has(req.context)) return;
+  if (typeof req.context !== 'object' || req.context === null || Array.isArray(req.context)) {
+    throw new UnsupportedExpression('context is not a record');
+  }
+  guarded(() => {
     for (const [k, v] of Object.entries(req.context)) {
       checkString(k);
       checkData(v as CedarValueJson);
     }
-    checkedContexts.add(req.context);
-  }
-  if (!checkedStores.has(store)) {
-    checkStore(store);
-    checkedStores.add(store);
-  }
+  });
+  checkedContexts.add(req.context);
+}
+
+/** An entity whose attributes are read: checked first, so its values are ones Cedar accepted. */
+function entityData(store: EntityStore, u: EntityUid): CedarEntity | undefined {
+  const e = store.get(u);
+  if (e) checkEntity(e);
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +325,12 @@ function checkRequest(req: CedarRequest, store: EntityStore): void {
 const uidOf = (u: EntityUidJson): EntityUid => ('__entity' in u ? u.__entity : u);
 const sameUid = (a: EntityUid, b: EntityUid): boolean => a.type === b.type && a.id === b.id;
 /** Cedar's `in`: reflexive, then the (transitive) ancestors of an entity the store knows. */
-const isIn = (u: EntityUid, target: EntityUid, store: EntityStore): boolean => sameUid(u, target) || store.hasAncestor(u, target);
+function isIn(u: EntityUid, target: EntityUid, store: EntityStore): boolean {
+  if (sameUid(u, target)) return true;
+  // Cedar would have refused the whole request (the store answers anyway: it is cycle-safe).
+  if (store.hasAncestor(u, u)) throw new UnsupportedExpression(`entity hierarchy has a cycle through ${uidKey(u)}`);
+  return store.hasAncestor(u, target);
+}
 
 function slotTarget(c: { entity: EntityUidJson } | { slot: string }): EntityUid {
   if ('slot' in c) throw new UnsupportedExpression('template slot');
@@ -360,7 +380,7 @@ function headMatches(policy: PolicyJson, req: CedarRequest, store: EntityStore):
 
 /** Whether the policy head (principal, action, resource constraints) matches the request. */
 export function scopeMatches(policy: PolicyJson, req: CedarRequest, store: EntityStore): boolean {
-  checkInput(req, store);
+  checkRequest(req);
   return headMatches(policy, req, store);
 }
 
@@ -539,7 +559,7 @@ function getAttr(v: Value, attr: string, env: Env): Value {
     return r;
   }
   if (v instanceof EntityRef) {
-    const entity = env.store.get(v);
+    const entity = entityData(env.store, v);
     if (!entity) throw new EvalError(`entity \`${v.type}::${JSON.stringify(v.id)}\` does not exist`);
     if (!Object.hasOwn(entity.attrs, attr)) throw new EvalError(`\`${v.type}::${JSON.stringify(v.id)}\` does not have the attribute \`${attr}\``);
     return fromJson(entity.attrs[attr] as CedarValueJson, true);
@@ -548,10 +568,10 @@ function getAttr(v: Value, attr: string, env: Env): Value {
 }
 
 function hasAttr(v: Value, attr: string, env: Env): boolean {
-  if (v instanceof Rec) return v.get(attr) !== undefined;
+  if (v instanceof Rec) return v.has(attr);
   if (v instanceof EntityRef) {
     // A missing entity has no attributes (not an error, unlike `.`).
-    const entity = env.store.get(v);
+    const entity = entityData(env.store, v);
     return entity !== undefined && Object.hasOwn(entity.attrs, attr);
   }
   throw typeError('record or entity', v);
@@ -624,7 +644,7 @@ function wildcardMatch(s: string, pattern: PatternElem[]): boolean {
 
 /** Head and conditions with Cedar's semantics. Throws UnsupportedExpression when it cannot be exact. */
 export function evaluatePolicy(policy: PolicyJson, req: CedarRequest, store: EntityStore): PolicyOutcome {
-  checkInput(req, store);
+  checkRequest(req);
   if (!headMatches(policy, req, store)) return { kind: 'not-satisfied' };
   const env: Env = {
     store,
@@ -635,6 +655,7 @@ export function evaluatePolicy(policy: PolicyJson, req: CedarRequest, store: Ent
   };
   try {
     for (const clause of policy.conditions) {
+      if (clause.kind !== 'when' && clause.kind !== 'unless') throw new UnsupportedExpression(`clause kind ${(clause as { kind: string }).kind}`);
       const v = evaluate(clause.body, env);
       if (typeof v !== 'boolean') throw typeError('bool', v); // a clause must be a boolean
       if (clause.kind === 'when' ? !v : v) return { kind: 'not-satisfied' };

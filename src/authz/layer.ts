@@ -4,7 +4,9 @@ import type { Middleware, ProxyContext } from '../proxy/middleware.js';
 import type { ProxyLog } from '../proxy/types.js';
 import type { McpAuthorizer } from './authorizer.js';
 import { filterListResponse, LIST_FILTER_FAILURE_MESSAGE, type ListKind } from './list-filter.js';
+import { filterEventStream } from './stream-filter.js';
 
+const FEATURE_OF = { tools: 'tool', prompts: 'prompt', resources: 'resource' } as const satisfies Record<ListKind, string>;
 const LIST_KIND = { tool: 'tools', prompt: 'prompts', resource: 'resources' } as const satisfies Record<string, ListKind>;
 
 const LEGACY_MESSAGES_PATH = '/messages';
@@ -44,14 +46,20 @@ export function authorizationLayer(authorizer: () => McpAuthorizer | { failure: 
   return async (ctx, next) => {
     const az = authorizer();
     if (az === undefined) return next();
+    if ('failure' in az) {
+      // Broken settings close the server rather than open it.
+      deny(ctx, ctx.messages?.find(isRequest)?.id ?? null, az.failure);
+      return;
+    }
+    if (ctx.req.method === 'GET') {
+      // Event streams can carry list answers too (legacy SSE, Last-Event-ID replays): filter them there.
+      const principal = ctx.identity ? az.principal(ctx.identity) : undefined;
+      filterEventStream(ctx.res, (kind, item) => az.mayUse(principal, FEATURE_OF[kind], item));
+      return next();
+    }
     const messages = ctx.messages;
     if (ctx.req.method !== 'POST' || !messages) return next();
     const firstId = messages.find(isRequest)?.id ?? null;
-    if ('failure' in az) {
-      // Broken settings close the server rather than open it.
-      deny(ctx, firstId, az.failure);
-      return;
-    }
     let listFeature: { feature: keyof typeof LIST_KIND; id: JsonRpcId } | undefined;
     const permitted: string[] = [];
     for (const m of messages) {

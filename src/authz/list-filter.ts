@@ -201,6 +201,9 @@ export function filterListResponse(res: ServerResponse, filter: ListFilter, log?
 /** The filtered body, or the original bytes when nothing needed changing. Throws FailClosed. */
 function rewrite(res: ServerResponse, body: Buffer, filter: ListFilter, log: ((message: string) => void) | undefined): Buffer {
   if (body.length === 0) return body;
+  // 202 Accepted: the answer travels on the event stream (legacy SSE), which is filtered there; clients
+  // do not read a 202's body ("Accepted").
+  if (res.statusCode === 202) return body;
   const encoding = String(res.getHeader('content-encoding') ?? '').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') throw new FailClosed(`the body is compressed (content-encoding: ${encoding})`);
   const checker = new MessageChecker(filter, log);
