@@ -3,7 +3,8 @@
 // caller then asks cedar-wasm); it never guesses. Semantics follow cedar-policy-core's evaluator:
 // strict binary operators evaluate both sides before checking types, `&&`, `||` and `if` short-circuit,
 // a policy is `scope && when_1 && !unless_1 && ...` in clause order, any error makes the policy
-// "errored" (Cedar skips it and reports the error).
+// "errored" (Cedar skips it and reports the error). Requests Cedar would refuse as a whole (bad data,
+// hierarchy cycles) are Unsupported; see `checkEntities` for the part of that the caller owns.
 import type {
   ActionConstraint,
   CedarValueJson,
@@ -629,8 +630,7 @@ function wildcardMatch(s: string, pattern: PatternElem[]): boolean {
       star = p++;
       starT = t;
     } else if (star >= 0) {
-      p = star + 1;
-      t = ++starT;
+      return false;
     } else {
       return false;
     }

@@ -199,6 +199,7 @@ export function buildProgram(): Command {
           `  profile:   ${s.permissionProfile}`,
           `  secrets:   ${s.secrets.length ? s.secrets.map((r) => `${r.name} → ${r.target}`).join(', ') : '-'}`,
           `  auth:      ${describeAuth(s.auth)}`,
+          `  policies:  ${s.policySet ? `policy set ${s.policySet} (gatehouse policy show ${s.policySet})` : 'none (every request passes; add with gatehouse policy apply NAME --server ' + s.name + ')'}`,
           `  container: ${s.containerId?.slice(0, 12) ?? '-'}`,
           '  history:',
           ...s.history.map((h) => `    ${h.at}  ${h.status}${h.detail ? `  ${h.detail}` : ''}${h.exitCode !== null ? `  (exit ${h.exitCode})` : ''}`),

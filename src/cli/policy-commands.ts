@@ -121,14 +121,14 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .command('test [file]')
     .description('simulate one request: the decision, the policies that decided it, and errors (exit 0 allowed, 1 denied)')
     .option('--set <name>', 'a saved policy set instead of a file')
-    .option('--version <n>', 'that version of the saved set', (v) => Number(v))
+    .option('--policy-version <n>', 'that version of the saved set', (v) => Number(v))
     .option('--claims <json>', 'the caller\'s token claims, e.g. \'{"sub":"alice","roles":["premium"]}\'')
     .option('--tool <name>', 'a tools/call of this tool')
     .option('--prompt <name>', 'a prompts/get of this prompt')
     .option('--resource <uri>', 'a resources/read of this URI')
     .option('--args <json>', 'the call\'s arguments, e.g. \'{"operation":"add"}\'')
     .option('--server <name>', 'the server name (resources get MCP::"<server>" as parent)')
-    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; version?: number }) => {
+    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; policyVersion?: number }) => {
       if ((file === undefined) === (o.set === undefined)) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give a file or --set NAME.');
       const input = simulationInput(o);
       let result: SimulationView;
@@ -138,7 +138,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
         if (!check.ok) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
         result = simulate(config, input);
       } else {
-        result = await withCore((api) => api.simulatePolicy({ set: o.set!, ...(o.version !== undefined ? { version: o.version } : {}), input }));
+        result = await withCore((api) => api.simulatePolicy({ set: o.set!, ...(o.policyVersion !== undefined ? { version: o.policyVersion } : {}), input }));
       }
       print(result, () => simulationText(result));
       if (!result.allowed) process.exitCode = ExitCode.failure;
@@ -190,10 +190,10 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
 
   policy
     .command('show <name>')
-    .description('a policy set as an authz-config file (current version, or --version N)')
-    .option('--version <n>', 'an earlier version', (v) => Number(v))
-    .action(async (name: string, o: { version?: number }) => {
-      const p = await withCore((api) => api.policy(name, o.version));
+    .description('a policy set as an authz-config file (current version, or --policy-version N)')
+    .option('--policy-version <n>', 'an earlier version (see policy history)', (v) => Number(v))
+    .action(async (name: string, o: { policyVersion?: number }) => {
+      const p = await withCore((api) => api.policy(name, o.policyVersion));
       print(p, () => JSON.stringify(p.config, null, 2));
     });
 

@@ -43,8 +43,13 @@ describe('Cedar authorization from the gatehouse command', () => {
     return client;
   }
 
+  const auditFile = path.join(home, 'audit.jsonl');
+
   beforeAll(async () => {
     docker = await requireDocker();
+    // ToolHive's audit config beside the database: events also go to a JSON-lines file.
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(path.join(home, 'audit-config.json'), JSON.stringify({ component: 'laptop', logFile: auditFile }));
     idp = await startTestIdp({ userClaims: { ada: { roles: ['math'] }, bert: { roles: ['writer'] } } });
   });
 
@@ -105,6 +110,18 @@ describe('Cedar authorization from the gatehouse command', () => {
     expect(audit.some((e) => e.message.includes('get-sum by ada: success'))).toBe(true);
     // The token never reaches the logs.
     expect(JSON.stringify(audit)).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
+
+    // The same events as ToolHive's JSON lines in the configured file, readable only by the user.
+    const lines = await waitFor(async () => {
+      const text = fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8') : '';
+      return text.includes('"outcome":"denied"') ? text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : undefined;
+    }, 'audit lines in the log file');
+    expect(fs.statSync(auditFile).mode & 0o777).toBe(0o600);
+    expect(lines.find((l) => l['outcome'] === 'denied')).toMatchObject({ level: 'AUDIT', msg: 'audit_event', type: 'mcp_tool_call', component: 'laptop', subjects: { user_id: 'bert' } });
+    expect(fs.readFileSync(auditFile, 'utf8')).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
+
+    const status = await cli(['status', 'calc']);
+    expect(status.stdout).toContain('policies:  policy set calc');
   });
 
   it('a policy edit applies to the running server at once; a bad edit changes nothing', async () => {
@@ -128,5 +145,18 @@ describe('Cedar authorization from the gatehouse command', () => {
     expect(sim.stdout).toContain('permitted by policy2');
     bert = await clientFor('bert');
     await bert.close();
+  });
+
+  it('policy sets are listed, shown, formatted, and kept while in use', async () => {
+    const ls = await cli(['policy', 'ls']);
+    expect(ls.stdout).toMatch(/calc\s+v2\s+3\s+calc/);
+    const shown = JSON.parse((await cli(['policy', 'show', 'calc', '--policy-version', '1'])).stdout) as { cedar: { policies: string[] } };
+    expect(shown.cedar.policies).toEqual(policies);
+    expect((await cli(['policy', 'rm', 'calc'])).code).toBe(4);
+    const ugly = file('ugly.json', config(['permit(principal,action==Action::"call_tool",resource==Tool::"echo");']));
+    const fmt = await cli(['policy', 'fmt', ugly]);
+    expect(JSON.parse(fmt.stdout)).toMatchObject({ cedar: { policies: ['permit (\n  principal,\n  action == Action::"call_tool",\n  resource == Tool::"echo"\n);'] } });
+    expect((await cli(['policy', 'detach', '--server', 'calc'])).code).toBe(0);
+    expect((await cli(['policy', 'rm', 'calc'])).code).toBe(0);
   });
 });

@@ -4,13 +4,13 @@ import { isAuthorized, policyToJson, preparsePolicySet, statefulIsAuthorized, ty
 import { describe, expect, it } from 'vitest';
 import type { CedarEntity, CedarRequest, CedarValue, EntityUid } from '../../src/authz/cedar-types.js';
 import { MapEntityStore } from '../../src/authz/entity-store.js';
-import { analyzePolicy, evaluatePolicy, scopeMatches, UnsupportedExpression, type PolicyOutcome } from '../../src/authz/evaluator.js';
+import { analyzePolicy, checkEntities, evaluatePolicy, scopeMatches, UnsupportedExpression, type PolicyOutcome } from '../../src/authz/evaluator.js';
 
 const SEED = 20240611;
-const POLICIES = 2400;
+const POLICIES = 1800;
 const BATCH = 24;
-const REQUESTS_PER_BATCH = 6;
-const SINGLE_CALL_CHECKS = 400;
+const REQUESTS_PER_BATCH = 8;
+const SINGLE_CALL_CHECKS = 200;
 
 /** mulberry32: small, fast, deterministic. */
 function prng(seed: number): () => number {
@@ -127,7 +127,7 @@ class Gen {
     return out;
   }
 
-  request(base: MapEntityStore): { req: CedarRequest; store: MapEntityStore } {
+  request(base: MapEntityStore): { req: CedarRequest; store: MapEntityStore; entities: CedarEntity[] } {
     const sub = this.pick(SUBS);
     const action = this.chance(0.7) ? 'call_tool' : this.pick(ACTIONS);
     const principal: EntityUid = { type: 'Client', id: sub };
@@ -158,7 +158,7 @@ class Gen {
     }
     const context: Record<string, CedarValue> = { ...this.claims(sub), ...args };
     if (this.chance(0.005)) context['bad'] = 1.5; // Cedar rejects the whole request: Unsupported here
-    return { req: { principal, action: { type: 'Action', id: action }, resource, context }, store: new MapEntityStore(entities, base) };
+    return { req: { principal, action: { type: 'Action', id: action }, resource, context }, store: new MapEntityStore(entities, base), entities };
   }
 
   // ---- policy text ------------------------------------------------------------------------
@@ -391,6 +391,8 @@ describe('JS Cedar evaluator vs cedar-wasm (seeded random policies and requests)
   it('agrees on every pair it answers', () => {
     const g = new Gen(SEED);
     const bases = Array.from({ length: 4 }, () => new MapEntityStore(g.baseEntities()));
+    // As the engine does: entities_json checked once, each request's own entities per request.
+    for (const b of bases) checkEntities(b.all() as CedarEntity[], b);
     const stats = { scopeMatched: 0, policies: 0, parseFailures: 0, pairs: 0, compared: 0, unsupported: 0, satisfied: 0, 'not-satisfied': 0, error: 0 };
     const mismatches: string[] = [];
     let firstParseFailure: string | undefined;
@@ -415,13 +417,21 @@ describe('JS Cedar evaluator vs cedar-wasm (seeded random policies and requests)
         return { effect, ids: members.map((p) => p.id) };
       });
       for (let j = 0; j < REQUESTS_PER_BATCH; j++) {
-        const { req, store } = g.request(g.pick(bases));
+        const { req, store, entities } = g.request(g.pick(bases));
         const cedar = new Map(sets.flatMap((s) => [...cedarOutcomes(s.effect, s.ids, req, store)]));
+        let entitiesOk = true;
+        try {
+          checkEntities(entities, store);
+        } catch (err) {
+          if (!(err instanceof UnsupportedExpression)) throw err;
+          entitiesOk = false;
+        }
         for (const { id, text, json: policy } of policies) {
           stats.pairs++;
           let ours: PolicyOutcome;
           let scope: boolean;
           try {
+            if (!entitiesOk) throw new UnsupportedExpression('entities');
             ours = evaluatePolicy(policy, req, store);
             scope = scopeMatches(policy, req, store);
           } catch (err) {

@@ -4,7 +4,7 @@ import { isAuthorized, policyToJson, templateToJson, type PolicyJson } from '@ce
 import { describe, expect, it } from 'vitest';
 import type { CedarEntity, CedarRequest, CedarValue } from '../../src/authz/cedar-types.js';
 import { MapEntityStore } from '../../src/authz/entity-store.js';
-import { analyzePolicy, evaluatePolicy, scopeMatches, UnsupportedExpression } from '../../src/authz/evaluator.js';
+import { analyzePolicy, checkEntities, evaluatePolicy, scopeMatches, UnsupportedExpression } from '../../src/authz/evaluator.js';
 
 const uid = (type: string, id: string) => ({ type, id });
 const group = (id: string, ...parents: string[]): CedarEntity => ({ uid: uid('THVGroup', id), attrs: { name: id }, parents: parents.map((p) => uid('THVGroup', p)) });
@@ -50,7 +50,12 @@ const parse = (text: string): PolicyJson => {
 
 /** Cedar's own outcome for one policy, as the differential test computes it. */
 function cedar(text: string, req: CedarRequest, store: MapEntityStore): string {
-  const a = isAuthorized({ ...req, context: req.context as never, policies: { staticPolicies: { p: text } }, entities: store.all() });
+  let a: ReturnType<typeof isAuthorized>;
+  try {
+    a = isAuthorized({ ...req, context: req.context as never, policies: { staticPolicies: { p: text } }, entities: store.all() });
+  } catch {
+    return 'request-rejected'; // e.g. a lone surrogate: the JSON bridge into wasm throws
+  }
   if (a.type === 'failure') return 'request-rejected';
   if (a.response.diagnostics.errors.some((e) => e.policyId === 'p')) return 'error';
   return a.response.diagnostics.reason.includes('p') ? 'satisfied' : 'not-satisfied';
@@ -323,22 +328,41 @@ describe('Unsupported constructs', () => {
   });
 
   it('request data Cedar would reject as a whole', () => {
-    const rejected: [CedarRequest, CedarEntity[]][] = [
-      [request({ f: 1.5 }), [alice, tool]],
-      [request({ n: null as unknown as CedarValue }), [alice, tool]],
-      [request({ x: { __extn: { fn: 'decimal', arg: '1.12345' } } }), [alice, tool]],
-      [request(), [alice, tool, group('loop1', 'loop2'), group('loop2', 'loop1')]],
-      [request(), [alice, tool, { uid: uid('if', 'x'), attrs: {}, parents: [] }]],
-      [request(), [alice, tool, { uid: uid('Action', 'x'), attrs: {}, parents: [uid('THVGroup', 'eng')] }]],
-      [request({}, { principal: uid('Client::', 'x') }), [alice, tool]],
-    ];
     const text = 'permit(principal, action, resource);';
-    for (const [req, entities] of rejected) {
-      expect(cedar(text, req, new MapEntityStore(entities, base))).toBe('request-rejected');
-      unsupported(text, req, entities);
+    for (const req of [
+      request({ f: 1.5 }),
+      request({ n: null as unknown as CedarValue }),
+      request({ x: { __extn: { fn: 'decimal', arg: '1.12345' } } }),
+      request({ s: 'lone \ud800 surrogate' }),
+      request({}, { principal: uid('Client::', 'x') }),
+    ]) {
+      expect(cedar(text, req, new MapEntityStore([alice, tool], base))).toBe('request-rejected');
+      unsupported(text, req);
     }
     // Cedar accepts ip values; this evaluator only models decimals.
     unsupported(text, request({ x: { __extn: { fn: 'ip', arg: '10.0.0.1' } } }));
+  });
+
+  it('entities Cedar would reject: checkEntities, and the entities an evaluation reads', () => {
+    const text = 'permit(principal, action, resource);';
+    const bad: CedarEntity[][] = [
+      [group('loop1', 'loop2'), group('loop2', 'loop1')],
+      [{ uid: uid('if', 'x'), attrs: {}, parents: [] }],
+      [{ uid: uid('Action', 'x'), attrs: {}, parents: [uid('THVGroup', 'eng')] }],
+      [{ uid: uid('THVGroup', 'x'), attrs: { f: 0.5 }, parents: [] }],
+    ];
+    for (const extra of bad) {
+      const store = new MapEntityStore([alice, tool, ...extra], base);
+      expect(cedar(text, request(), store)).toBe('request-rejected');
+      expect(() => checkEntities(extra, store)).toThrow(UnsupportedExpression);
+    }
+    // A cycle through the request's own principal and entities_json: found from the request's entities.
+    const looped = new MapEntityStore([{ ...alice, parents: [uid('THVGroup', 'loop')] }], new MapEntityStore([group('loop', 'eng'), { ...group('eng'), parents: [alice.uid] }]));
+    expect(() => checkEntities([looped.get(alice.uid)!], looped)).toThrow(UnsupportedExpression);
+    expect(() => checkEntities([alice, tool], new MapEntityStore([alice, tool], base))).not.toThrow();
+    // Without checkEntities, an evaluation still refuses what it reads: the hierarchy, attributes.
+    expect(() => evaluatePolicy(parse('permit(principal in THVGroup::"x", action, resource);'), request(), looped)).toThrow(UnsupportedExpression);
+    unsupported('THVGroup::"x".f == 1', request(), [alice, tool, { uid: uid('THVGroup', 'x'), attrs: { f: 0.5 }, parents: [] }]);
   });
 });
 
