@@ -630,7 +630,8 @@ function wildcardMatch(s: string, pattern: PatternElem[]): boolean {
       star = p++;
       starT = t;
     } else if (star >= 0) {
-      return false;
+      p = star + 1;
+      t = ++starT;
     } else {
       return false;
     }
