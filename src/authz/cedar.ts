@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
 import type { AuthorizationAnswer, DetailedError, PolicyJson, Schema } from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarEntity, CedarRequest } from './cedar-types.js';
@@ -6,6 +7,13 @@ import type { CedarEntity, CedarRequest } from './cedar-types.js';
  * The one place Gatehouse talks to cedar-wasm: parsing with positions, formatting, schema validation
  * and evaluation. Policy IDs are ToolHive's: `policy0`..`policyN` in file order.
  */
+
+// V8 (Node 20 and 22) aborts the whole process ("Fatal error: unreachable code" in
+// Deoptimizer::DoComputeBuiltinContinuation) when optimized code that inlined a JS-to-Wasm call is
+// deoptimized while that call runs, which a GC during a long cedar-wasm call does. Not inlining those
+// calls costs nothing measurable here (the call itself dominates). Set before any caller gets hot;
+// test/unit/authz-wasm-crash.test.ts reproduces the abort in seconds.
+v8.setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 export const policyId = (index: number): string => `policy${index}`;
 
