@@ -1,0 +1,2 @@
+// Small facts about the operating system that several modules need (no other folder's internals).
+export { isProcessAlive } from './process-alive.js';
