@@ -9,6 +9,7 @@ import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
 import { AuthConfigFormatError } from '../auth/index.js';
 import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile } from './policy-commands.js';
+import { registerBridgeCommand } from './bridge-command.js';
 
 type Format = 'table' | 'json';
 
@@ -323,6 +324,7 @@ export function buildProgram(): Command {
     });
 
   addPolicyCommands(program, fmt, withCore);
+  registerBridgeCommand(program);
 
   program
     .command('core')
