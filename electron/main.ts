@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/api/index.js';
 import { startCore, type Core } from '../src/app/index.js';
+import { appDataDir } from '../src/store/index.js';
+import { electronBridgeLauncher } from '../src/clients/index.js';
 import { trayMenu, type MenuItemModel, type TrayAction } from '../src/tray/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,10 +29,10 @@ function toElectron(items: MenuItemModel[], run: (a: TrayAction) => void): MenuI
 }
 
 async function refresh(api: ApiClient): Promise<void> {
-  const [servers, info] = await Promise.all([api.listServers(), api.core()]);
+  const [servers, info, clients] = await Promise.all([api.listServers(), api.core(), api.clients()]);
   const engine = info.engine.connected ? { connected: true, detail: info.engine.name } : { connected: false, detail: info.engine.error };
   const run = (a: TrayAction) => void act(api, a).finally(() => void refresh(api));
-  tray?.setContextMenu(Menu.buildFromTemplate(toElectron(trayMenu(servers, engine), run)));
+  tray?.setContextMenu(Menu.buildFromTemplate(toElectron(trayMenu(servers, engine, clients), run)));
 }
 
 async function act(api: ApiClient, a: TrayAction): Promise<void> {
@@ -43,6 +45,12 @@ async function act(api: ApiClient, a: TrayAction): Promise<void> {
       return;
     case 'restart':
       await api.restart(a.server);
+      return;
+    case 'setup-client':
+      await api.setupClient(a.client);
+      return;
+    case 'remove-client':
+      await api.removeClient(a.client);
       return;
     case 'copy-url':
       clipboard.writeText(a.url);
@@ -67,7 +75,10 @@ app.on('before-quit', (event) => {
 });
 
 await app.whenReady();
-core = await startCore();
+// Client entries start the bridge with this app's own binary running as Node: no separate Node needed.
+const home = appDataDir();
+const platform = process.platform === 'darwin' || process.platform === 'win32' ? process.platform : 'linux';
+core = await startCore({ home, bridgeLauncher: electronBridgeLauncher(process.execPath, path.join(here, '..', 'src', 'cli', 'main.js'), home, platform) });
 const icon = nativeImage.createFromPath(path.join(here, '..', '..', 'assets', process.platform === 'darwin' ? 'trayTemplate.png' : 'tray.png'));
 tray = new Tray(icon);
 tray.setToolTip('Gatehouse');

@@ -1,6 +1,8 @@
 import type {
   ApiErrorBody,
   ApiErrorCode,
+  ClientChangeView,
+  ClientView,
   CoreInfo,
   IdpProfileView,
   LogLine,
@@ -108,6 +110,21 @@ export class ApiClient {
   }
   simulatePolicy(body: { set?: string; version?: number; config?: unknown; input: SimulationInputBody }): Promise<SimulationView> {
     return this.call('POST', '/v1/policy-simulate', body);
+  }
+  rename(name: string, newName: string): Promise<ServerView> {
+    return this.call('POST', `/v1/servers/${encodeURIComponent(name)}/rename`, { name: newName });
+  }
+  clients(): Promise<ClientView[]> {
+    return this.call('GET', '/v1/clients');
+  }
+  client(id: string): Promise<ClientView> {
+    return this.call('GET', `/v1/clients/${encodeURIComponent(id)}`);
+  }
+  setupClient(id: string, group?: string): Promise<ClientChangeView> {
+    return this.call('POST', `/v1/clients/${encodeURIComponent(id)}/setup`, group === undefined ? {} : { group });
+  }
+  removeClient(id: string, group?: string): Promise<ClientChangeView> {
+    return this.call('POST', `/v1/clients/${encodeURIComponent(id)}/remove`, group === undefined ? {} : { group });
   }
   shutdown(): Promise<{ ok: true }> {
     return this.call('POST', '/v1/shutdown');

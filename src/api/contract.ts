@@ -108,7 +108,16 @@ export const LogQuerySchema = z.object({
   follow: z.boolean().optional(),
 });
 
-export type ApiErrorCode = 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'engine_unavailable' | 'image_unavailable' | 'keychain_unavailable' | 'internal';
+export type ApiErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'engine_unavailable'
+  | 'image_unavailable'
+  | 'keychain_unavailable'
+  | 'client_config'
+  | 'internal';
 
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string; check?: PolicyCheckView };
@@ -188,4 +197,40 @@ export interface SimulationView {
   reference: DecisionView;
   request: { principal: string; action: string; resource: string };
   problem?: string;
+}
+
+// ---- MCP clients ---------------------------------------------------------------------------
+
+export const RenameSchema = z.object({ name: z.string().min(1).max(63) }).strict();
+
+export const ClientSetupSchema = z.object({ group: z.string().min(1).max(63).optional() }).strict();
+export const ClientRemoveSchema = z.object({ group: z.string().min(1).max(63).optional() }).strict();
+
+export type ClientStateView = 'not-installed' | 'not-registered' | 'in-sync' | 'out-of-sync' | 'error';
+
+/** One MCP client: installed? registered (for which server groups)? its file in sync? */
+export interface ClientView {
+  id: string;
+  name: string;
+  file: string;
+  installed: boolean;
+  groups: string[];
+  state: ClientStateView;
+  problems: string[];
+  /** Gatehouse's entries in the file now. */
+  entries: string[];
+  note?: string;
+}
+
+/** What `client setup` / `client remove` changed. */
+export interface ClientChangeView {
+  client: ClientView;
+  written: string[];
+  removed: string[];
+  unchanged: string[];
+  conflicts: { server: string; reason: string }[];
+  unsupported: { server: string; reason: string }[];
+  fileChanged: boolean;
+  created: boolean;
+  backup?: string;
 }

@@ -2,7 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { BadRequestError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
+import { BadRequestError, ClientConfigError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
+import type { ClientManager } from '../app/client-manager.js';
+import { ConfigFileError } from '../clients/config-file/index.js';
 import { PolicyCheckError } from '../app/authz-manager.js';
 import { InvalidNameError } from '../app/names.js';
 import type { ServerManager } from '../app/server-manager.js';
@@ -20,13 +22,17 @@ import {
   PolicySaveSchema,
   PolicySimulateSchema,
   RunRequestSchema,
-  SecretSetSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
+  SecretSetSchema,
+  ClientRemoveSchema,
+  RenameSchema,
+  ClientSetupSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
 
 export interface ApiDeps {
   token: string;
   manager: ServerManager;
   store: Store;
   logs: LogSink;
+  clients: ClientManager;
   coreInfo: () => Promise<CoreInfo>;
   secrets: () => SecretsProvider;
   shutdown: () => void;
@@ -66,6 +72,7 @@ function errorStatus(err: unknown): [number, ApiErrorCode] {
   if (err instanceof InvalidSecretNameError) return [400, 'bad_request'];
   if (err instanceof ReadOnlySecretsError) return [409, 'conflict'];
   if (err instanceof KeychainUnavailableError || err instanceof DataKeyError) return [503, 'keychain_unavailable'];
+  if (err instanceof ClientConfigError || err instanceof ConfigFileError) return [409, 'client_config'];
   return [500, 'internal'];
 }
 
@@ -188,6 +195,7 @@ export class ApiServer {
         if (action === 'start') return sendJson(res, 200, view(manager, await manager.start(name)));
         if (action === 'stop') return sendJson(res, 200, view(manager, await manager.stop(name)));
         if (action === 'restart') return sendJson(res, 200, view(manager, await manager.restart(name)));
+        if (action === 'rename') return sendJson(res, 200, view(manager, await manager.rename(name, RenameSchema.parse(await readJson(req)).name)));
       }
     }
     if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
@@ -199,6 +207,19 @@ export class ApiServer {
       const body = PolicySimulateSchema.parse(await readJson(req));
       const source = body.config !== undefined ? { config: body.config } : { set: body.set!, ...(body.version !== undefined ? { version: body.version } : {}) };
       return sendJson(res, 200, manager.authz.simulate(source, body.input));
+    }
+    if (resource === 'clients') {
+      const clients = this.deps.clients;
+      if (name === undefined && method === 'GET') return sendJson(res, 200, clients.list());
+      if (name !== undefined && action === undefined && method === 'GET') return sendJson(res, 200, clients.status(name));
+      if (name !== undefined && action === 'setup' && method === 'POST') {
+        const body = ClientSetupSchema.parse(await readJson(req));
+        return sendJson(res, 200, await clients.setup(name, body.group));
+      }
+      if (name !== undefined && action === 'remove' && method === 'POST') {
+        const body = ClientRemoveSchema.parse(await readJson(req));
+        return sendJson(res, 200, await clients.remove(name, body.group));
+      }
     }
     if (resource === 'secrets') return this.secrets(method, name, url, req, res);
     if (resource === 'idps') {

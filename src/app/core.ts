@@ -10,6 +10,8 @@ import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, ty
 import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
 import { ServerManager } from './server-manager.js';
+import { ClientManager } from './client-manager.js';
+import { currentUserEnvironment, nodeBridgeLauncher, type BridgeLauncher, type UserEnvironment } from '../clients/index.js';
 import { VERSION } from './version.js';
 import { AuditFileWriter, defaultAuditConfig, parseAuditConfig, type AuditConfig } from '../authz/audit.js';
 
@@ -42,6 +44,10 @@ export interface CoreOptions {
   onShutdown?: () => void;
   /** ToolHive's audit config (default: GATEHOUSE_HOME/audit-config.json when it exists, else every event). */
   audit?: AuditConfig;
+  /** Whose MCP client files `client setup` edits (default: the current user's home and OS). */
+  clientUser?: UserEnvironment;
+  /** How client entries start the stdio bridge (default: this Node binary and bin/gatehouse.js). */
+  bridgeLauncher?: BridgeLauncher;
 }
 
 export interface Core {
@@ -52,6 +58,7 @@ export interface Core {
   manager: ServerManager;
   secrets: SecretsProvider;
   sealed: SealedStore;
+  clients: ClientManager;
   /** Clean quit: stops containers (their servers come back at the next start) and releases everything. */
   stop(): Promise<void>;
 }
@@ -127,6 +134,13 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       cleanup.unshift(() => void file.close());
     }
 
+    const clientUser = opts.clientUser ?? currentUserEnvironment();
+    const clients = new ClientManager(store, {
+      user: clientUser,
+      launcher: opts.bridgeLauncher ?? nodeBridgeLauncher(paths.dir, clientUser.platform),
+      onWarning: (m) => logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
+    });
+
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
@@ -137,6 +151,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       extraLabels: opts.extraLabels,
       audit,
       auditFile,
+      onServersChanged: () => clients.syncAll(),
     }, () => secrets);
 
     const token = randomBytes(32).toString('base64url');
@@ -165,6 +180,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       manager,
       store,
       logs,
+      clients,
       coreInfo,
       secrets: () => secrets,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
@@ -174,7 +190,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
 
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
-    return { url, token, paths, store, manager, secrets, sealed, stop };
+    return { url, token, paths, store, manager, secrets, sealed, clients, stop };
   } catch (err) {
     for (const c of cleanup) {
       try {

@@ -71,6 +71,8 @@ export interface ManagerSettings {
   /** Where events also go as JSON lines, when the audit config names a logFile. */
   auditFile?: Pick<AuditFileWriter, 'write'>;
   extraLabels?: Record<string, string>;
+  /** Called after the set of wanted servers changed (run, start, stop, rm, rename): clients follow. Never throws. */
+  onServersChanged?: () => Promise<void>;
 }
 
 interface Live {
@@ -243,6 +245,7 @@ export class ServerManager {
     this.coreLog(name, 'info', `Created server ${name} (${req.image}, ${transport}) on ${this.url(record)}`);
     // A container that fails to start leaves the definition in place, marked error, for the user to inspect.
     await this.serialized(name, () => this.bringUp(name));
+    await this.changed();
     return this.get(name);
   }
 
@@ -252,6 +255,7 @@ export class ServerManager {
     this.get(name);
     this.store.servers.setDesiredState(name, 'running');
     await this.serialized(name, () => this.bringUp(name, false, true));
+    await this.changed();
     return this.get(name);
   }
 
@@ -259,6 +263,7 @@ export class ServerManager {
     this.get(name);
     this.store.servers.setDesiredState(name, 'stopped');
     await this.serialized(name, () => this.bringDown(name, 'stopped', 'stopped by user'));
+    await this.changed();
     return this.get(name);
   }
 
@@ -290,6 +295,54 @@ export class ServerManager {
       this.store.statusHistory.record(name, 'stopped', 'removed');
       this.coreLog(name, 'info', `Removed server ${name}`);
     });
+    await this.changed();
+  }
+
+  /**
+   * Renames a server. Its container carries the old name in its labels, so a running server is stopped,
+   * its container replaced and started again under the new name; the proxy keeps its port (so only the
+   * name in client entries changes, and registered clients follow).
+   */
+  async rename(name: string, newName: string): Promise<ServerRecord> {
+    const s = this.get(name);
+    assertValidServerName(newName);
+    if (newName === name) return s;
+    if (this.store.servers.get(newName)) throw new ConflictError(`A server named "${newName}" already exists.`);
+    const wasRunning = s.desiredState === 'running';
+    await this.serialized(name, async () => {
+      await this.bringDown(name, 'stopped', `renaming to ${newName}`);
+      if (s.containerId) {
+        const runtime = await this.runtime();
+        await runtime.remove(s.containerId, true);
+        this.store.servers.setContainer(name, null);
+      }
+      const live = this.live.get(name);
+      this.live.delete(name);
+      await live?.proxy.close();
+      this.auth.drop(name);
+      this.authz.drop(name);
+      this.store.servers.rename(name, newName);
+      this.store.statusHistory.record(newName, 'stopped', `renamed from ${name}`);
+      const renamed = this.get(newName);
+      this.auth.install(renamed);
+      this.authz.install(renamed);
+      const proxy = this.newProxy(newName, renamed.proxyPort, renamed.transport);
+      await proxy.listen();
+      this.live.set(newName, { proxy, expectingExit: false, queue: Promise.resolve() });
+      this.coreLog(newName, 'info', `Renamed server ${name} to ${newName}`);
+    });
+    if (wasRunning) await this.serialized(newName, () => this.bringUp(newName, false, true));
+    await this.changed();
+    return this.get(newName);
+  }
+
+  /** Registered clients follow the servers; their problems are logged by the callee, never thrown here. */
+  private async changed(): Promise<void> {
+    try {
+      await this.settings.onServersChanged?.();
+    } catch (err) {
+      this.coreLog('-', 'warn', `Updating client configurations failed: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -311,6 +364,8 @@ export class ServerManager {
       this.live.set(s.name, { proxy, expectingExit: false, queue: Promise.resolve() });
     }
     await this.reconcile();
+    // Entries written by an earlier core may point at an old Node binary or miss a change: refresh them.
+    await this.changed();
   }
 
   /** Makes reality match the definitions: used at start-up and after the engine comes back. */

@@ -10,6 +10,7 @@ export const ExitCode = {
   engineUnavailable: 5,
   coreUnavailable: 6,
   keychainUnavailable: 7,
+  clientConfig: 8,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -26,6 +27,8 @@ export function exitCodeFor(err: unknown): number {
         return ExitCode.engineUnavailable;
       case 'keychain_unavailable':
         return ExitCode.keychainUnavailable;
+      case 'client_config':
+        return ExitCode.clientConfig;
       default:
         return ExitCode.failure;
     }

@@ -8,6 +8,7 @@ import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
 import { AuthConfigFormatError } from '../auth/index.js';
+import { addClientCommands } from './client-commands.js';
 import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
 
@@ -176,6 +177,15 @@ export function buildProgram(): Command {
   }
 
   program
+    .command('rename <name> <new-name>')
+    .alias('mv')
+    .description('rename a server (same URL; a running server restarts under the new name; client entries follow)')
+    .action(async (name: string, newName: string) => {
+      const s = await withCore((api) => api.rename(name, newName));
+      print(fmt(), s, () => `Renamed ${name} to ${s.name} (${s.status})  ${s.url}`);
+    });
+
+  program
     .command('rm <name>')
     .alias('remove')
     .description('remove a server and its container')
@@ -325,6 +335,7 @@ export function buildProgram(): Command {
 
   addPolicyCommands(program, fmt, withCore);
   registerBridgeCommand(program);
+  addClientCommands(program, fmt, withCore);
 
   program
     .command('core')

@@ -135,7 +135,9 @@ export class ProxyServer {
   private async dispatch(ctx: ProxyContext): Promise<void> {
     if (!this.backend) {
       const why = this.detail ? `: ${this.detail}` : '';
-      sendJsonRpcError(ctx.res, 503, ErrorCodes.ServerUnavailable, `MCP server "${this.opts.serverName}" is ${this.state}${why}. Start it with: gatehouse start ${this.opts.serverName}`);
+      // Only a server that stays down needs the user: one that is starting or stopping comes back by itself.
+      const advice = this.state === 'starting' || this.state === 'stopping' ? ' Try again in a moment.' : ` Start it with: gatehouse start ${this.opts.serverName}`;
+      sendJsonRpcError(ctx.res, 503, ErrorCodes.ServerUnavailable, `MCP server "${this.opts.serverName}" is ${this.state}${why}.${advice}`);
       return;
     }
     await this.backend.handle(ctx);

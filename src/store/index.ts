@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { openDatabase } from './database.js';
+import { ClientEntriesRepository, ClientRegistrationsRepository } from './client-registrations.js';
 import { EncryptedValuesRepository } from './encrypted-values.js';
 import { IdpProfilesRepository } from './idp-profiles.js';
 import { LogsRepository } from './logs.js';
@@ -15,6 +16,7 @@ export * from './logs.js';
 export * from './encrypted-values.js';
 export * from './idp-profiles.js';
 export * from './policy-sets.js';
+export * from './client-registrations.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -25,6 +27,8 @@ export interface Store {
   encrypted: EncryptedValuesRepository;
   idps: IdpProfilesRepository;
   policies: PolicySetsRepository;
+  clientRegistrations: ClientRegistrationsRepository;
+  clientEntries: ClientEntriesRepository;
   close(): void;
 }
 
@@ -38,6 +42,8 @@ export function openStore(file: string): Store {
     encrypted: new EncryptedValuesRepository(db),
     idps: new IdpProfilesRepository(db),
     policies: new PolicySetsRepository(db),
+    clientRegistrations: new ClientRegistrationsRepository(db),
+    clientEntries: new ClientEntriesRepository(db),
     close: () => db.close(),
   };
 }

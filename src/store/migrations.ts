@@ -154,4 +154,28 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 5,
+    name: 'MCP clients Gatehouse configures, and the entries it wrote into their files',
+    sql: `
+      -- A client registered for a group gets an entry for each running server of that group.
+      CREATE TABLE client_registrations (
+        client        TEXT NOT NULL,
+        grp           TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        PRIMARY KEY (client, grp)
+      );
+      -- Entries Gatehouse wrote into a client's file: only these are ever updated or removed, so a
+      -- user's own entries are never touched. Entries hold URLs and commands, never secrets.
+      CREATE TABLE client_entries (
+        client       TEXT NOT NULL,
+        file         TEXT NOT NULL,
+        entry        TEXT NOT NULL,
+        server       TEXT NOT NULL,
+        content_json TEXT NOT NULL,
+        written_at   TEXT NOT NULL,
+        PRIMARY KEY (client, file, entry)
+      );
+    `,
+  },
 ];

@@ -197,4 +197,13 @@ export class ServersRepository {
   delete(name: string): boolean {
     return this.db.prepare('DELETE FROM servers WHERE name = ?').run(name).changes > 0;
   }
+
+  /** Renames a server and everything recorded under its name (history, logs), in one transaction. */
+  rename(from: string, to: string, now = new Date().toISOString()): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE servers SET name = ?, updated_at = ? WHERE name = ?').run(to, now, from);
+      this.db.prepare('UPDATE server_status_history SET server = ? WHERE server = ?').run(to, from);
+      this.db.prepare('UPDATE logs SET server = ? WHERE server = ?').run(to, from);
+    })();
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServerView } from '../../src/api/index.js';
+import type { ClientView, ServerView } from '../../src/api/index.js';
 import { trayMenu } from '../../src/tray/index.js';
 
 function server(name: string, status: string, detail: string | null = null): ServerView {
@@ -26,5 +26,31 @@ describe('tray menu model', () => {
     expect(c?.kind === 'submenu' && c.items[0]).toEqual({ kind: 'label', label: 'Error: the container exited with code 3' });
     const start = c?.kind === 'submenu' ? c.items.find((i) => i.kind === 'action' && i.action.type === 'start') : undefined;
     expect(start && start.kind === 'action' && start.enabled).toBe(false);
+  });
+
+  it('connects an installed client in one click; a connected one shows its state and can be disconnected', () => {
+    const client = (id: string, name: string, extra: Partial<ClientView>): ClientView => ({ id, name, file: `/f/${id}`, installed: true, groups: [], state: 'not-registered', problems: [], entries: [], ...extra });
+    const items = trayMenu([], { connected: true, detail: '' }, [
+      client('claude-desktop', 'Claude Desktop', {}),
+      client('cursor', 'Cursor', { groups: ['default'], state: 'in-sync', entries: ['a', 'b'] }),
+      client('zed', 'Zed', { groups: ['default'], state: 'out-of-sync', problems: ['entry "a" is missing'] }),
+      client('vscode', 'VS Code', { installed: false, state: 'not-installed' }),
+    ]);
+    const menu = items.find((i) => i.kind === 'submenu' && i.label === 'Connect a client');
+    expect(menu?.kind === 'submenu' && menu.items).toEqual([
+      { kind: 'action', label: 'Connect Claude Desktop', action: { type: 'setup-client', client: 'claude-desktop' } },
+      { kind: 'submenu', label: '✓ Cursor', items: [{ kind: 'label', label: '2 servers connected' }, { kind: 'action', label: 'Disconnect Cursor', action: { type: 'remove-client', client: 'cursor' } }] },
+      {
+        kind: 'submenu',
+        label: '! Zed',
+        items: [
+          { kind: 'label', label: 'Problem: entry "a" is missing' },
+          { kind: 'action', label: 'Update its configuration', action: { type: 'setup-client', client: 'zed' } },
+          { kind: 'action', label: 'Disconnect Zed', action: { type: 'remove-client', client: 'zed' } },
+        ],
+      },
+    ]);
+    const none = trayMenu([], { connected: true, detail: '' }, []).find((i) => i.kind === 'submenu');
+    expect(none).toEqual({ kind: 'submenu', label: 'Connect a client', items: [{ kind: 'label', label: 'No supported MCP client found on this computer' }] });
   });
 });
