@@ -8,6 +8,7 @@ import { TEST_IMAGE } from '../support/docker.js';
 import { tempHome, useDockerCore } from '../support/core-harness.js';
 import { textOf } from '../support/mcp-client.js';
 import { apiError } from '../support/wait.js';
+import { testSecret } from '../support/leak-registry.js';
 
 /**
  * One click, as a user would: two servers run, `client setup` for Claude Desktop and Cursor, then the
@@ -33,7 +34,10 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
     const claudeOriginal = '{\n  "mcpServers": {\n    "filesystem": {\n      "command": "npx",\n      "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]\n    }\n  },\n  "globalShortcut": "Alt+Space"\n}\n';
     fs.writeFileSync(claudeFile, claudeOriginal);
     const api = env.t.api;
-    const alpha = await api.run({ image: TEST_IMAGE, name: 'alpha', permissionProfile: 'none' });
+    // alpha holds a keychain secret: it must never reach a client file (the end-of-suite leak scan reads them too).
+    const token = testSecret('client-entry');
+    await api.setSecret('ALPHA_TOKEN', token);
+    const alpha = await api.run({ image: TEST_IMAGE, name: 'alpha', permissionProfile: 'none', secrets: [{ name: 'ALPHA_TOKEN', target: 'API_TOKEN' }] });
     const beta = await api.run({ image: TEST_IMAGE, name: 'beta', permissionProfile: 'none' });
 
     const claude = await api.setupClient('claude-desktop');
@@ -50,6 +54,11 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
     expect(path.isAbsolute(entry.args[0]!)).toBe(true);
     expect(entry.args.slice(1)).toEqual(['bridge', 'alpha']);
     expect(entry.env).toEqual({ GATEHOUSE_HOME: env.t.home, HOME: process.env['HOME'] });
+
+    for (const file of [claudeFile, cursorFile]) {
+      expect(fs.readFileSync(file, 'utf8')).not.toContain(token);
+      expect(fs.readFileSync(file, 'utf8')).not.toContain('ALPHA_TOKEN');
+    }
 
     // Spawn exactly that command, with no more environment than Claude Desktop gives (no PATH lookups needed).
     const bridged = new Client({ name: 'claude-desktop-stand-in', version: '1.0.0' }, { capabilities: {} });
