@@ -12,37 +12,13 @@ import {
   type UserEnvironment,
 } from '../clients/index.js';
 import { editConfigFile, parseConfig } from '../clients/config-file/index.js';
+import type { ClientChangeView, ClientView } from '../api/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
 import { ClientConfigError, NotFoundError } from './errors.js';
 
-export type ClientState = 'not-installed' | 'not-registered' | 'in-sync' | 'out-of-sync' | 'error';
-
-export interface ClientStatus {
-  id: string;
-  name: string;
-  file: string;
-  installed: boolean;
-  /** Server groups the client is registered for (empty: not registered). */
-  groups: string[];
-  state: ClientState;
-  /** Why it is out of sync or in error, in words. */
-  problems: string[];
-  /** Gatehouse's entries in the file now. */
-  entries: string[];
-  note?: string;
-}
-
-export interface ClientChange {
-  client: ClientStatus;
-  written: string[];
-  removed: string[];
-  unchanged: string[];
-  conflicts: { server: string; reason: string }[];
-  unsupported: { server: string; reason: string }[];
-  fileChanged: boolean;
-  created: boolean;
-  backup?: string;
-}
+/** What the API shows of a client (contract types, so the core and its clients cannot drift apart). */
+export type ClientStatus = ClientView;
+export type ClientChange = ClientChangeView;
 
 export interface ClientManagerOptions {
   user: UserEnvironment;
