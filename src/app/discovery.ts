@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-export { isProcessAlive } from '../platform/index.js';
+export { isProcessAlive } from '../common/index.js';
 import { z } from 'zod';
 
 /** What a running core publishes so the CLI, the bridge and the UI can find it. Readable by the user only. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GenerationalCache } from '../common/index.js';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { SecretsProvider } from '../secrets/index.js';
 import type { EffectiveAuth } from './config.js';
@@ -28,9 +29,11 @@ export interface ValidatorDeps {
  */
 /** Identities of tokens already validated, so a client's next call with the same token costs a hash lookup. */
 class ValidatedTokenCache {
-  private readonly entries = new Map<string, { identity: Identity; until: number }>();
+  private readonly entries: GenerationalCache<string, { identity: Identity; until: number }>;
 
-  constructor(private readonly maxEntries = 2048) {}
+  constructor(maxEntries = 2048) {
+    this.entries = new GenerationalCache(maxEntries);
+  }
 
   static key(token: string): string {
     // Keyed by a hash: the cache never holds tokens themselves.
@@ -48,10 +51,6 @@ class ValidatedTokenCache {
   }
 
   set(key: string, identity: Identity, until: number): void {
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
     this.entries.set(key, { identity, until });
   }
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { GenerationalCache } from '../common/index.js';
 import fs from 'node:fs';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
@@ -802,25 +803,15 @@ function tapResponse(res: ServerResponse, peekLimit: number, captureLimit: numbe
 
 /** A small LRU of `clientInfo` per MCP session, so later events of the session carry the client's name. */
 class SessionClients {
-  private readonly map = new Map<string, { name?: string; version?: string }>();
-  constructor(private readonly max: number) {}
+  private readonly map: GenerationalCache<string, { name?: string; version?: string }>;
+  constructor(max: number) {
+    this.map = new GenerationalCache(max);
+  }
   get(id: string | undefined): { name?: string; version?: string } | undefined {
-    if (!id) return undefined;
-    const v = this.map.get(id);
-    if (v) {
-      this.map.delete(id);
-      this.map.set(id, v);
-    }
-    return v;
+    return id ? this.map.get(id) : undefined;
   }
   set(id: string, v: { name?: string; version?: string }): void {
-    this.map.delete(id);
     this.map.set(id, v);
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next().value;
-      if (oldest === undefined) break;
-      this.map.delete(oldest);
-    }
   }
   delete(id: string): void {
     this.map.delete(id);

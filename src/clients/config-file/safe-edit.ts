@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive } from '../../platform/index.js';
+import { isProcessAlive } from '../../common/index.js';
 import {
   ClientNotInstalledError,
   ConfigFileError,

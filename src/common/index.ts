@@ -1,0 +1,3 @@
+// Small building blocks several modules share, so none reaches into another folder's internals.
+export { isProcessAlive } from './process-alive.js';
+export { GenerationalCache } from './generational-cache.js';

@@ -1,2 +1,0 @@
-// Small facts about the operating system that several modules need (no other folder's internals).
-export { isProcessAlive } from './process-alive.js';
