@@ -5,6 +5,7 @@ import {
   ALWAYS_ALLOWED_METHODS,
   AUTHORIZED_METHODS,
   FILTERED_LIST_METHODS,
+  TOOL_ANNOTATION_HINTS,
   UNFILTERED_LIST_METHODS,
   cedarRequestOf,
   principalOf,
@@ -21,6 +22,63 @@ export type MessageVerdict =
   | { kind: 'deny'; reason: string };
 
 const MAX_ANNOTATED_TOOLS = 10_000;
+
+/**
+ * A number per Principal object, for decision-cache keys: a principal is built once per caller's
+ * claims (and never changed), so the object stands for its uid, entity and claims. Two objects never
+ * share a number, even with equal contents (that only costs a cache miss).
+ */
+const principalNumbers = new WeakMap<Principal, number>();
+let lastPrincipalNumber = 0;
+
+function principalNumber(p: Principal): number {
+  let n = principalNumbers.get(p);
+  if (n === undefined) {
+    n = ++lastPrincipalNumber;
+    principalNumbers.set(p, n);
+  }
+  return n;
+}
+
+/**
+ * The arguments as argumentAttributes reads them: each top-level entry in order, its name and what
+ * decides its attribute (a string's or boolean's value, a number's value, or only that it is
+ * something else). Each token is self-delimiting, so equal keys mean equal entries, hence equal
+ * attributes (unequal keys may still give equal attributes: only a cache miss).
+ */
+function argumentsKey(args: unknown): string {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return '';
+  let out = '';
+  for (const name in args) {
+    if (!Object.hasOwn(args, name)) continue;
+    const value = (args as Record<string, unknown>)[name];
+    out += JSON.stringify(name);
+    switch (typeof value) {
+      case 'string':
+        out += `s${JSON.stringify(value)}`;
+        break;
+      case 'boolean':
+        out += value ? 't' : 'f';
+        break;
+      case 'number':
+        out += `n${String(value)};`;
+        break;
+      default:
+        out += 'o';
+    }
+  }
+  return out;
+}
+
+/** A tool's annotation hints as cedarRequestOf reads them (booleans only): one of t, f, - per hint. */
+function hintsOf(annotations: Readonly<Record<string, unknown>>): string {
+  let out = '';
+  for (const hint of TOOL_ANNOTATION_HINTS) {
+    const v = annotations[hint];
+    out += v === true ? 't' : v === false ? 'f' : '-';
+  }
+  return out;
+}
 
 /** Tool, prompt or resource name of a request, as the Cedar resource id. */
 function targetOf(feature: McpFeature, params: Record<string, unknown> | undefined): string | undefined {
@@ -58,9 +116,21 @@ export class McpAuthorizer {
   /** Decides one operation; ToolHive denies whenever evaluation reported an error. */
   decide(principal: Principal, op: FeatureRequest): { allowed: boolean; decision: Decision } {
     const annotated = op.feature === 'tool' && !op.annotations ? { ...op, annotations: this.annotations.get(op.name) } : op;
-    const { request, entities } = cedarRequestOf(principal, annotated, this.serverName);
-    const decision = this.engine.decide(request, entities);
+    const decision = this.engine.decideKeyed(this.cacheKey(principal, annotated), () => cedarRequestOf(principal, annotated, this.serverName));
     return { allowed: decision.decision === 'allow' && decision.errors.length === 0, decision };
+  }
+
+  /**
+   * The decision-cache key of what cedarRequestOf builds from these: everything it reads (the
+   * principal, the server, the feature and name, the arguments of a tool or prompt, a tool's boolean
+   * annotation hints) and nothing else, so equal keys mean equal requests. Far cheaper than the
+   * engine's own key (the JSON of the request and its entities, claims included).
+   */
+  cacheKey(principal: Principal, op: FeatureRequest): string {
+    const hints = op.feature === 'tool' && op.annotations ? hintsOf(op.annotations) : '';
+    const args = op.feature === 'resource' ? '' : argumentsKey(op.arguments);
+    // Number, feature and hints never hold a space; the two JSON strings and the arguments delimit themselves.
+    return `\u0001${principalNumber(principal)} ${op.feature} ${hints} ${JSON.stringify(this.serverName)}${JSON.stringify(op.name)}${args}`;
   }
 
   verdict(message: { method?: string; params?: Record<string, unknown> }, identity: CallerIdentity | undefined): MessageVerdict {
@@ -108,3 +178,6 @@ export class McpAuthorizer {
     }
   }
 }
+
+/** One authorizer kept alive, for its map: see keptInstances in evaluator.ts (exported only so that it stays). */
+export const keptAuthorizer = new McpAuthorizer({ version: '1.0', type: 'cedarv1', cedar: { policies: [] } }, '');

@@ -1,33 +1,59 @@
 import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
+import { GenerationalCache } from '../common/index.js';
 import { AuthzConfigError, entitiesOf, type AuthzConfig, type CedarOptions } from './config.js';
 import { parsePolicies, plainIsAuthorized, PreparsedPolicySet, staticPolicies, type ParsedPolicy, type WasmDecision } from './cedar.js';
-import { uidKey, type CedarEntity, type CedarRequest, type CedarValue, type EntityUid } from './cedar-types.js';
+import type { ActionConstraint, PolicyJson, PrincipalConstraint, ResourceConstraint } from '@cedar-policy/cedar-wasm/nodejs';
+import { uidKey, type CedarEntity, type CedarRequest, type CedarValue, type EntityStore, type EntityUid } from './cedar-types.js';
 import { MapEntityStore } from './entity-store.js';
-import { analyzePolicy, evaluatePolicy, UnsupportedExpression, type PolicyOutcome } from './evaluator.js';
+import { checkEntity, compilePolicy, RequestScope, UnsupportedExpression, type CompiledPolicy, type PolicyOutcome } from './evaluator.js';
 
 export type Decision = WasmDecision;
 
-/** Actions Gatehouse ever asks about; an `in` on anything else may be an action group, so it is not indexed. */
-const KNOWN_ACTIONS = new Set(['call_tool', 'get_prompt', 'read_resource', 'list_tools', 'list_prompts', 'list_resources']);
 const DECISION_CACHE_SIZE = 20_000;
+/** The index key of a head constraint that does not narrow what it matches (never a uidKey: those hold `::`). */
+const ANY = '*';
 
-interface CompiledPolicy extends ParsedPolicy {
-  effect: 'permit' | 'forbid';
-  /** False when the JS evaluator cannot handle it: always evaluated by cedar-wasm. */
-  supported: boolean;
+/** One policy of the set (a class: the hot path reads these, see the note on Constraint in evaluator.ts). */
+class EnginePolicy implements ParsedPolicy {
+  readonly index: number;
+  readonly id: string;
+  readonly text: string;
+  readonly json: PolicyJson;
+  readonly effect: 'permit' | 'forbid';
+  /** The JS evaluator's form (it throws UnsupportedExpression for what it does not model: then cedar-wasm decides). */
+  readonly code: CompiledPolicy;
   /** Lazily preparsed in cedar-wasm on its own, for the policies the JS evaluator cannot decide. */
-  wasmSet?: PreparsedPolicySet;
+  wasmSet: PreparsedPolicySet | undefined = undefined;
+
+  constructor(p: ParsedPolicy) {
+    this.index = p.index;
+    this.id = p.id;
+    this.text = p.text;
+    this.json = p.json;
+    this.effect = p.json.effect;
+    this.code = compilePolicy(p.json);
+  }
 }
 
-/** Policies grouped by what their head can match, so a request looks only at policies that may apply. */
-interface Bucket {
-  byResource: Map<string, number[]>;
-  anyResource: number[];
+/** The index entries for one principal key and action key (see PolicyEngine.planFor). */
+class PrincipalPlan {
+  constructor(
+    readonly action: string,
+    readonly actionAncestors: ReadonlySet<string>,
+    readonly principal: string,
+    readonly entries: readonly Map<string, number[]>[],
+  ) {}
 }
 
-function newBucket(): Bucket {
-  return { byResource: new Map(), anyResource: [] };
-}
+/**
+ * Policy indexes by what their head can match: action key → principal key → resource key → policies
+ * in file order. A key is the uidKey of the entity a constraint names (`==`, `in`, `is ... in`; an
+ * action list files the policy under each of its actions) or ANY; a request looks under its own
+ * entity's key, its ancestors' keys and ANY in each dimension. A head that matches always names one
+ * of those keys (`==`: the entity itself; `in`: the entity or an ancestor), so no policy that can match
+ * is missed; the few found that cannot (`==` on an ancestor, `is` of another type) fail their head test.
+ */
+type Index = Map<string, Map<string, Map<string, number[]>>>;
 
 function normalizeUid(raw: unknown, where: string): EntityUid {
   const u = (typeof raw === 'object' && raw !== null && '__entity' in raw ? (raw as { __entity: unknown }).__entity : raw) as Partial<EntityUid> | null;
@@ -51,25 +77,33 @@ function baseEntities(options: CedarOptions): CedarEntity[] {
 }
 
 /**
- * A compiled authz-config: policies parsed once, indexed by action and resource, evaluated by an exact
- * JS evaluator (cedar-wasm for what it does not cover), and decisions cached for identical inputs.
- * Answers are the same as cedar-wasm's `isAuthorized` over the whole set; the differential tests say so.
+ * A compiled authz-config: policies parsed and compiled once, indexed by action, principal and
+ * resource, evaluated by an exact JS evaluator (cedar-wasm for what it does not cover), and decisions
+ * cached for identical inputs. Answers are the same as cedar-wasm's `isAuthorized` over the whole set;
+ * the differential tests say so.
  */
 export class PolicyEngine {
-  readonly policies: CompiledPolicy[];
+  readonly policies: EnginePolicy[];
   readonly options: CedarOptions;
   readonly base: MapEntityStore;
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly anyAction = newBucket();
-  private readonly cache = new Map<string, Decision>();
+  private readonly index: Index = new Map();
+  /** Per policy, the last candidates() call that listed it (an action list files a policy more than once). */
+  private readonly listed: Uint32Array;
+  private listing = 0;
+  private readonly cache = new GenerationalCache<string, Decision>(DECISION_CACHE_SIZE);
+  /** planFor's cache, on principals' ancestor sets. */
+  private readonly plans = new WeakMap<ReadonlySet<string>, PrincipalPlan>();
   private plainSet: Record<string, string> | undefined;
+  private wholeSet: PreparsedPolicySet | undefined;
   stats = { decisions: 0, cacheHits: 0, wasmCalls: 0 };
 
   constructor(readonly config: AuthzConfig) {
     this.options = config.cedar;
-    this.policies = parsePolicies(config.cedar.policies).map((p) => ({ ...p, effect: p.json.effect, supported: analyzePolicy(p.json).supported }));
+    this.policies = parsePolicies(config.cedar.policies).map((p) => new EnginePolicy(p));
+    // checkParseEntities refused hierarchy cycles and malformed entities in entities_json.
     this.base = new MapEntityStore(baseEntities(config.cedar));
-    for (const p of this.policies) this.index(p);
+    this.listed = new Uint32Array(this.policies.length);
+    for (const p of this.policies) this.add(p);
   }
 
   /** The reference answer: cedar-wasm's plain isAuthorized over every policy (slow; for simulate and tests). */
@@ -78,99 +112,228 @@ export class PolicyEngine {
     return plainIsAuthorized(this.plainSet, request, new MapEntityStore(requestEntities, this.base).all());
   }
 
+  /** Decides a request, from the decision cache when the same request and entities were decided before. */
   decide(request: CedarRequest, requestEntities: readonly CedarEntity[]): Decision {
-    this.stats.decisions++;
     const key = JSON.stringify([request, requestEntities]);
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.stats.cacheHits++;
-      // Refresh recency: Map keeps insertion order, so the oldest entry is the first one.
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
+    return this.cached(key) ?? this.remember(key, this.evaluate(request, requestEntities));
+  }
+
+  /**
+   * `decide` with the caller's own cache key, cheaper to compute than the whole input: `build` is only
+   * called on a cache miss. The key must determine the request and its entities exactly (two inputs
+   * with one key would share a decision) and must not start with `[` (decide's own keys do).
+   */
+  decideKeyed(key: string, build: () => { request: CedarRequest; entities: readonly CedarEntity[] }): Decision {
+    if (key.startsWith('[')) throw new Error('decideKeyed: a key must not start with "["');
+    const hit = this.cached(key);
+    if (hit) return hit;
+    const { request, entities } = build();
+    return this.remember(key, this.evaluate(request, entities));
+  }
+
+  /**
+   * The ids of the policies the index offers for a request, in file order: every policy whose head
+   * can match it, and maybe a few more. Undefined when Cedar decides the request as a whole (see
+   * evaluate). For tests and diagnostics.
+   */
+  candidateIds(request: CedarRequest, requestEntities: readonly CedarEntity[]): string[] | undefined {
+    const store = new MapEntityStore(requestEntities, this.base);
+    let scope: RequestScope;
+    try {
+      scope = requestScope(request, requestEntities, store);
+    } catch (err) {
+      if (err instanceof UnsupportedExpression) return undefined;
+      throw err;
     }
-    const decision = this.evaluate(request, requestEntities);
+    return this.candidates(scope).map((i) => this.policies[i]!.id);
+  }
+
+  private cached(key: string): Decision | undefined {
+    this.stats.decisions++;
+    const hit = this.cache.get(key);
+    if (hit) this.stats.cacheHits++;
+    return hit;
+  }
+
+  private remember(key: string, decision: Decision): Decision {
     this.cache.set(key, decision);
-    if (this.cache.size > DECISION_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
     return decision;
   }
 
   private evaluate(request: CedarRequest, requestEntities: readonly CedarEntity[]): Decision {
     const store = new MapEntityStore(requestEntities, this.base);
+    let scope: RequestScope;
+    try {
+      scope = requestScope(request, requestEntities, store);
+    } catch (err) {
+      if (!(err instanceof UnsupportedExpression)) throw err;
+      // Cedar may refuse this request as a whole (or the JS evaluator cannot model its data): Cedar decides it all.
+      this.stats.wasmCalls++;
+      this.wholeSet ??= new PreparsedPolicySet(staticPolicies(this.policies));
+      return this.wholeSet.isAuthorized(request, store.all());
+    }
     const permits: string[] = [];
     const forbids: string[] = [];
     const errors: { policy: string; message: string }[] = [];
-    for (const i of this.candidates(request)) {
+    for (const i of this.candidates(scope)) {
       const p = this.policies[i]!;
-      const outcome = this.outcomeOf(p, request, store);
+      const outcome = this.outcomeOf(p, scope);
       if (outcome.kind === 'error') errors.push({ policy: p.id, message: outcome.message });
       else if (outcome.kind === 'satisfied') (p.effect === 'forbid' ? forbids : permits).push(p.id);
     }
     // Cedar: any satisfied forbid denies; otherwise any satisfied permit allows; otherwise deny.
-    const byOrder = (a: string, b: string) => Number(a.slice(6)) - Number(b.slice(6));
-    if (forbids.length > 0) return { decision: 'deny', reasons: forbids.sort(byOrder), errors };
-    if (permits.length > 0) return { decision: 'allow', reasons: permits.sort(byOrder), errors };
+    // Candidates come in file order, so reasons are in policy order.
+    if (forbids.length > 0) return { decision: 'deny', reasons: forbids, errors };
+    if (permits.length > 0) return { decision: 'allow', reasons: permits, errors };
     return { decision: 'deny', reasons: [], errors };
   }
 
-  private outcomeOf(p: CompiledPolicy, request: CedarRequest, store: MapEntityStore): PolicyOutcome {
-    if (p.supported) {
-      try {
-        return evaluatePolicy(p.json, request, store);
-      } catch (err) {
-        if (!(err instanceof UnsupportedExpression)) throw err;
-      }
+  private outcomeOf(p: EnginePolicy, scope: RequestScope): PolicyOutcome {
+    try {
+      return p.code.run(scope);
+    } catch (err) {
+      if (!(err instanceof UnsupportedExpression)) throw err;
     }
     this.stats.wasmCalls++;
     p.wasmSet ??= new PreparsedPolicySet({ [p.id]: p.text });
-    const d = p.wasmSet.isAuthorized(request, store.all());
+    const d = p.wasmSet.isAuthorized(scope.request, scope.store.all());
     const failed = d.errors.find((e) => e.policy === p.id || e.policy === '');
     if (failed) return { kind: 'error', message: failed.message };
     return d.reasons.includes(p.id) ? { kind: 'satisfied' } : { kind: 'not-satisfied' };
   }
 
-  /** Policy indexes whose head may match, in file order. */
-  private candidates(request: CedarRequest): number[] {
-    const resourceKey = uidKey(request.resource);
+  /** Indexes of the policies whose head may match, in file order. */
+  private candidates(scope: RequestScope): number[] {
+    const store = scope.store;
+    const plan = this.planFor(scope);
+    const resourceKeys = keysOf(scope.resource.key, store);
+    if (++this.listing === 0xffff_ffff) {
+      this.listed.fill(0);
+      this.listing = 1;
+    }
     const out: number[] = [];
-    for (const bucket of [this.buckets.get(request.action.id), this.anyAction]) {
-      if (!bucket) continue;
-      out.push(...bucket.anyResource);
-      const exact = bucket.byResource.get(resourceKey);
-      if (exact) out.push(...exact);
-    }
-    return out.sort((a, b) => a - b);
-  }
-
-  private index(p: CompiledPolicy): void {
-    const action = p.json.action;
-    let actionIds: string[] | undefined;
-    if (action.op === '==' && 'entity' in action) actionIds = [normalizeUid(action.entity, 'action').id];
-    else if (action.op === 'in') {
-      const list = 'entities' in action ? action.entities : [action.entity];
-      const ids = list.map((u) => normalizeUid(u, 'action'));
-      // Only plain Action:: UIDs Gatehouse asks about can be indexed; anything else may be a group.
-      if (ids.every((u) => u.type === 'Action' && KNOWN_ACTIONS.has(u.id))) actionIds = ids.map((u) => u.id);
-    }
-    const resource = p.json.resource;
-    const resourceKey = resource.op === '==' && 'entity' in resource ? uidKey(normalizeUid(resource.entity, 'resource')) : undefined;
-    const targets = actionIds ? [...new Set(actionIds)].map((id) => this.bucketFor(id)) : [this.anyAction];
-    for (const bucket of targets) {
-      if (resourceKey === undefined) bucket.anyResource.push(p.index);
-      else {
-        const list = bucket.byResource.get(resourceKey) ?? [];
-        list.push(p.index);
-        bucket.byResource.set(resourceKey, list);
+    for (const byResource of plan.entries) {
+      for (let r = 0; r < resourceKeys.length; r++) {
+        const list = byResource.get(resourceKeys[r]!);
+        if (list !== undefined) this.collect(list, out);
       }
     }
+    if (out.length > 64) return out.sort((x, y) => x - y);
+    // Insertion sort: typically a dozen numbers, in sorted runs.
+    for (let i = 1; i < out.length; i++) {
+      const x = out[i]!;
+      let j = i - 1;
+      while (j >= 0 && out[j]! > x) {
+        out[j + 1] = out[j]!;
+        j--;
+      }
+      out[j + 1] = x;
+    }
+    return out;
   }
 
-  private bucketFor(actionId: string): Bucket {
-    let b = this.buckets.get(actionId);
-    if (!b) {
-      b = newBucket();
-      this.buckets.set(actionId, b);
+  /**
+   * The index entries under the request's action and principal keys. A caller's principal entity
+   * is the same object in each of its requests, and so is its set of ancestors (the store takes it
+   * from entities_json's cache): the entries are looked up once per caller and action, and kept on
+   * that set (checked against the keys and the action's ancestors before use).
+   */
+  private planFor(scope: RequestScope): PrincipalPlan {
+    const store = scope.store;
+    const principal = scope.principal.key;
+    const action = scope.action.key;
+    const principalAncestors = store.ancestorKeys(principal);
+    const actionAncestors = store.ancestorKeys(action);
+    const known = this.plans.get(principalAncestors);
+    if (known !== undefined && known.principal === principal && known.action === action && known.actionAncestors === actionAncestors) return known;
+    const entries: Map<string, number[]>[] = [];
+    const principalKeys = keysOf(principal, store);
+    for (const a of keysOf(action, store)) {
+      const byPrincipal = this.index.get(a);
+      if (byPrincipal === undefined) continue;
+      for (const p of principalKeys) {
+        const byResource = byPrincipal.get(p);
+        if (byResource !== undefined) entries.push(byResource);
+      }
     }
-    return b;
+    const plan = new PrincipalPlan(action, actionAncestors, principal, entries);
+    this.plans.set(principalAncestors, plan);
+    return plan;
+  }
+
+  /** Appends the policies of one index entry not listed yet in this candidates() call. */
+  private collect(list: number[], out: number[]): void {
+    const listing = this.listing;
+    for (const i of list) {
+      if (this.listed[i] === listing) continue;
+      this.listed[i] = listing;
+      out.push(i);
+    }
+  }
+
+  private add(p: EnginePolicy): void {
+    const principal = headKey(p.json.principal, 'principal');
+    const resource = headKey(p.json.resource, 'resource');
+    for (const action of actionKeys(p.json.action)) {
+      let byPrincipal = this.index.get(action);
+      if (!byPrincipal) this.index.set(action, (byPrincipal = new Map()));
+      let byResource = byPrincipal.get(principal);
+      if (!byResource) byPrincipal.set(principal, (byResource = new Map()));
+      let list = byResource.get(resource);
+      if (!list) byResource.set(resource, (list = []));
+      list.push(p.index);
+    }
   }
 }
+
+/**
+ * The request's scope for the JS evaluator. Throws UnsupportedExpression when Cedar would refuse the
+ * request as a whole (malformed data, a hierarchy cycle, an action with a non-action parent) or the
+ * evaluator cannot model its data. entities_json passed checkParseEntities (no cycles, well formed),
+ * so a cycle goes through one of the request's own entities, which is then its own ancestor.
+ */
+function requestScope(request: CedarRequest, requestEntities: readonly CedarEntity[], store: MapEntityStore): RequestScope {
+  for (const e of requestEntities) checkEntity(e);
+  for (const k of store.ownKeys()) if (store.ancestorKeys(k).has(k)) throw new UnsupportedExpression(`entity hierarchy has a cycle through ${k}`);
+  return new RequestScope(request, store);
+}
+
+/** The index keys a request's entity is looked up under: its own, its ancestors', ANY. */
+function keysOf(key: string, store: EntityStore): string[] {
+  const out = [key];
+  for (const a of store.ancestorKeys(key)) out.push(a);
+  out.push(ANY);
+  return out;
+}
+
+/** The index key of a principal or resource constraint: the entity it needs the request's entity to be or be in. */
+function headKey(c: PrincipalConstraint | ResourceConstraint, where: string): string {
+  switch (c.op) {
+    case '==':
+    case 'in':
+      return 'entity' in c ? uidKey(normalizeUid(c.entity, where)) : ANY;
+    case 'is':
+      return c.in && 'entity' in c.in ? uidKey(normalizeUid(c.in.entity, where)) : ANY;
+    default:
+      return ANY;
+  }
+}
+
+/** The action keys a policy is filed under (none for `action in []`, which matches nothing). */
+function actionKeys(c: ActionConstraint): string[] {
+  switch (c.op) {
+    case '==':
+      return 'entity' in c ? [uidKey(normalizeUid(c.entity, 'action'))] : [ANY];
+    case 'in':
+      return [...new Set(('entities' in c ? c.entities : [c.entity]).map((u) => uidKey(normalizeUid(u, 'action'))))];
+    default:
+      return [ANY];
+  }
+}
+
+/** One policy and one engine kept alive, for their maps: see keptInstances in evaluator.ts (exported only so that they stay). */
+export const keptEngineInstances: readonly object[] = [
+  new PrincipalPlan('', new Set(), '', []),
+  new PolicyEngine({ version: '1.0', type: 'cedarv1', cedar: { policies: [] } }),
+  new EnginePolicy({ index: 0, id: 'policy0', text: '', json: { effect: 'permit', principal: { op: 'All' }, action: { op: 'All' }, resource: { op: 'All' }, conditions: [] } }),
+];

@@ -3,6 +3,7 @@
 import { isAuthorized, policyToJson, preparsePolicySet, statefulIsAuthorized, type PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { describe, expect, it } from 'vitest';
 import type { CedarEntity, CedarRequest, CedarValue, EntityUid } from '../../src/authz/cedar-types.js';
+import { PolicyEngine, type Decision } from '../../src/authz/engine.js';
 import { MapEntityStore } from '../../src/authz/entity-store.js';
 import { analyzePolicy, checkEntities, evaluatePolicy, scopeMatches, UnsupportedExpression, type PolicyOutcome } from '../../src/authz/evaluator.js';
 
@@ -474,5 +475,49 @@ describe('JS Cedar evaluator vs cedar-wasm (seeded random policies and requests)
     expect(stats.unsupported / stats.pairs).toBeLessThan(0.1);
     // Every outcome is well represented, so the comparison means something.
     for (const k of ['satisfied', 'not-satisfied', 'error'] as const) expect(stats[k]).toBeGreaterThan(stats.compared * 0.08);
+  });
+
+  it('the engine (index, compiled policies, per-principal memo, fallbacks) decides as plain isAuthorized', () => {
+    const g = new Gen(SEED + 1);
+    const summary = (d: Decision) => ({ decision: d.decision, reasons: [...d.reasons].sort(), errors: [...new Set(d.errors.map((e) => e.policy))].sort() });
+    const stats = { requests: 0, allow: 0, errored: 0, wasm: 0 };
+    const mismatches: string[] = [];
+    for (let batch = 0; batch < 60; batch++) {
+      const policies: string[] = [];
+      const size = g.pick([3, 6, 12, 24]);
+      while (policies.length < size) {
+        const text = g.policy();
+        if (policyToJson(text).type === 'success') policies.push(text);
+      }
+      const engine = new PolicyEngine({ version: '1.0', type: 'cedarv1', cedar: { policies, entities_json: JSON.stringify(g.baseEntities()) } });
+      // Principal entities are reused across requests (as a caller's are), so per-principal results are too.
+      const principals = new Map<string, CedarEntity>();
+      for (let j = 0; j < 14; j++) {
+        const { req, entities } = g.request(engine.base);
+        const own = entities.map((e) => {
+          if (e.uid.type !== 'Client') return e;
+          const known = principals.get(e.uid.id);
+          if (known && g.chance(0.6)) return known;
+          principals.set(e.uid.id, e);
+          return e;
+        });
+        const fast = engine.decide(req, own);
+        const plain = engine.decidePlain(req, own);
+        stats.requests++;
+        if (plain.decision === 'allow') stats.allow++;
+        if (plain.errors.length > 0) stats.errored++;
+        if (JSON.stringify(summary(fast)) !== JSON.stringify(summary(plain))) {
+          mismatches.push([`MISMATCH #${mismatches.length + 1}`, `policies:\n${policies.map((t, i) => `policy${i}: ${t}`).join('\n')}`, `request: ${JSON.stringify(req)}`, `entities: ${JSON.stringify(own)}`, `engine: ${JSON.stringify(summary(fast))}`, `plain: ${JSON.stringify(summary(plain))}`].join('\n'));
+        }
+      }
+      stats.wasm += engine.stats.wasmCalls;
+    }
+    console.log(`engine differential: ${JSON.stringify(stats)}`);
+    expect(mismatches.length, mismatches[0]).toBe(0);
+    // Both outcomes, with and without errors, are well represented.
+    expect(stats.allow).toBeGreaterThan(stats.requests * 0.1);
+    expect(stats.requests - stats.allow).toBeGreaterThan(stats.requests * 0.1);
+    expect(stats.errored).toBeGreaterThan(stats.requests * 0.1);
+    expect(stats.requests - stats.errored).toBeGreaterThan(stats.requests * 0.1);
   });
 });
