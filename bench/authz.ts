@@ -17,6 +17,7 @@ import { PolicyEngine, type Decision } from '../src/authz/engine.js';
 import { cedarRequestOf, principalOf, type FeatureRequest, type Principal } from '../src/authz/entities.js';
 import { ROOT } from './lib/paths.js';
 import { median, percentile } from './lib/stats.js';
+import { SeededRandom } from '../test/support/seeded-random.js';
 
 const ROUNDS = 3;
 const SIZES = [4, 100, 1000] as const;
@@ -39,46 +40,6 @@ const GROUPS = ['all', 'eng', 'sre', 'ops', 'data', 'admins', 'contractors', 'su
 const GROUP_PARENTS: Record<string, string[]> = { eng: ['all'], sre: ['eng', 'ops'], ops: ['all'], data: ['eng'], admins: ['all'], support: ['all'], sales: ['all'], finance: ['all'], research: ['eng'], security: ['sre'] };
 const ROLES = ['premium', 'admin', 'dev', 'viewer', 'auditor', 'billing'];
 const OPERATIONS = ['add', 'subtract', 'multiply', 'divide'];
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Gen {
-  private readonly r: () => number;
-  constructor(seed: number) {
-    this.r = prng(seed);
-  }
-  chance(p: number): boolean {
-    return this.r() < p;
-  }
-  int(n: number): number {
-    return Math.floor(this.r() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)] as T;
-  }
-  subset<T>(xs: readonly T[], p: number): T[] {
-    return xs.filter(() => this.chance(p));
-  }
-  weighted<T>(options: ReadonlyArray<[number, () => T]>): T {
-    const total = options.reduce((s, [w]) => s + w, 0);
-    let x = this.r() * total;
-    for (const [w, f] of options) {
-      x -= w;
-      if (x < 0) return f();
-    }
-    return options[options.length - 1]![1]();
-  }
-}
 
 // ---- policy sets --------------------------------------------------------------------------------
 
@@ -103,46 +64,46 @@ const FIXED_POLICIES = [
 ];
 
 /** Kinds of generated policies and their weights (a realistic mix over ToolHive's MCP entity model). */
-const KINDS: ReadonlyArray<[string, number, (g: Gen) => string]> = [
-  ['per-tool permit', 22, (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}");`],
-  ['group permit on a tool', 15, (g) => `permit(principal in THVGroup::"${g.pick(GROUPS)}", action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}");`],
+const KINDS: ReadonlyArray<[string, number, (g: SeededRandom) => string]> = [
+  ['per-tool permit', 22, (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}");`],
+  ['group permit on a tool', 15, (g) => `permit(principal in THVGroup::"${g.pick(GROUPS)}", action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}");`],
   [
     'role condition on a tool',
     14,
-    (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}") when { principal has claim_roles && principal.claim_roles.contains("${g.pick(ROLES)}") };`,
+    (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}") when { principal has claim_roles && principal.claim_roles.contains("${g.pick(ROLES)}") };`,
   ],
   [
     'argument condition on a tool',
     8,
     (g) =>
-      `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}") when { resource has arg_operation && (resource.arg_operation == "${g.pick(OPERATIONS)}" || resource.arg_operation == "${g.pick(OPERATIONS)}") };`,
+      `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}") when { resource has arg_operation && (resource.arg_operation == "${g.pick(OPERATIONS)}" || resource.arg_operation == "${g.pick(OPERATIONS)}") };`,
   ],
-  ['argument condition, unguarded (errors without the argument)', 2, (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}") when { resource.arg_operation == "${g.pick(OPERATIONS)}" };`],
-  ['per-user permit on a tool', 14, (g) => `permit(principal == Client::"${user(g.int(N_USERS))}", action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}");`],
+  ['argument condition, unguarded (errors without the argument)', 2, (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}") when { resource.arg_operation == "${g.pick(OPERATIONS)}" };`],
+  ['per-user permit on a tool', 14, (g) => `permit(principal == Client::"${user(g.below(N_USERS))}", action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}");`],
   [
     'per-user permit on the server',
     4,
-    (g) => `permit(principal == Client::"${user(g.int(N_USERS))}", action in [Action::"call_tool", Action::"get_prompt", Action::"read_resource"], resource in MCP::"${SERVER}");`,
+    (g) => `permit(principal == Client::"${user(g.below(N_USERS))}", action in [Action::"call_tool", Action::"get_prompt", Action::"read_resource"], resource in MCP::"${SERVER}");`,
   ],
   [
     'group permit with a role condition',
     3,
     (g) => `permit(principal in THVGroup::"${g.pick(GROUPS)}", action == Action::"call_tool", resource is Tool) when { principal has claim_roles && principal.claim_roles.contains("${g.pick(ROLES)}") };`,
   ],
-  ['prompt permit', 4, (g) => `permit(principal, action == Action::"get_prompt", resource == Prompt::"prompt_${g.int(N_PROMPTS)}");`],
-  ['resource permit', 4, (g) => `permit(principal in THVGroup::"${g.pick(GROUPS)}", action == Action::"read_resource", resource == Resource::"file:///docs/doc_${g.int(N_DOCS)}.md");`],
-  ['per-user forbid on a tool', 2, (g) => `forbid(principal == Client::"${user(g.int(N_USERS))}", action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}");`],
-  ['group forbid on a tool', 1.5, (g) => `forbid(principal in THVGroup::"contractors", action, resource == Tool::"${tool(g.int(N_TOOLS))}");`],
+  ['prompt permit', 4, (g) => `permit(principal, action == Action::"get_prompt", resource == Prompt::"prompt_${g.below(N_PROMPTS)}");`],
+  ['resource permit', 4, (g) => `permit(principal in THVGroup::"${g.pick(GROUPS)}", action == Action::"read_resource", resource == Resource::"file:///docs/doc_${g.below(N_DOCS)}.md");`],
+  ['per-user forbid on a tool', 2, (g) => `forbid(principal == Client::"${user(g.below(N_USERS))}", action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}");`],
+  ['group forbid on a tool', 1.5, (g) => `forbid(principal in THVGroup::"contractors", action, resource == Tool::"${tool(g.below(N_TOOLS))}");`],
   [
     'numeric claim (decimal: cedar-wasm fallback)',
     0.5,
-    (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.int(N_TOOLS))}") when { principal has claim_clearance && principal.claim_clearance.greaterThanOrEqual(decimal("${g.int(5)}.0")) };`,
+    (g) => `permit(principal, action == Action::"call_tool", resource == Tool::"${tool(g.below(N_TOOLS))}") when { principal has claim_clearance && principal.claim_clearance.greaterThanOrEqual(decimal("${g.below(5)}.0")) };`,
   ],
 ];
 
 function policySet(size: number): AuthzConfig {
   if (size === GUIDE_POLICIES.length) return { version: '1.0', type: 'cedarv1', cedar: { policies: [...GUIDE_POLICIES], entities_json: '[]' } };
-  const g = new Gen(SEED + size);
+  const g = new SeededRandom(SEED + size);
   const policies = [...FIXED_POLICIES];
   while (policies.length < size) policies.push(g.weighted(KINDS.map(([, w, f]) => [w, () => f(g)] as [number, () => string])));
   const entities = GROUPS.map((id) => ({ uid: { type: 'THVGroup', id }, attrs: {}, parents: (GROUP_PARENTS[id] ?? []).map((p) => ({ type: 'THVGroup', id: p })) }));
@@ -155,12 +116,12 @@ interface Caller {
   claims: Record<string, unknown>;
 }
 
-function caller(g: Gen, guide: boolean): Caller {
-  const sub = guide && g.chance(0.05) ? 'alice123' : user(g.int(N_USERS));
+function caller(g: SeededRandom, guide: boolean): Caller {
+  const sub = guide && g.chance(0.05) ? 'alice123' : user(g.below(N_USERS));
   const claims: Record<string, unknown> = { sub, email: `${sub}@example.com`, iss: 'https://idp.example.com' };
   if (g.chance(0.85)) claims['roles'] = g.subset(ROLES, 0.3);
   if (g.chance(0.85)) claims['groups'] = g.subset(GROUPS.slice(1), 0.2);
-  if (g.chance(0.3)) claims['clearance'] = g.int(6); // a JSON number: a Cedar decimal in ToolHive's model
+  if (g.chance(0.3)) claims['clearance'] = g.below(6); // a JSON number: a Cedar decimal in ToolHive's model
   return { claims };
 }
 
@@ -172,23 +133,23 @@ function annotationsOf(i: number): Record<string, unknown> | undefined {
   return undefined;
 }
 
-function operation(g: Gen, guide: boolean): FeatureRequest {
+function operation(g: SeededRandom, guide: boolean): FeatureRequest {
   return g.weighted<FeatureRequest>([
     [
       85,
       () => {
-        const i = g.int(N_TOOLS + 20); // a few tools no policy names
+        const i = g.below(N_TOOLS + 20); // a few tools no policy names
         const name = guide ? g.pick(['weather', 'admin_tool', 'calculator', 'search', tool(i)]) : tool(i);
-        const args: Record<string, unknown> = { query: `q${g.int(1_000_000)}` };
+        const args: Record<string, unknown> = { query: `q${g.below(1_000_000)}` };
         if (g.chance(0.7)) args['operation'] = g.pick(OPERATIONS);
-        if (g.chance(0.5)) args['a'] = g.int(1000) / 4; // numbers: Cedar decimals
+        if (g.chance(0.5)) args['a'] = g.below(1000) / 4; // numbers: Cedar decimals
         if (g.chance(0.2)) args['options'] = { verbose: true };
         const ann = annotationsOf(i);
         return { feature: 'tool', name, arguments: args, ...(ann ? { annotations: ann } : {}) };
       },
     ],
-    [8, () => ({ feature: 'prompt', name: g.chance(0.2) ? 'greeting' : `prompt_${g.int(N_PROMPTS + 10)}`, arguments: { topic: `t${g.int(1_000_000)}` } })],
-    [7, () => ({ feature: 'resource', name: `file:///docs/doc_${g.int(N_DOCS + 10)}.md` })],
+    [8, () => ({ feature: 'prompt', name: g.chance(0.2) ? 'greeting' : `prompt_${g.below(N_PROMPTS + 10)}`, arguments: { topic: `t${g.below(1_000_000)}` } })],
+    [7, () => ({ feature: 'resource', name: `file:///docs/doc_${g.below(N_DOCS + 10)}.md` })],
   ]);
 }
 
@@ -203,7 +164,7 @@ interface Req {
 
 /** Distinct requests (distinct decision-cache keys), built the way the authorizer builds them. */
 function requests(seed: number, n: number, guide: boolean, config: AuthzConfig): Req[] {
-  const g = new Gen(seed);
+  const g = new SeededRandom(seed);
   const callers = Array.from({ length: 300 }, () => caller(g, guide));
   const principals = new Map<Caller, Principal>();
   const seen = new Set<string>();

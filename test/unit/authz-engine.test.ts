@@ -10,43 +10,7 @@ import { PolicyEngine, type Decision } from '../../src/authz/engine.js';
 import { cedarRequestOf, principalOf, type FeatureRequest } from '../../src/authz/entities.js';
 import { MapEntityStore } from '../../src/authz/entity-store.js';
 import { scopeMatches, UnsupportedExpression } from '../../src/authz/evaluator.js';
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Gen {
-  readonly r: () => number;
-  constructor(seed: number) {
-    this.r = prng(seed);
-  }
-  chance(p: number): boolean {
-    return this.r() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.r() * xs.length)] as T;
-  }
-  subset<T>(xs: readonly T[], p = 0.4): T[] {
-    return xs.filter(() => this.chance(p));
-  }
-  oneOf<T>(options: ReadonlyArray<[number, () => T]>): T {
-    const total = options.reduce((s, [w]) => s + w, 0);
-    let x = this.r() * total;
-    for (const [w, f] of options) {
-      x -= w;
-      if (x < 0) return f();
-    }
-    return options[options.length - 1]![1]();
-  }
-}
+import { SeededRandom } from '../support/seeded-random.js';
 
 const uid = (type: string, id: string): EntityUid => ({ type, id });
 const same = (a: Decision, b: Decision) => {
@@ -69,9 +33,9 @@ const TOOLS = ['search', 'delete', 'read'];
 const ACTIONS = ['call_tool', 'get_prompt', 'read_resource', 'list_tools'];
 const ACTION_GROUPS = ['tool_ops', 'read_ops', 'everything'];
 
-function head(g: Gen): string {
+function head(g: SeededRandom): string {
   const q = (s: string) => JSON.stringify(s);
-  const p = g.oneOf<string>([
+  const p = g.weighted<string>([
     [3, () => 'principal'],
     [2, () => `principal == Client::${q(g.pick(USERS))}`],
     [3, () => `principal in THVGroup::${q(g.pick(GROUPS))}`],
@@ -81,13 +45,13 @@ function head(g: Gen): string {
     [1, () => `principal is Client in THVGroup::${q(g.pick(GROUPS))}`],
     [0.5, () => `principal is THVGroup in THVGroup::${q(g.pick(GROUPS))}`],
   ]);
-  const a = g.oneOf<string>([
+  const a = g.weighted<string>([
     [2, () => 'action'],
     [3, () => `action == Action::${q(g.pick(ACTIONS))}`],
     [2, () => `action in [${g.subset([...ACTIONS, ...ACTION_GROUPS], 0.3).map((x) => `Action::${q(x)}`).join(', ')}]`],
     [2, () => `action in Action::${q(g.pick([...ACTION_GROUPS, ...ACTIONS]))}`],
   ]);
-  const r = g.oneOf<string>([
+  const r = g.weighted<string>([
     [3, () => 'resource'],
     [3, () => `resource == Tool::${q(g.pick(TOOLS))}`],
     [2, () => `resource in MCP::${q(g.pick(SERVERS))}`],
@@ -100,9 +64,9 @@ function head(g: Gen): string {
   return `${p}, ${a}, ${r}`;
 }
 
-function randomPolicy(g: Gen): string {
+function randomPolicy(g: SeededRandom): string {
   const effect = g.chance(0.7) ? 'permit' : 'forbid';
-  const condition = g.oneOf<string>([
+  const condition = g.weighted<string>([
     [4, () => ''],
     [1, () => ' when { principal has claim_roles && principal.claim_roles.contains("dev") }'],
     [1, () => ' when { resource.readOnlyHint }'], // errors where the attribute is missing
@@ -112,7 +76,7 @@ function randomPolicy(g: Gen): string {
 }
 
 /** entities_json: a group DAG (parents later in the list), servers, sometimes action groups. */
-function baseEntities(g: Gen): unknown[] {
+function baseEntities(g: SeededRandom): unknown[] {
   const out: unknown[] = GROUPS.map((id, i) => group(id, ...g.subset(GROUPS.slice(i + 1), 0.4)));
   for (const s of SERVERS) out.push({ uid: uid('MCP', s), attrs: {}, parents: [] });
   if (g.chance(0.6)) {
@@ -126,7 +90,7 @@ function baseEntities(g: Gen): unknown[] {
   return out;
 }
 
-function randomRequest(g: Gen): { request: CedarRequest; entities: CedarEntity[] } {
+function randomRequest(g: SeededRandom): { request: CedarRequest; entities: CedarEntity[] } {
   const principal = g.chance(0.9) ? uid('Client', g.pick(USERS)) : uid('THVGroup', g.pick(GROUPS));
   const action = uid('Action', g.pick(ACTIONS));
   const resource = g.chance(0.8) ? uid('Tool', g.pick(TOOLS)) : uid(g.pick(['Prompt', 'MCP']), g.pick(SERVERS));
@@ -145,7 +109,7 @@ function randomRequest(g: Gen): { request: CedarRequest; entities: CedarEntity[]
 
 describe('PolicyEngine index', () => {
   it('never drops a policy whose head can match, and decides as plain isAuthorized does', () => {
-    const g = new Gen(0x1de8);
+    const g = new SeededRandom(0x1de8);
     let compared = 0;
     let matched = 0;
     let offered = 0;

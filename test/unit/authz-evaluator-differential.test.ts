@@ -6,24 +6,13 @@ import type { CedarEntity, CedarRequest, CedarValue, EntityUid } from '../../src
 import { PolicyEngine, type Decision } from '../../src/authz/engine.js';
 import { MapEntityStore } from '../../src/authz/entity-store.js';
 import { analyzePolicy, checkEntities, evaluatePolicy, scopeMatches, UnsupportedExpression, type PolicyOutcome } from '../../src/authz/evaluator.js';
+import { SeededRandom } from '../support/seeded-random.js';
 
 const SEED = 20240611;
 const POLICIES = 1800;
 const BATCH = 24;
 const REQUESTS_PER_BATCH = 8;
 const SINGLE_CALL_CHECKS = 200;
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SUBS = ['alice', 'bob', 'carol', 'svc-ci'];
 const GROUPS = ['eng', 'ops', 'admins', 'sre', 'all', 'contractors'];
@@ -42,34 +31,7 @@ const ATTRS = [
   'arg_query', 'arg_count', 'arg_force', 'arg_temp', 'readOnlyHint', 'owner', 'tier', 'teams', 'meta', 'region', 'missing', 'level',
 ];
 
-class Gen {
-  readonly r: () => number;
-  constructor(seed: number) {
-    this.r = prng(seed);
-  }
-  chance(p: number): boolean {
-    return this.r() < p;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.r() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.r() * xs.length)] as T;
-  }
-  subset<T>(xs: readonly T[], p = 0.4): T[] {
-    return xs.filter(() => this.chance(p));
-  }
-  /** Pick one of several weighted generators. */
-  oneOf<T>(options: ReadonlyArray<[number, () => T]>): T {
-    const total = options.reduce((s, [w]) => s + w, 0);
-    let x = this.r() * total;
-    for (const [w, f] of options) {
-      x -= w;
-      if (x < 0) return f();
-    }
-    return options[options.length - 1]![1]();
-  }
-
+class Gen extends SeededRandom {
   // ---- data -------------------------------------------------------------------------------
 
   longValue(): number {
@@ -171,7 +133,7 @@ class Gen {
     return `${type}::${this.str(id)}`;
   }
   head(): string {
-    const p = this.oneOf<string>([
+    const p = this.weighted<string>([
       [9, () => 'principal'],
       [1, () => `principal == ${this.uid('Client', this.pick(SUBS))}`],
       [2, () => `principal in ${this.uid('THVGroup', this.pick(GROUPS))}`],
@@ -180,13 +142,13 @@ class Gen {
       [0.3, () => `principal in ${this.uid('Client', this.pick(SUBS))}`],
       [0.2, () => `principal == ${this.uid('THVGroup', 'eng')}`],
     ]);
-    const a = this.oneOf<string>([
+    const a = this.weighted<string>([
       [9, () => 'action'],
       [2, () => `action == ${this.uid('Action', this.chance(0.6) ? 'call_tool' : this.pick(ACTIONS))}`],
       [1, () => `action in [${this.subset(ACTIONS, 0.5).map((x) => this.uid('Action', x)).join(', ')}]`],
       [1, () => `action in ${this.uid('Action', this.pick(ACTION_GROUPS))}`],
     ]);
-    const r = this.oneOf<string>([
+    const r = this.weighted<string>([
       [9, () => 'resource'],
       [1, () => `resource == ${this.uid('Tool', this.pick(TOOLS))}`],
       [2, () => `resource in ${this.uid('MCP', this.pick(SERVERS))}`],
@@ -199,8 +161,8 @@ class Gen {
   policy(): string {
     const effect = this.chance(0.6) ? 'permit' : 'forbid';
     const clauses: string[] = [];
-    const n = this.oneOf<number>([[1, () => 0], [6, () => 1], [3, () => 2], [1, () => 3]]);
-    for (let i = 0; i < n; i++) clauses.push(`${this.chance(0.7) ? 'when' : 'unless'} { ${this.bool(this.int(1, 3))} }`);
+    const n = this.weighted<number>([[1, () => 0], [6, () => 1], [3, () => 2], [1, () => 3]]);
+    for (let i = 0; i < n; i++) clauses.push(`${this.chance(0.7) ? 'when' : 'unless'} { ${this.bool(this.between(1, 3))} }`);
     if (this.chance(0.04)) clauses.push(`when { ${this.unsupported()} }`);
     return `${effect}(${this.head()})${clauses.map((c) => `\n  ${c}`).join('')};`;
   }
@@ -217,7 +179,7 @@ class Gen {
   }
 
   entityLit(): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [2, () => this.uid('Client', this.pick(SUBS))],
       [3, () => this.uid('THVGroup', this.pick(GROUPS))],
       [1, () => this.uid('MCP', this.pick(SERVERS))],
@@ -229,7 +191,7 @@ class Gen {
     return `${target}.${this.pick(names)}`;
   }
   entity(d: number): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [3, () => 'principal'],
       [3, () => 'resource'],
       [1, () => 'action'],
@@ -239,7 +201,7 @@ class Gen {
     ]);
   }
   long(d: number): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [3, () => String(this.longLit())],
       [3, () => this.pick(['principal.claim_level', 'context.claim_level', 'resource.arg_count', 'context.arg_count', 'principal.claim_org.tier'])],
       [0.5, () => this.pick(['THVGroup::"eng".level', 'action.level'])],
@@ -255,14 +217,14 @@ class Gen {
     return this.chance(0.1) ? this.pick(BIG_LONGS) * (this.chance(0.5) ? 1 : -1) : this.pick(LONGS);
   }
   string(d: number): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [3, () => this.str(this.pick(STRINGS))],
       [4, () => this.pick(['principal.claim_sub', 'principal.claim_email', 'context.claim_email', 'resource.name', 'resource.operation', 'resource.arg_query', 'context.arg_query', 'principal.claim_org.name', 'principal.claim_org.meta.region', 'resource.feature'])],
       [d > 0 ? 0.3 : 0, () => `(if ${this.bool(d - 1)} then ${this.string(d - 1)} else ${this.string(d - 1)})`],
     ]);
   }
   set(d: number): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [2, () => `[${this.subset(ROLES).map((s) => this.str(s)).join(', ')}]`],
       [1, () => `[${this.subset(LONGS).join(', ')}]`],
       [1, () => `[${[...this.subset(ROLES, 0.3), ...this.subset(ROLES, 0.3)].map((s) => this.str(s)).join(', ')}]`], // duplicates
@@ -272,11 +234,11 @@ class Gen {
       [d > 0 ? 1 : 0, () => `[${this.any(d - 1)}, ${this.any(d - 1)}]`],
       [0.3, () => '[]'],
       // Small universe, repeats: set equality (order and duplicates do not matter) often holds.
-      [1.5, () => `[${Array.from({ length: this.int(0, 3) }, () => this.str(this.pick(['admin', 'dev']))).join(', ')}]`],
+      [1.5, () => `[${Array.from({ length: this.between(0, 3) }, () => this.str(this.pick(['admin', 'dev']))).join(', ')}]`],
     ]);
   }
   record(d: number): string {
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [2, () => 'context'],
       [2, () => this.pick(['principal.claim_org', 'context.claim_org', 'principal.claim_org.meta'])],
       [d > 0 ? 1 : 0, () => `{name: ${this.string(d - 1)}, tier: ${this.long(d - 1)}}`],
@@ -286,7 +248,7 @@ class Gen {
   }
   any(d: number): string {
     const dd = Math.max(d, 0);
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [2, () => this.bool(dd)],
       [2, () => this.long(dd)],
       [2, () => this.string(dd)],
@@ -298,10 +260,10 @@ class Gen {
   }
   pattern(): string {
     const parts: string[] = [];
-    const n = this.int(0, 5);
+    const n = this.between(0, 5);
     for (let i = 0; i < n; i++) {
       parts.push(
-        this.oneOf<string>([
+        this.weighted<string>([
           [3, () => '*'],
           [1, () => '\\*'],
           [6, () => this.pick(['a', 'l', 'i', 'c', 'e', '@', '.', '_', 'x', 'ü', '😀', 'al', 'read', 'search'])],
@@ -312,7 +274,7 @@ class Gen {
   }
   bool(d: number): string {
     if (d <= 0) {
-      return this.oneOf<string>([
+      return this.weighted<string>([
         [2, () => this.pick(['true', 'false'])],
         [2, () => this.pick(['resource.readOnlyHint', 'context.arg_force', 'resource.arg_force'])],
         [3, () => `(${this.pick(['principal', 'resource', 'context', 'action', 'principal.claim_org'])} has ${this.pick(ATTRS)})`],
@@ -321,7 +283,7 @@ class Gen {
       ]);
     }
     const e = d - 1;
-    return this.oneOf<string>([
+    return this.weighted<string>([
       [3, () => `(${this.long(e)} ${this.pick(['<', '<=', '>', '>='])} ${this.long(e)})`],
       [3, () => `(${this.any(e)} ${this.pick(['==', '!='])} ${this.any(e)})`],
       [2, () => `(${this.string(e)} == ${this.string(e)})`],
