@@ -30,8 +30,9 @@ function statusText(c: ClientView): string {
 function changeText(verb: string, ch: ClientChangeView): string {
   const c = ch.client;
   const lines: string[] = [];
-  if (!ch.fileChanged) lines.push(`${c.name}: ${c.file} already up to date.`);
-  else lines.push(`${c.name}: ${ch.created ? 'created' : 'updated'} ${c.file}.`);
+  if (ch.fileChanged) lines.push(`${c.name}: ${ch.created ? 'created' : 'updated'} ${c.file}.`);
+  else if (verb === 'setup') lines.push(`${c.name}: set up; ${c.file} needed no change.`);
+  else lines.push(`${c.name}: ${c.file} needed no change.`);
   if (ch.written.length) lines.push(`  wrote:   ${ch.written.join(', ')}`);
   if (ch.removed.length) lines.push(`  removed: ${ch.removed.join(', ')}`);
   if (ch.unchanged.length) lines.push(`  kept:    ${ch.unchanged.join(', ')}`);

@@ -18,6 +18,38 @@ function print(format: Format, json: unknown, text: () => string): void {
   process.stdout.write((format === 'json' ? JSON.stringify(json, null, 2) : text()) + '\n');
 }
 
+type NameResult<T> = { name: string; ok: true; value: T } | { name: string; ok: false; error: string };
+
+/**
+ * Runs a lifecycle verb on each name in turn, like `docker stop a b`: one name that fails does not
+ * stop the others. The error of a single name is thrown as before; with several, each failure is
+ * printed and the first one's exit code is kept.
+ */
+async function forEachName<T>(names: string[], fn: (name: string) => Promise<T>): Promise<Array<NameResult<T>>> {
+  if (names.length === 1) return [{ name: names[0]!, ok: true, value: await fn(names[0]!) }];
+  const results: Array<NameResult<T>> = [];
+  let firstFailure: number | undefined;
+  for (const name of names) {
+    try {
+      results.push({ name, ok: true, value: await fn(name) });
+    } catch (err) {
+      if (err instanceof CoreUnavailableError) throw err; // nothing else would work either
+      process.stderr.write(`gatehouse: ${name}: ${(err as Error).message}\n`);
+      firstFailure ??= exitCodeFor(err);
+      results.push({ name, ok: false, error: (err as Error).message });
+    }
+  }
+  if (firstFailure !== undefined) process.exitCode = firstFailure;
+  return results;
+}
+
+/** One name keeps the single object scripts already read; several give an array in the same order. */
+function printJsonResults<T>(results: Array<NameResult<T>>): void {
+  const only = results.length === 1 ? results[0] : undefined;
+  if (only?.ok) print('json', only.value, () => '');
+  else print('json', results.map((r) => (r.ok ? r.value : { name: r.name, error: r.error })), () => '');
+}
+
 function serverRows(servers: ServerView[]): string {
   if (servers.length === 0) return 'No servers. Start one with: gatehouse run <image>';
   return table(
@@ -167,12 +199,16 @@ export function buildProgram(): Command {
     ['restart', 'restart a server'],
   ] as const) {
     program
-      .command(`${verb} <name>`)
+      .command(`${verb} <names...>`)
       .description(help)
-      .action(async (name: string) => {
-        const s = await withCore((api) => api[verb](name));
-        print(fmt(), s, () => `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}${s.status === 'running' ? `  ${s.url}` : ''}`);
-        if (verb !== 'stop' && s.status !== 'running') process.exitCode = ExitCode.failure;
+      .action(async (names: string[]) => {
+        const results = await forEachName(names, async (name) => {
+          const s = await withCore((api) => api[verb](name));
+          if (fmt() === 'table') print(fmt(), s, () => `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}${s.status === 'running' ? `  ${s.url}` : ''}`);
+          if (verb !== 'stop' && s.status !== 'running') process.exitCode ??= ExitCode.failure;
+          return s;
+        });
+        if (fmt() === 'json') printJsonResults(results);
       });
   }
 
@@ -186,13 +222,17 @@ export function buildProgram(): Command {
     });
 
   program
-    .command('rm <name>')
+    .command('rm <names...>')
     .alias('remove')
-    .description('remove a server and its container')
+    .description('remove servers and their containers')
     .option('-f, --force', 'remove even if running')
-    .action(async (name: string, o: { force?: boolean }) => {
-      const r = await withCore((api) => api.remove(name, o.force === true));
-      print(fmt(), r, () => `Removed ${name}.`);
+    .action(async (names: string[], o: { force?: boolean }) => {
+      const results = await forEachName(names, async (name) => {
+        const r = await withCore((api) => api.remove(name, o.force === true));
+        if (fmt() === 'table') print(fmt(), r, () => `Removed ${name}.`);
+        return r;
+      });
+      if (fmt() === 'json') printJsonResults(results);
     });
 
   program

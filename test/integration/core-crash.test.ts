@@ -107,4 +107,30 @@ describe('the gatehouse command and a core killed with SIGKILL', () => {
     const api = new ApiClient(readDiscovery(path.join(home, 'core.json'))!.url, 'wrong-token-wrong-token-wrong-token');
     await expect(api.listServers()).rejects.toThrow(/token/);
   });
+
+  it('acts on several names at once and goes on past one that fails, with the first failure as exit code', async () => {
+    const stop = await cli(home, ['stop', 'one', 'nope', 'three']);
+    expect(stop.code).toBe(3);
+    expect(stop.stdout).toMatch(/^one: stopped$/m);
+    expect(stop.stdout).toMatch(/^three: stopped$/m);
+    expect(stop.stderr).toMatch(/^gatehouse: nope: /m);
+
+    const start = await cli(home, ['start', 'one', 'three', '--format', 'json']);
+    expect(start.code).toBe(0);
+    const started = JSON.parse(start.stdout) as { name: string; status: string }[];
+    expect(started.map((s) => [s.name, s.status])).toEqual([
+      ['one', 'running'],
+      ['three', 'running'],
+    ]);
+    // One name keeps the single object scripts already read.
+    const single = JSON.parse((await cli(home, ['stop', 'one', '--format', 'json'])).stdout) as { name: string };
+    expect(single.name).toBe('one');
+
+    const rm = await cli(home, ['rm', '--force', 'one', 'three']);
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toContain('Removed one.');
+    expect(rm.stdout).toContain('Removed three.');
+    const left = JSON.parse((await cli(home, ['ls', '--format', 'json'])).stdout) as { name: string }[];
+    expect(left.map((s) => s.name)).toEqual(['two']);
+  });
 });
