@@ -31,7 +31,29 @@ function classify(err: DetailedError): 'error' | 'warning' | 'ignore' {
   return 'error';
 }
 
-function explain(err: DetailedError): DetailedError {
+type KnownArguments = { toolArgs?: ArgumentTypes; promptArgs?: ArgumentTypes };
+
+/**
+ * `arg_<name>` comes from whatever the caller sends, so "not found" only means something when the
+ * server's tools (or prompts) are known; otherwise say what matters: an absent argument is an error.
+ */
+function explainArgument(err: DetailedError, known: KnownArguments): DetailedError | undefined {
+  const attr = /attribute `(arg_[^`]+)`/.exec(err.message);
+  if (!attr || !err.message.includes('not found')) return undefined;
+  const a = attr[1]!;
+  const name = a.replace(/^arg_/, '').replace(/_present$/, '');
+  const onPrompt = err.message.includes('`Prompt`') || err.message.includes('get_prompt');
+  const args = onPrompt ? known.promptArgs : known.toolArgs;
+  const absent = `a request without it makes this policy fail to evaluate, and an evaluation error denies the whole request (as in ToolHive); write \`resource has ${a} && ...\` if some requests omit it`;
+  if (args === undefined) {
+    return { ...err, message: `\`${a}\` reads the ${onPrompt ? 'prompt' : 'tool'} argument "${name}", which is only known when a request arrives`, help: absent };
+  }
+  return { ...err, help: `none of the server's ${onPrompt ? 'prompts' : 'tools'} declares an argument "${name}"; ${absent}` };
+}
+
+function explain(err: DetailedError, known: KnownArguments): DetailedError {
+  const argument = explainArgument(err, known);
+  if (argument) return argument;
   const optional = /optional attribute `((?:claim_|claimset_)[^`]+)`/.exec(err.message);
   if (optional) {
     const a = optional[1]!;
@@ -47,7 +69,7 @@ function explain(err: DetailedError): DetailedError {
   return { ...err, help: err.help ? `${err.help} (${extra})` : extra };
 }
 
-export function checkAuthzConfig(config: AuthzConfig, known: { toolArgs?: ArgumentTypes; promptArgs?: ArgumentTypes } = {}): CheckResult {
+export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}): CheckResult {
   let parsed;
   try {
     parsed = parsePolicies(config.cedar.policies);
@@ -59,21 +81,24 @@ export function checkAuthzConfig(config: AuthzConfig, known: { toolArgs?: Argume
   }
   const texts = new Map(parsed.map((p) => [p.id, p]));
   const result = validateAgainstSchema(staticPolicies(parsed), mcpSchema(config.cedar, known));
-  const errors: PolicyProblem[] = [];
-  const warnings: PolicyProblem[] = [];
-  const seen = new Set<string>();
+  const found: PolicyProblem[] = [];
   for (const { policy, error } of [...result.errors, ...result.warnings]) {
     const kind = classify(error);
     if (kind === 'ignore') continue;
     const p = texts.get(policy);
-    const problem = problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }), p?.text, p?.index, kind);
-    const key = `${problem.policy}|${problem.line}|${problem.column}|${problem.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    (kind === 'error' ? errors : warnings).push(problem);
+    found.push(problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }, known), p?.text, p?.index, kind));
   }
   const order = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
-  return { ok: errors.length === 0, errors: errors.sort(order), warnings: warnings.sort(order) };
+  // The same finding twice in one policy (an attribute read twice) is reported once, at its first place.
+  const seen = new Set<string>();
+  const unique = found.sort(order).filter((problem) => {
+    const key = `${problem.policy}|${problem.severity}|${problem.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const errors = unique.filter((problem) => problem.severity === 'error');
+  return { ok: errors.length === 0, errors, warnings: unique.filter((problem) => problem.severity !== 'error') };
 }
 
 /** The same config with every policy in Cedar's canonical layout (refuses to format what does not parse). */
