@@ -311,7 +311,7 @@ const LIST_CALLER = { sub: 'user_17', email: 'user_17@example.com', roles: ['dev
 
 /** What the authorization layer does with a tools/list answer: remember the annotations, keep what the caller may use. */
 function filterList(az: McpAuthorizer, principal: Principal): Record<string, unknown>[] {
-  az.learnTools(LIST_ITEMS);
+  az.learn('tool', LIST_ITEMS);
   return LIST_ITEMS.filter((item) => az.mayUse(principal, 'tool', item));
 }
 

@@ -105,8 +105,8 @@ export class ApiClient {
   attachPolicy(server: string, policySet: string | null): Promise<ServerView> {
     return this.call('PUT', `/v1/servers/${encodeURIComponent(server)}/policy`, { policySet });
   }
-  checkPolicy(config: unknown): Promise<PolicyCheckView> {
-    return this.call('POST', '/v1/policy-check', { config });
+  checkPolicy(config: unknown, server?: string): Promise<PolicyCheckView> {
+    return this.call('POST', '/v1/policy-check', { config, ...(server !== undefined ? { server } : {}) });
   }
   simulatePolicy(body: { set?: string; version?: number; config?: unknown; input: SimulationInputBody }): Promise<SimulationView> {
     return this.call('POST', '/v1/policy-simulate', body);

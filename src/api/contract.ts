@@ -126,7 +126,8 @@ export interface ApiErrorBody {
 // ---- policies ------------------------------------------------------------------------------
 
 export const PolicySaveSchema = z.object({ config: z.unknown(), note: z.string().max(500).optional() }).strict();
-export const PolicyCheckSchema = z.object({ config: z.unknown() }).strict();
+/** `server`: also check `arg_<name>` reads against the arguments that server's tools and prompts declare. */
+export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional() }).strict();
 export const PolicyAttachSchema = z.object({ policySet: z.string().min(1).max(64).nullable() }).strict();
 
 /** A simulated request: who (claims), what (a tool, prompt or resource) and with which arguments. */

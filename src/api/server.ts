@@ -201,7 +201,8 @@ export class ApiServer {
     if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
     if (resource === 'policies') return this.policies(method, name, action, url, req, res);
     if (resource === 'policy-check' && method === 'POST') {
-      return sendJson(res, 200, manager.authz.check(PolicyCheckSchema.parse(await readJson(req)).config));
+      const body = PolicyCheckSchema.parse(await readJson(req));
+      return sendJson(res, 200, manager.authz.check(body.config, body.server));
     }
     if (resource === 'policy-simulate' && method === 'POST') {
       const body = PolicySimulateSchema.parse(await readJson(req));

@@ -1,8 +1,9 @@
 import { McpAuthorizer } from '../authz/authorizer.js';
+import { ToolKnowledge } from '../authz/tool-knowledge.js';
 import { AuthzConfigSchema, type AuthzConfig } from '../authz/config.js';
 import { describeProblem } from '../authz/cedar.js';
 import { PolicyEngine } from '../authz/engine.js';
-import { checkAuthzConfig, simulate, type CheckResult, type SimulationInput, type SimulationResult } from '../authz/policy-tools.js';
+import { checkAuthzConfig, simulate, type CheckResult, type KnownArguments, type SimulationInput, type SimulationResult } from '../authz/policy-tools.js';
 import type { PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
@@ -33,6 +34,8 @@ export class AuthzManager {
   private readonly authorizers = new Map<string, McpAuthorizer>();
   private readonly broken = new Map<string, string>();
   private readonly engines = new Map<string, { version: number; engine: PolicyEngine }>();
+  /** Per server, what its lists said; outlives each authorizer so an edit never forgets annotations. */
+  private readonly knowledge = new Map<string, ToolKnowledge>();
 
   constructor(
     private readonly store: Store,
@@ -51,8 +54,10 @@ export class AuthzManager {
     return parsed.data;
   }
 
-  check(config: unknown): CheckResult {
-    return checkAuthzConfig(this.parse(config));
+  /** Checks a config; against the arguments a server's tools and prompts declare when one is named. */
+  check(config: unknown, server?: string): CheckResult {
+    if (server !== undefined && !this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}". See: gatehouse ls`);
+    return checkAuthzConfig(this.parse(config), server === undefined ? {} : this.knownArguments([server]));
   }
 
   /** Installs a server's stored attachment (start-up, run). A set that cannot be built leaves the server closed. */
@@ -61,7 +66,7 @@ export class AuthzManager {
     this.authorizers.delete(s.name);
     if (!s.policySet) return;
     try {
-      this.authorizers.set(s.name, new McpAuthorizer(this.engineFor(s.policySet), s.name));
+      this.authorizers.set(s.name, new McpAuthorizer(this.engineFor(s.policySet), s.name, this.knowledgeOf(s.name)));
     } catch (err) {
       this.broken.set(s.name, `Policy set "${s.policySet}" cannot be applied: ${(err as Error).message}`);
       this.log(s.name, 'error', this.broken.get(s.name)!);
@@ -71,6 +76,27 @@ export class AuthzManager {
   drop(server: string): void {
     this.authorizers.delete(server);
     this.broken.delete(server);
+    this.knowledge.delete(server);
+  }
+
+  private knowledgeOf(server: string): ToolKnowledge {
+    let k = this.knowledge.get(server);
+    if (!k) this.knowledge.set(server, (k = new ToolKnowledge()));
+    return k;
+  }
+
+  /** The argument names the servers' lists declared (a name in any of them counts), if any list was seen. */
+  private knownArguments(servers: readonly string[]): KnownArguments {
+    const tools = new Set<string>();
+    const prompts = new Set<string>();
+    let sawTools = false;
+    let sawPrompts = false;
+    for (const server of servers) {
+      const k = this.knowledge.get(server)?.knownArguments();
+      if (k?.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
+      if (k?.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
+    }
+    return { servers, ...(sawTools ? { toolArgs: tools } : {}), ...(sawPrompts ? { promptArgs: prompts } : {}) };
   }
 
   // ---- policy sets -------------------------------------------------------------------------
@@ -104,14 +130,14 @@ export class AuthzManager {
   save(name: string, config: unknown, note: string | null = null): { version: number; check: CheckResult; servers: string[] } {
     assertValidPolicySetName(name);
     const parsed = this.parse(config);
-    const check = checkAuthzConfig(parsed);
+    const check = checkAuthzConfig(parsed, this.knownArguments(this.store.servers.byPolicySet(name).map((s) => s.name)));
     if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
     const engine = new PolicyEngine(parsed);
     const version = this.store.policies.save(name, parsed, note);
     this.engines.set(name, { version, engine });
     const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
     for (const server of servers) {
-      this.authorizers.set(server, new McpAuthorizer(engine, server));
+      this.authorizers.set(server, new McpAuthorizer(engine, server, this.knowledgeOf(server)));
       this.broken.delete(server);
       this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
     }

@@ -1,6 +1,7 @@
 import type { CallerIdentity } from '../proxy/middleware.js';
 import type { AuthzConfig } from './config.js';
 import { PolicyEngine, type Decision } from './engine.js';
+import { ToolKnowledge } from './tool-knowledge.js';
 import {
   ALWAYS_ALLOWED_METHODS,
   AUTHORIZED_METHODS,
@@ -20,8 +21,6 @@ export type MessageVerdict =
   | { kind: 'filter'; feature: McpFeature }
   | { kind: 'decided'; allowed: boolean; decision: Decision; feature: McpFeature; name: string; reason: string }
   | { kind: 'deny'; reason: string };
-
-const MAX_ANNOTATED_TOOLS = 10_000;
 
 /**
  * A number per Principal object, for decision-cache keys: a principal is built once per caller's
@@ -89,17 +88,17 @@ function targetOf(feature: McpFeature, params: Record<string, unknown> | undefin
 
 /**
  * MCP-level authorization for one server: maps messages onto ToolHive's Cedar model, asks the engine,
- * remembers tool annotations from the server's tools/list answers, and builds list filters.
+ * reads tool annotations from what the server said in its lists (ToolKnowledge), and builds list filters.
  */
 export class McpAuthorizer {
   readonly engine: PolicyEngine;
-  /** Tool annotations (readOnlyHint, ...) learned from tools/list, per tool name. */
-  private readonly annotations = new Map<string, Record<string, unknown>>();
   private readonly principals = new WeakMap<object, Principal | null>();
 
   constructor(
     config: AuthzConfig | PolicyEngine,
     readonly serverName: string,
+    /** What the server said in its lists; shared by the server's successive authorizers (see ToolKnowledge). */
+    readonly knowledge: ToolKnowledge = new ToolKnowledge(),
   ) {
     this.engine = config instanceof PolicyEngine ? config : new PolicyEngine(config);
   }
@@ -115,7 +114,7 @@ export class McpAuthorizer {
 
   /** Decides one operation; ToolHive denies whenever evaluation reported an error. */
   decide(principal: Principal, op: FeatureRequest): { allowed: boolean; decision: Decision } {
-    const annotated = op.feature === 'tool' && !op.annotations ? { ...op, annotations: this.annotations.get(op.name) } : op;
+    const annotated = op.feature === 'tool' && !op.annotations ? { ...op, annotations: this.knowledge.annotationsOf(op.name) } : op;
     const decision = this.engine.decideKeyed(this.cacheKey(principal, annotated), () => cedarRequestOf(principal, annotated, this.serverName));
     return { allowed: decision.decision === 'allow' && decision.errors.length === 0, decision };
   }
@@ -167,15 +166,10 @@ export class McpAuthorizer {
     return this.decide(principal, { feature, name, ...(annotations ? { annotations } : {}) }).allowed;
   }
 
-  learnTools(items: readonly Record<string, unknown>[]): void {
-    for (const item of items) {
-      const name = item['name'];
-      const ann = item['annotations'];
-      if (typeof name !== 'string') continue;
-      if (typeof ann === 'object' && ann !== null) this.annotations.set(name, ann as Record<string, unknown>);
-      else this.annotations.delete(name);
-      if (this.annotations.size > MAX_ANNOTATED_TOOLS) this.annotations.delete(this.annotations.keys().next().value as string);
-    }
+  /** Takes note of a server's whole list answer (before filtering): tool annotations, argument names. */
+  learn(feature: McpFeature, items: readonly Record<string, unknown>[]): void {
+    if (feature === 'tool') this.knowledge.learnTools(items);
+    else if (feature === 'prompt') this.knowledge.learnPrompts(items);
   }
 }
 

@@ -96,7 +96,7 @@ export function authorizationLayer(authorizer: () => McpAuthorizer | { failure: 
       const principal = ctx.identity ? az.principal(ctx.identity) : undefined;
       if (ctx.url.pathname === LEGACY_MESSAGES_PATH) {
         // Legacy SSE answers on the GET stream, not on this response: the front rewrites the answer there.
-        ctx.answerTransform = { id, apply: (answer) => filterAnswer(answer, LIST_KIND[feature], (item) => az.mayUse(principal, feature, item), feature === 'tool' ? (items) => az.learnTools(items) : undefined, log) };
+        ctx.answerTransform = { id, apply: (answer) => filterAnswer(answer, LIST_KIND[feature], (item) => az.mayUse(principal, feature, item), (items) => az.learn(feature, items), log) };
         return next();
       }
       filterListResponse(
@@ -105,7 +105,7 @@ export function authorizationLayer(authorizer: () => McpAuthorizer | { failure: 
           kind: LIST_KIND[feature],
           requestId: id,
           keep: (item) => az.mayUse(principal, feature, item),
-          ...(feature === 'tool' ? { onItems: (items: Record<string, unknown>[]) => az.learnTools(items) } : {}),
+          onItems: (items: Record<string, unknown>[]) => az.learn(feature, items),
         },
         (message) => log('error', message),
       );

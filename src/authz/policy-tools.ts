@@ -3,7 +3,7 @@ import { AuthzConfigError, type AuthzConfig } from './config.js';
 import { formatPolicy, parsePolicies, PolicyParseError, policyId, problemFrom, staticPolicies, validateAgainstSchema, type PolicyProblem } from './cedar.js';
 import { PolicyEngine, type Decision } from './engine.js';
 import { cedarRequestOf, principalOf, type McpFeature } from './entities.js';
-import { mcpSchema, type ArgumentTypes } from './schema.js';
+import { mcpSchema } from './schema.js';
 
 /**
  * What the UI and the command line do with policies before they run: check (syntax, then Cedar's
@@ -31,24 +31,44 @@ function classify(err: DetailedError): 'error' | 'warning' | 'ignore' {
   return 'error';
 }
 
-type KnownArguments = { toolArgs?: ArgumentTypes; promptArgs?: ArgumentTypes };
+/** Argument names a server's tools and prompts declared in their lists; absent when no list was seen. */
+export type KnownArguments = {
+  toolArgs?: ReadonlySet<string>;
+  promptArgs?: ReadonlySet<string>;
+  /** The servers whose lists these came from, for the messages. */
+  servers?: readonly string[];
+};
 
 /**
  * `arg_<name>` comes from whatever the caller sends, so "not found" only means something when the
  * server's tools (or prompts) are known; otherwise say what matters: an absent argument is an error.
  */
-function explainArgument(err: DetailedError, known: KnownArguments): DetailedError | undefined {
+function argumentFinding(err: DetailedError, known: KnownArguments): { attribute: string; name: string; onPrompt: boolean; declared: boolean | undefined } | undefined {
   const attr = /attribute `(arg_[^`]+)`/.exec(err.message);
   if (!attr || !err.message.includes('not found')) return undefined;
-  const a = attr[1]!;
-  const name = a.replace(/^arg_/, '').replace(/_present$/, '');
+  const attribute = attr[1]!;
   const onPrompt = err.message.includes('`Prompt`') || err.message.includes('get_prompt');
+  const names = onPrompt ? known.promptArgs : known.toolArgs;
+  // `arg_x_present` stands for an object or array argument `x`; `arg_x_present` may also be a scalar named `x_present`.
+  const candidates = [attribute.replace(/^arg_/, ''), attribute.replace(/^arg_/, '').replace(/_present$/, '')];
+  const name = candidates[1]!;
+  return { attribute, name, onPrompt, declared: names === undefined ? undefined : candidates.some((c) => names.has(c)) };
+}
+
+function explainArgument(err: DetailedError, known: KnownArguments): DetailedError | undefined {
+  const finding = argumentFinding(err, known);
+  if (!finding) return undefined;
+  const { attribute: a, name, onPrompt } = finding;
   const args = onPrompt ? known.promptArgs : known.toolArgs;
   const absent = `a request without it makes this policy fail to evaluate, and an evaluation error denies the whole request (as in ToolHive); write \`resource has ${a} && ...\` if some requests omit it`;
   if (args === undefined) {
-    return { ...err, message: `\`${a}\` reads the ${onPrompt ? 'prompt' : 'tool'} argument "${name}", which is only known when a request arrives`, help: absent };
+    const unseen = known.servers?.length
+      ? ` (Gatehouse learns ${known.servers.join(', ')}'s ${onPrompt ? 'prompts' : 'tools'} when a client lists them through a proxy with a policy set)`
+      : '';
+    return { ...err, message: `\`${a}\` reads the ${onPrompt ? 'prompt' : 'tool'} argument "${name}", which is only known when a request arrives${unseen}`, help: absent };
   }
-  return { ...err, help: `none of the server's ${onPrompt ? 'prompts' : 'tools'} declares an argument "${name}"; ${absent}` };
+  const whose = known.servers?.length ? `${known.servers.join(', ')}'s` : "the server's";
+  return { ...err, message: err.message.replace(/; did you mean .*$/, ''), help: `none of ${whose} ${onPrompt ? 'prompts' : 'tools'} declares an argument "${name}"; ${absent}` };
 }
 
 function explain(err: DetailedError, known: KnownArguments): DetailedError {
@@ -80,11 +100,13 @@ export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}
     throw err;
   }
   const texts = new Map(parsed.map((p) => [p.id, p]));
-  const result = validateAgainstSchema(staticPolicies(parsed), mcpSchema(config.cedar, known));
+  const result = validateAgainstSchema(staticPolicies(parsed), mcpSchema(config.cedar));
   const found: PolicyProblem[] = [];
   for (const { policy, error } of [...result.errors, ...result.warnings]) {
     const kind = classify(error);
     if (kind === 'ignore') continue;
+    // The schema cannot hold argument names; one the server's list declares is no finding.
+    if (argumentFinding(error, known)?.declared === true) continue;
     const p = texts.get(policy);
     found.push(problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }, known), p?.text, p?.index, kind));
   }

@@ -6,7 +6,7 @@ import { TOOL_ANNOTATION_HINTS } from './entities.js';
  * A Cedar schema of ToolHive's MCP entity model, so Cedar's own validator catches policies that can
  * never match (`Action::"call_tol"`, `Tol::"x"`) and attributes nobody sends (`principal.claim_role`).
  * Claims and arguments are open-ended in reality, so findings about them are warnings, not errors
- * (see policy-check.ts); the types here are what ToolHive hands to Cedar (numbers are decimals).
+ * (see policy-tools.ts; argument names are compared with what the server's lists declare); the types here are what ToolHive hands to Cedar (numbers are decimals).
  */
 
 type Attr = { type: string; name?: string; element?: Attr; required?: boolean };
@@ -43,9 +43,6 @@ export const KNOWN_CLAIMS: Readonly<Record<string, Attr>> = {
   tenant: STRING,
 };
 
-/** Arguments a server's tools take, as Cedar types (from their JSON Schemas), when known. */
-export type ArgumentTypes = Record<string, 'String' | 'Boolean' | 'decimal' | 'present'>;
-
 export function claimAttributeTypes(options: CedarOptions): Record<string, Attr> {
   const attrs: Record<string, Attr> = {};
   for (const [name, t] of Object.entries(KNOWN_CLAIMS)) attrs[`claim_${name}`] = t;
@@ -59,15 +56,6 @@ export function claimAttributeTypes(options: CedarOptions): Record<string, Attr>
   return attrs;
 }
 
-function argumentAttrs(args: ArgumentTypes): Record<string, Attr> {
-  const out: Record<string, Attr> = {};
-  for (const [name, t] of Object.entries(args)) {
-    if (t === 'present') out[`arg_${name}_present`] = BOOL;
-    else out[`arg_${name}`] = t === 'decimal' ? DECIMAL : { type: t, required: false };
-  }
-  return out;
-}
-
 const record = (attributes: Record<string, Attr>) => ({ type: 'Record', attributes });
 const featureAttrs = (extra: Record<string, Attr> = {}): Record<string, Attr> => ({
   name: { type: 'String' },
@@ -76,11 +64,9 @@ const featureAttrs = (extra: Record<string, Attr> = {}): Record<string, Attr> =>
   ...extra,
 });
 
-export function mcpSchema(options: CedarOptions, known: { toolArgs?: ArgumentTypes; promptArgs?: ArgumentTypes } = {}): SchemaJson<string> {
+export function mcpSchema(options: CedarOptions): SchemaJson<string> {
   const groupType = options.group_entity_type ?? 'THVGroup';
   const claims = claimAttributeTypes(options);
-  const toolArgs = argumentAttrs(known.toolArgs ?? {});
-  const promptArgs = argumentAttrs(known.promptArgs ?? {});
   const hints = Object.fromEntries(TOOL_ANNOTATION_HINTS.map((h) => [h, BOOL]));
   const action = (resource: string, context: Record<string, Attr>) => ({
     appliesTo: { principalTypes: ['Client'], resourceTypes: [resource], context: record(context) },
@@ -91,14 +77,14 @@ export function mcpSchema(options: CedarOptions, known: { toolArgs?: ArgumentTyp
         Client: { memberOfTypes: [groupType], shape: record(claims) },
         [groupType]: {},
         MCP: {},
-        Tool: { memberOfTypes: ['MCP'], shape: record(featureAttrs({ ...hints, ...toolArgs })) },
-        Prompt: { memberOfTypes: ['MCP'], shape: record(featureAttrs(promptArgs)) },
+        Tool: { memberOfTypes: ['MCP'], shape: record(featureAttrs(hints)) },
+        Prompt: { memberOfTypes: ['MCP'], shape: record(featureAttrs()) },
         Resource: { memberOfTypes: ['MCP'], shape: record(featureAttrs({ uri: { type: 'String' } })) },
         FeatureType: { shape: record({ type: { type: 'String' }, operation: { type: 'String' }, feature: { type: 'String' } }) },
       },
       actions: {
-        call_tool: action('Tool', { ...claims, ...toolArgs }),
-        get_prompt: action('Prompt', { ...claims, ...promptArgs }),
+        call_tool: action('Tool', claims),
+        get_prompt: action('Prompt', claims),
         read_resource: action('Resource', claims),
         list_tools: action('FeatureType', claims),
         list_prompts: action('FeatureType', claims),

@@ -87,8 +87,10 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .description('check an authz-config file: Cedar syntax, then the MCP entity model (typos in actions, entity types, claims)')
     .option('--key <key>', 'the ConfigMap data key, when the file is a ConfigMap manifest')
     .option('--strict', 'fail on warnings too')
-    .action((file: string, o: { key?: string; strict?: boolean }) => {
-      const result = checkAuthzConfig(readAuthzConfigFile(file, o.key));
+    .option('--server <name>', "also check the arguments policies read against those the server's tools and prompts declare")
+    .action(async (file: string, o: { key?: string; strict?: boolean; server?: string }) => {
+      const config = readAuthzConfigFile(file, o.key);
+      const result = o.server === undefined ? checkAuthzConfig(config) : await withCore((api) => api.checkPolicy(config, o.server));
       const failed = !result.ok || (o.strict === true && result.warnings.length > 0);
       print(result, () => {
         const lines = [problemLines(file, [...result.errors, ...result.warnings])].filter(Boolean);

@@ -43,6 +43,12 @@ export class GenerationalCache<K, V> {
     return this.young.size + this.old.size;
   }
 
+  /** Every value kept, oldest generation first (a key lives in one generation only). */
+  *values(): IterableIterator<V> {
+    yield* this.old.values();
+    yield* this.young.values();
+  }
+
   clear(): void {
     this.young = new Map();
     this.old = new Map();

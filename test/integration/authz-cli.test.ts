@@ -124,6 +124,19 @@ describe('Cedar authorization from the gatehouse command', () => {
     expect(status.stdout).toContain('policies:  policy set calc');
   });
 
+  it("policy check --server compares arg_ reads with the arguments the running server's tools declare", async () => {
+    // The clients above listed calc's tools through its proxy, so Gatehouse knows their arguments.
+    const f = file('args.json', config(['permit(principal, action == Action::"call_tool", resource == Tool::"echo") when { resource.arg_message == "hi" || resource.arg_mesage == "hi" };']));
+    const offline = await cli(['policy', 'check', f]);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/`arg_mesage` reads the tool argument "mesage", which is only known when a request arrives/);
+    const against = await cli(['policy', 'check', f, '--server', 'calc']);
+    expect(against.code).toBe(0);
+    expect(against.stdout).toMatch(/warning: policy 0, line 1, column \d+: attribute `arg_mesage` .*not found.*none of calc's tools declares an argument "mesage"/);
+    expect(against.stdout).not.toContain('`arg_message`');
+    expect((await cli(['policy', 'check', f, '--server', 'nope'])).code).toBe(3);
+  });
+
   it('a policy edit applies to the running server at once; a bad edit changes nothing', async () => {
     const widened = file('widened.json', config([...policies, 'permit(principal == Client::"bert", action == Action::"call_tool", resource == Tool::"get-sum");']));
     const bad = file('broken.json', config(['permit(principal, action == Action::"call_tool", resource == Tool::"echo")']));

@@ -445,9 +445,9 @@ describe('McpAuthorizer decision-cache key', () => {
     const tool = (annotations?: Record<string, unknown>): { principal: typeof p; op: FeatureRequest } => ({ principal: p, op: { feature: 'tool', name: 'rm', ...(annotations ? { annotations } : {}) } });
     expect(check(az, [tool({ destructiveHint: true }), tool({ destructiveHint: false }), tool({ destructiveHint: 'true' }), tool(), tool({ readOnlyHint: true })])).toEqual([false, true, true, true, true]);
     // Learned annotations count when the request has none.
-    az.learnTools([{ name: 'rm', annotations: { destructiveHint: true } }]);
+    az.learn('tool', [{ name: 'rm', annotations: { destructiveHint: true } }]);
     expect(check(az, [{ ...tool(), asked: tool({ destructiveHint: true }).op }])).toEqual([false]);
-    az.learnTools([{ name: 'rm' }]);
+    az.learn('tool', [{ name: 'rm' }]);
     expect(check(az, [tool()])).toEqual([true]);
     expect(az.mayUse(p!, 'tool', { name: 'rm', annotations: { destructiveHint: true } })).toBe(false);
     expect(az.mayUse(p!, 'tool', { name: 'rm', annotations: { destructiveHint: false } })).toBe(true);

@@ -21,10 +21,10 @@ describe('checkAuthzConfig', () => {
   });
 
   it('checks arguments against what the server declares when that is known', () => {
-    const declared = checkAuthzConfig(guide, { toolArgs: { operation: 'String', a: 'decimal' } });
+    const declared = checkAuthzConfig(guide, { toolArgs: new Set(['operation', 'a']) });
     expect(declared.warnings.map((w) => w.policy)).toEqual([2]);
 
-    const other = checkAuthzConfig(guide, { toolArgs: { op: 'String' } });
+    const other = checkAuthzConfig(guide, { toolArgs: new Set(['op']) });
     expect(other.warnings.map((w) => w.policy)).toEqual([2, 3]);
     expect(other.warnings[1]!.message).toMatch(/attribute `arg_operation` .*not found.*none of the server's tools declares an argument "operation"/);
   });

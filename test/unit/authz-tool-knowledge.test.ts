@@ -1,0 +1,140 @@
+// What a server's lists said (tool annotations, argument names) outlives a policy edit, and feeds
+// `policy check`. Uses a real SQLite store; the authorizers are the ones the proxy uses.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuthzManager } from '../../src/app/authz-manager.js';
+import type { McpAuthorizer } from '../../src/authz/authorizer.js';
+import { principalOf } from '../../src/authz/entities.js';
+import { ToolKnowledge } from '../../src/authz/tool-knowledge.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+const tools = [
+  { name: 'rm', annotations: { destructiveHint: true }, inputSchema: { type: 'object', properties: { path: { type: 'string' }, recursive: { type: 'boolean' } } } },
+  { name: 'ls', annotations: { readOnlyHint: true }, inputSchema: { type: 'object', properties: { path: { type: 'string' } } } },
+];
+const prompts = [{ name: 'review', arguments: [{ name: 'diff', required: true }, { name: 'tone' }] }];
+
+const config = (policies: string[]) => ({ version: '1.0', type: 'cedarv1', cedar: { policies, entities_json: '[]' } });
+const NO_DESTRUCTIVE = [
+  'permit(principal, action == Action::"call_tool", resource);',
+  'forbid(principal, action == Action::"call_tool", resource) when { resource has destructiveHint && resource.destructiveHint };',
+];
+
+describe('ToolKnowledge', () => {
+  it('learns annotations and argument names from list items, and forgets annotations a tool no longer has', () => {
+    const k = new ToolKnowledge();
+    expect(k.knownArguments()).toEqual({});
+    k.learnTools(tools);
+    k.learnPrompts(prompts);
+    expect(k.annotationsOf('rm')).toEqual({ destructiveHint: true });
+    expect(k.knownArguments()).toEqual({ toolArgs: new Set(['path', 'recursive']), promptArgs: new Set(['diff', 'tone']) });
+    k.learnTools([{ name: 'rm', inputSchema: { type: 'object', properties: { path: {} } } }]);
+    expect(k.annotationsOf('rm')).toBeUndefined();
+    expect(k.knownArguments().toolArgs).toEqual(new Set(['path']));
+  });
+
+  it('ignores malformed items and bounds what a server can make it keep', () => {
+    const k = new ToolKnowledge();
+    k.learnTools([{ name: 7 }, { name: 'x', annotations: [true], inputSchema: { properties: ['a'] } }, { name: 'y', inputSchema: 'nope' }]);
+    expect(k.annotationsOf('x')).toBeUndefined();
+    expect(k.knownArguments().toolArgs).toEqual(new Set());
+    k.learnTools([{ name: 'wide', inputSchema: { properties: Object.fromEntries(Array.from({ length: 300 }, (_, j) => [`a${j}`, {}])) } }]);
+    expect(k.knownArguments().toolArgs!.size).toBe(256);
+    k.learnTools(Array.from({ length: 30_000 }, (_, i) => ({ name: `t${i}`, annotations: { readOnlyHint: true } })));
+    expect(k.annotationsOf('t0')).toBeUndefined();
+    expect(k.annotationsOf('t29999')).toEqual({ readOnlyHint: true });
+  });
+});
+
+describe('AuthzManager and what servers said', () => {
+  let root: string;
+  let store: Store;
+  let manager: AuthzManager;
+  const alice = principalOf({ sub: 'alice' }, { policies: [] })!;
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-knowledge-'));
+    store = openStore(path.join(root, 'gatehouse.db'));
+    store.servers.insert({
+      name: 'files',
+      image: 'example/files',
+      url: null,
+      transport: 'stdio',
+      args: [],
+      env: {},
+      secrets: [],
+      auth: { type: 'none' },
+      volumes: [],
+      permissionProfile: 'none',
+      profile: { network: { outbound: { insecureAllowAll: false } } },
+      proxyPort: 40111,
+      targetPort: null,
+      group: 'default',
+      memoryBytes: null,
+      nanoCpus: null,
+      networkSetting: 'none',
+      desiredState: 'running',
+      status: 'running',
+    });
+    manager = new AuthzManager(store, () => {});
+  });
+
+  afterEach(() => {
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  const authorizer = () => manager.state('files') as McpAuthorizer;
+
+  it('keeps tool annotations across a policy edit, so a forbid on destructiveHint never opens up', () => {
+    manager.save('guard', config(NO_DESTRUCTIVE));
+    manager.attach('files', 'guard');
+    authorizer().learn('tool', tools);
+    // A client calls rm by name, without listing tools again: the annotation comes from what was learned.
+    expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
+
+    manager.save('guard', config([...NO_DESTRUCTIVE, 'permit(principal, action == Action::"get_prompt", resource);']));
+    expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
+    expect(authorizer().decide(alice, { feature: 'tool', name: 'ls', arguments: {} }).allowed).toBe(true);
+
+    // Detach and attach again: the server is the same, so is what it said.
+    manager.attach('files', null);
+    manager.attach('files', 'guard');
+    expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
+
+    // A removed server forgets.
+    manager.drop('files');
+    manager.install({ name: 'files', policySet: 'guard' });
+    expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(true);
+  });
+
+  it("checks arg_ reads against the arguments a server's tools declare", () => {
+    const reads = config([
+      'permit(principal, action == Action::"call_tool", resource == Tool::"rm") when { resource.arg_path == "/tmp" && resource.arg_recursiv == false };',
+      'permit(principal, action == Action::"get_prompt", resource) when { resource.arg_tone == "kind" };',
+    ]);
+    const before = manager.check(reads, 'files');
+    expect(before.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/`arg_path` reads the tool argument "path", which is only known when a request arrives \(Gatehouse learns files's tools/),
+      expect.stringMatching(/`arg_recursiv` reads the tool argument "recursiv"/),
+      expect.stringMatching(/`arg_tone` reads the prompt argument "tone"/),
+    ]);
+
+    manager.save('guard', config(NO_DESTRUCTIVE));
+    manager.attach('files', 'guard');
+    authorizer().learn('tool', tools);
+    authorizer().learn('prompt', prompts);
+    const after = manager.check(reads, 'files');
+    expect(after.ok).toBe(true);
+    expect(after.warnings).toHaveLength(1);
+    expect(after.warnings[0]!.message).toMatch(/attribute `arg_recursiv` .*not found.*none of files's tools declares an argument "recursiv"/);
+    expect(after.warnings[0]!.message).not.toContain('did you mean');
+
+    // Saving checks against the attached servers too; the typo is a warning, so the edit is taken.
+    const saved = manager.save('guard', reads);
+    expect(saved.check.warnings.map((w) => w.policy)).toEqual([0]);
+    expect(() => manager.check(reads, 'nope')).toThrow(/No server named "nope"/);
+  });
+});
