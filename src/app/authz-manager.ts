@@ -34,7 +34,7 @@ export class AuthzManager {
   private readonly authorizers = new Map<string, McpAuthorizer>();
   private readonly broken = new Map<string, string>();
   private readonly engines = new Map<string, { version: number; engine: PolicyEngine }>();
-  /** Per server, what its lists said; outlives each authorizer so an edit never forgets annotations. */
+  /** Per server, what its lists said; outlives each authorizer (and, saved, the core) so annotations are never forgotten. */
   private readonly knowledge = new Map<string, ToolKnowledge>();
 
   constructor(
@@ -79,9 +79,20 @@ export class AuthzManager {
     this.knowledge.delete(server);
   }
 
+  /** The server's knowledge: in memory, else as saved (a restarted core), else empty; saved on change. */
   private knowledgeOf(server: string): ToolKnowledge {
     let k = this.knowledge.get(server);
-    if (!k) this.knowledge.set(server, (k = new ToolKnowledge()));
+    if (k) return k;
+    k = ToolKnowledge.restore(this.store.serverFeatures.get(server));
+    const knowledge = k;
+    knowledge.onChange = () => {
+      try {
+        if (this.knowledge.get(server) === knowledge) this.store.serverFeatures.put(server, knowledge.snapshot());
+      } catch (err) {
+        this.log(server, 'warn', `Could not save what ${server}'s tools/list said (it stays in memory): ${(err as Error).message}`);
+      }
+    };
+    this.knowledge.set(server, k);
     return k;
   }
 
@@ -92,7 +103,7 @@ export class AuthzManager {
     let sawTools = false;
     let sawPrompts = false;
     for (const server of servers) {
-      const k = this.knowledge.get(server)?.knownArguments();
+      const k = this.knowledgeOf(server).knownArguments();
       if (k?.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
       if (k?.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
     }

@@ -43,7 +43,12 @@ export class GenerationalCache<K, V> {
     return this.young.size + this.old.size;
   }
 
-  /** Every value kept, oldest generation first (a key lives in one generation only). */
+  /** Every entry kept, oldest generation first (a key lives in one generation only). */
+  *entries(): IterableIterator<[K, V]> {
+    yield* this.old.entries();
+    yield* this.young.entries();
+  }
+
   *values(): IterableIterator<V> {
     yield* this.old.values();
     yield* this.young.values();

@@ -5,6 +5,7 @@ import { EncryptedValuesRepository } from './encrypted-values.js';
 import { IdpProfilesRepository } from './idp-profiles.js';
 import { LogsRepository } from './logs.js';
 import { PolicySetsRepository } from './policy-sets.js';
+import { ServerFeaturesRepository } from './server-features.js';
 import { ServersRepository } from './servers.js';
 import { StatusHistoryRepository } from './status-history.js';
 
@@ -17,6 +18,7 @@ export * from './encrypted-values.js';
 export * from './idp-profiles.js';
 export * from './policy-sets.js';
 export * from './client-registrations.js';
+export * from './server-features.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -29,6 +31,7 @@ export interface Store {
   policies: PolicySetsRepository;
   clientRegistrations: ClientRegistrationsRepository;
   clientEntries: ClientEntriesRepository;
+  serverFeatures: ServerFeaturesRepository;
   close(): void;
 }
 
@@ -44,6 +47,7 @@ export function openStore(file: string): Store {
     policies: new PolicySetsRepository(db),
     clientRegistrations: new ClientRegistrationsRepository(db),
     clientEntries: new ClientEntriesRepository(db),
+    serverFeatures: new ServerFeaturesRepository(db),
     close: () => db.close(),
   };
 }

@@ -178,4 +178,16 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "what each server's lists said (tool annotation hints, argument names), for authorization",
+    sql: `
+      -- Kept so that a core restart does not forget the annotations a forbid on destructiveHint needs.
+      CREATE TABLE server_features (
+        server        TEXT PRIMARY KEY,
+        snapshot_json TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+    `,
+  },
 ];

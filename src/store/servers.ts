@@ -194,8 +194,12 @@ export class ServersRepository {
     return (this.db.prepare('SELECT * FROM servers WHERE policy_set = ? ORDER BY name').all(policySet) as Row[]).map(fromRow);
   }
 
+  /** Removes a server and what its lists said (its history and logs stay, as records). */
   delete(name: string): boolean {
-    return this.db.prepare('DELETE FROM servers WHERE name = ?').run(name).changes > 0;
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM server_features WHERE server = ?').run(name);
+      return this.db.prepare('DELETE FROM servers WHERE name = ?').run(name).changes > 0;
+    })();
   }
 
   /** Renames a server and everything recorded under its name (history, logs), in one transaction. */
@@ -204,6 +208,7 @@ export class ServersRepository {
       this.db.prepare('UPDATE servers SET name = ?, updated_at = ? WHERE name = ?').run(to, now, from);
       this.db.prepare('UPDATE server_status_history SET server = ? WHERE server = ?').run(to, from);
       this.db.prepare('UPDATE logs SET server = ? WHERE server = ?').run(to, from);
+      this.db.prepare('UPDATE server_features SET server = ? WHERE server = ?').run(to, from);
     })();
   }
 }

@@ -23,6 +23,31 @@ const NO_DESTRUCTIVE = [
 ];
 
 describe('ToolKnowledge', () => {
+  it('saves only names and boolean hints, says when a list changed it, and restores what it saved', () => {
+    const k = new ToolKnowledge();
+    let changes = 0;
+    k.onChange = () => changes++;
+    k.learnTools([{ ...tools[0]!, annotations: { ...tools[0]!.annotations, title: 'Remove files', readOnlyHint: 'no' } }, tools[1]!]);
+    k.learnPrompts(prompts);
+    expect(changes).toBe(2);
+    k.learnTools([{ ...tools[0]!, description: 'changed text only' }, tools[1]!]);
+    expect(changes).toBe(2); // nothing a policy reads changed: nothing to save
+    k.learnTools([{ ...tools[0]!, annotations: { destructiveHint: false } }]);
+    expect(changes).toBe(3);
+    const saved = k.snapshot();
+    expect(saved).toEqual({
+      tools: [
+        { name: 'rm', hints: { destructiveHint: false }, arguments: ['path', 'recursive'] },
+        { name: 'ls', hints: { readOnlyHint: true }, arguments: ['path'] },
+      ],
+      prompts: [{ name: 'review', arguments: ['diff', 'tone'] }],
+    });
+    const back = ToolKnowledge.restore(JSON.parse(JSON.stringify(saved)));
+    expect(back.snapshot()).toEqual(saved);
+    expect(back.annotationsOf('rm')).toEqual({ destructiveHint: false });
+    expect(ToolKnowledge.restore({ tools: 'nope' }).snapshot()).toEqual({ tools: [], prompts: [] });
+  });
+
   it('learns annotations and argument names from list items, and forgets annotations a tool no longer has', () => {
     const k = new ToolKnowledge();
     expect(k.knownArguments()).toEqual({});
@@ -104,10 +129,20 @@ describe('AuthzManager and what servers said', () => {
     manager.attach('files', 'guard');
     expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
 
-    // A removed server forgets.
-    manager.drop('files');
-    manager.install({ name: 'files', policySet: 'guard' });
-    expect(authorizer().decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(true);
+    // A restarted core (a new manager over the same SQLite file) still knows, before any tools/list.
+    const restarted = new AuthzManager(store, () => {});
+    restarted.install({ name: 'files', policySet: 'guard' });
+    const az = restarted.state('files') as McpAuthorizer;
+    expect(az.decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
+    expect(az.decide(alice, { feature: 'tool', name: 'ls', arguments: {} }).allowed).toBe(true);
+
+    // Renamed, the server keeps what it said; removed, that goes with it.
+    store.servers.rename('files', 'fs');
+    restarted.install({ name: 'fs', policySet: 'guard' });
+    expect((restarted.state('fs') as McpAuthorizer).decide(alice, { feature: 'tool', name: 'rm', arguments: {} }).allowed).toBe(false);
+    restarted.drop('fs');
+    store.servers.delete('fs');
+    expect(store.serverFeatures.get('fs')).toBeUndefined();
   });
 
   it("checks arg_ reads against the arguments a server's tools declare", () => {
