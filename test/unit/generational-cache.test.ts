@@ -37,6 +37,15 @@ describe('GenerationalCache', () => {
     expect(c.get('c')).toBeUndefined();
   });
 
+  it('lists every kept entry once, oldest generation first', () => {
+    const c = new GenerationalCache<string, number>(4);
+    for (const [k, v] of [['a', 1], ['b', 2], ['c', 3], ['d', 4]] as const) c.set(k, v);
+    c.set('e', 5); // the young generation {c, d} was full: it becomes the old one, {a, b} is dropped
+    c.set('c', 30); // moves from the old generation to the young one
+    expect([...c.entries()]).toEqual([['d', 4], ['e', 5], ['c', 30]]);
+    expect([...c.values()]).toEqual([4, 5, 30]);
+  });
+
   it('refuses a capacity that cannot hold two generations', () => {
     expect(() => new GenerationalCache(1)).toThrow(RangeError);
   });
