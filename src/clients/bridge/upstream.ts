@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -155,6 +156,42 @@ function withEndHook(res: Response, onEnd: (error?: unknown) => void): Response 
 }
 
 /**
+ * A signal of one request's own, aborted when the transport's shared signal is. The SDK passes one
+ * signal to every fetch of a session, and undici only unhooks its listener from it when the response
+ * is garbage-collected: after ~1,500 calls between collections a long-lived bridge printed hundreds
+ * of MaxListenersExceededWarning lines into the client's log. `release` unhooks ours at once.
+ */
+/** Above any real number of concurrent requests and streams, so a warning would still mean a leak. */
+const IN_FLIGHT_LIMIT = 10_000;
+const raisedLimit = new WeakSet<AbortSignal>();
+
+function requestSignal(shared: AbortSignal | null | undefined): { signal: AbortSignal | undefined; release: () => void } {
+  if (!shared) return { signal: undefined, release: () => {} };
+  const own = new AbortController();
+  if (shared.aborted) {
+    own.abort(shared.reason);
+    return { signal: own.signal, release: () => {} };
+  }
+  const onAbort = () => own.abort(shared.reason);
+  // One listener per request in flight, each removed when it ends: concurrency, not a leak, sets the count.
+  if (!raisedLimit.has(shared)) {
+    setMaxListeners(IN_FLIGHT_LIMIT, shared);
+    raisedLimit.add(shared);
+  }
+  shared.addEventListener('abort', onAbort, { once: true });
+  return { signal: own.signal, release: () => shared.removeEventListener('abort', onAbort) };
+}
+
+/** Statuses whose Response may not carry a body. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** The response read whole (a JSON answer or an empty 202), so the request is over when this resolves. */
+async function buffered(res: Response): Promise<Response> {
+  const body = NULL_BODY_STATUS.has(res.status) ? null : await res.arrayBuffer();
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/**
  * A fetch for one upstream connection that classifies failed POSTs (UpstreamSendError, so the relay
  * knows whether a request may be sent again) and reports when event streams end (so a response that
  * can no longer come is noticed instead of awaited forever).
@@ -167,10 +204,12 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
     // A legacy SSE session is its GET stream: EventSource reconnects on its own, which would open a new session
     // the server never saw initialize on. The relay reconnects itself instead.
     if (method === 'GET' && opts.reopenGet === false && gets++ > 0) throw new Error('the event stream closed; the bridge reconnects itself');
+    const { signal, release } = requestSignal(init?.signal);
     let res: Response;
     try {
-      res = await base(url, init);
+      res = await base(url, signal ? { ...init, signal } : init);
     } catch (err) {
+      release();
       if (method !== 'POST') throw err;
       if (isConnectionRefused(err)) throw new UpstreamSendError({ kind: 'not-delivered', reason: 'the proxy refused the connection' });
       throw new UpstreamSendError({ kind: 'lost', reason: describeError(err) });
@@ -178,6 +217,7 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
     if (method === 'POST') {
       if (!res.ok) {
         const text = await res.text().catch(() => '');
+        release();
         const rpc = rpcErrorOf(text);
         const what = rpc?.message ?? `HTTP ${res.status} ${res.statusText}`.trim();
         // 404 is an unknown session: the message was refused before it reached the server. The proxy also
@@ -192,12 +232,24 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
       }
       if (isEventStream(res)) {
         const ids = requestIdsOf(init?.body);
-        if (ids.length > 0) return withEndHook(res, () => observer.postStreamEnded(ids));
+        return withEndHook(res, () => {
+          release();
+          if (ids.length > 0) observer.postStreamEnded(ids);
+        });
       }
-      return res;
+    } else if (method === 'GET' && res.ok && isEventStream(res)) {
+      return withEndHook(res, (error) => {
+        release();
+        observer.getStreamEnded(error);
+      });
+    } else if (isEventStream(res)) {
+      return withEndHook(res, release);
     }
-    if (method === 'GET' && res.ok && isEventStream(res)) return withEndHook(res, (error) => observer.getStreamEnded(error));
-    return res;
+    try {
+      return await buffered(res);
+    } finally {
+      release();
+    }
   };
 }
 
