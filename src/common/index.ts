@@ -1,3 +1,4 @@
 // Small building blocks several modules share, so none reaches into another folder's internals.
 export { isProcessAlive } from './process-alive.js';
 export { GenerationalCache } from './generational-cache.js';
+export { isEventStream, withEndHook, withOwnSignals, type Fetch } from './own-signal-fetch.js';

@@ -1,8 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isEventStream, withEndHook, withOwnSignals } from '../../common/index.js';
 
 /** Where a server's proxy is, and how to speak to it. */
 export interface UpstreamTarget {
@@ -119,97 +119,24 @@ function rpcErrorOf(text: string): { code: number; message: string; data?: unkno
   return undefined;
 }
 
-function isEventStream(res: Response): boolean {
-  return (res.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
-}
-
-/** The same response, with `onEnd` called once when its body ends, breaks or is cancelled. */
-function withEndHook(res: Response, onEnd: (error?: unknown) => void): Response {
-  const body = res.body;
-  if (!body) return res;
-  const reader = body.getReader();
-  let ended = false;
-  const end = (error?: unknown) => {
-    if (ended) return;
-    ended = true;
-    onEnd(error);
-  };
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          end();
-        } else controller.enqueue(value);
-      } catch (err) {
-        controller.error(err);
-        end(err);
-      }
-    },
-    async cancel(reason) {
-      end(reason);
-      await reader.cancel(reason).catch(() => {});
-    },
-  });
-  return new Response(stream, { status: res.status, statusText: res.statusText, headers: res.headers });
-}
-
-/**
- * A signal of one request's own, aborted when the transport's shared signal is. The SDK passes one
- * signal to every fetch of a session, and undici only unhooks its listener from it when the response
- * is garbage-collected: after ~1,500 calls between collections a long-lived bridge printed hundreds
- * of MaxListenersExceededWarning lines into the client's log. `release` unhooks ours at once.
- */
-/** Above any real number of concurrent requests and streams, so a warning would still mean a leak. */
-const IN_FLIGHT_LIMIT = 10_000;
-const raisedLimit = new WeakSet<AbortSignal>();
-
-function requestSignal(shared: AbortSignal | null | undefined): { signal: AbortSignal | undefined; release: () => void } {
-  if (!shared) return { signal: undefined, release: () => {} };
-  const own = new AbortController();
-  if (shared.aborted) {
-    own.abort(shared.reason);
-    return { signal: own.signal, release: () => {} };
-  }
-  const onAbort = () => own.abort(shared.reason);
-  // One listener per request in flight, each removed when it ends: concurrency, not a leak, sets the count.
-  if (!raisedLimit.has(shared)) {
-    setMaxListeners(IN_FLIGHT_LIMIT, shared);
-    raisedLimit.add(shared);
-  }
-  shared.addEventListener('abort', onAbort, { once: true });
-  return { signal: own.signal, release: () => shared.removeEventListener('abort', onAbort) };
-}
-
-/** Statuses whose Response may not carry a body. */
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-
-/** The response read whole (a JSON answer or an empty 202), so the request is over when this resolves. */
-async function buffered(res: Response): Promise<Response> {
-  const body = NULL_BODY_STATUS.has(res.status) ? null : await res.arrayBuffer();
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-}
-
 /**
  * A fetch for one upstream connection that classifies failed POSTs (UpstreamSendError, so the relay
  * knows whether a request may be sent again) and reports when event streams end (so a response that
  * can no longer come is noticed instead of awaited forever).
  */
 export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolean; base?: FetchLike } = {}): FetchLike {
-  const base = opts.base ?? fetch;
+  // Each request on a signal of its own, unhooked when it ends (see withOwnSignals).
+  const base = withOwnSignals(opts.base ?? fetch);
   let gets = 0;
   return async (url, init) => {
     const method = (init?.method ?? 'GET').toUpperCase();
     // A legacy SSE session is its GET stream: EventSource reconnects on its own, which would open a new session
     // the server never saw initialize on. The relay reconnects itself instead.
     if (method === 'GET' && opts.reopenGet === false && gets++ > 0) throw new Error('the event stream closed; the bridge reconnects itself');
-    const { signal, release } = requestSignal(init?.signal);
     let res: Response;
     try {
-      res = await base(url, signal ? { ...init, signal } : init);
+      res = await base(url, init);
     } catch (err) {
-      release();
       if (method !== 'POST') throw err;
       if (isConnectionRefused(err)) throw new UpstreamSendError({ kind: 'not-delivered', reason: 'the proxy refused the connection' });
       throw new UpstreamSendError({ kind: 'lost', reason: describeError(err) });
@@ -217,7 +144,6 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
     if (method === 'POST') {
       if (!res.ok) {
         const text = await res.text().catch(() => '');
-        release();
         const rpc = rpcErrorOf(text);
         const what = rpc?.message ?? `HTTP ${res.status} ${res.statusText}`.trim();
         // 404 is an unknown session: the message was refused before it reached the server. The proxy also
@@ -232,24 +158,12 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
       }
       if (isEventStream(res)) {
         const ids = requestIdsOf(init?.body);
-        return withEndHook(res, () => {
-          release();
-          if (ids.length > 0) observer.postStreamEnded(ids);
-        });
+        if (ids.length > 0) return withEndHook(res, () => observer.postStreamEnded(ids));
       }
-    } else if (method === 'GET' && res.ok && isEventStream(res)) {
-      return withEndHook(res, (error) => {
-        release();
-        observer.getStreamEnded(error);
-      });
-    } else if (isEventStream(res)) {
-      return withEndHook(res, release);
+      return res;
     }
-    try {
-      return await buffered(res);
-    } finally {
-      release();
-    }
+    if (method === 'GET' && res.ok && isEventStream(res)) return withEndHook(res, (error) => observer.getStreamEnded(error));
+    return res;
   };
 }
 
