@@ -9,6 +9,7 @@ import type { McpAuthorizer } from '../../src/authz/authorizer.js';
 import { principalOf } from '../../src/authz/entities.js';
 import { ToolKnowledge } from '../../src/authz/tool-knowledge.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { newServer } from '../support/server-record.js';
 
 const tools = [
   { name: 'rm', annotations: { destructiveHint: true }, inputSchema: { type: 'object', properties: { path: { type: 'string' }, recursive: { type: 'boolean' } } } },
@@ -82,27 +83,7 @@ describe('AuthzManager and what servers said', () => {
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-knowledge-'));
     store = openStore(path.join(root, 'gatehouse.db'));
-    store.servers.insert({
-      name: 'files',
-      image: 'example/files',
-      url: null,
-      transport: 'stdio',
-      args: [],
-      env: {},
-      secrets: [],
-      auth: { type: 'none' },
-      volumes: [],
-      permissionProfile: 'none',
-      profile: { network: { outbound: { insecureAllowAll: false } } },
-      proxyPort: 40111,
-      targetPort: null,
-      group: 'default',
-      memoryBytes: null,
-      nanoCpus: null,
-      networkSetting: 'none',
-      desiredState: 'running',
-      status: 'running',
-    });
+    store.servers.insert(newServer('files', { proxyPort: 40111 }));
     manager = new AuthzManager(store, () => {});
   });
 

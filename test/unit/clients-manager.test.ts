@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClientManager } from '../../src/app/client-manager.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { newServer } from '../support/server-record.js';
 import type { UserEnvironment } from '../../src/clients/index.js';
 
 const launcher = { command: '/opt/node/bin/node', args: ['/opt/gatehouse/bin/gatehouse.js'], env: { GATEHOUSE_HOME: '/tmp/gh' } };
@@ -16,27 +17,15 @@ let warnings: string[];
 let clients: ClientManager;
 
 function addServer(name: string, opts: { port: number; group?: string; running?: boolean; transport?: 'stdio' | 'sse' | 'streamable-http' }): void {
-  store.servers.insert({
-    name,
-    image: 'example/image',
-    url: null,
-    transport: opts.transport ?? 'stdio',
-    args: [],
-    env: {},
-    secrets: [],
-    auth: { type: 'none' },
-    volumes: [],
-    permissionProfile: 'none',
-    profile: { network: { outbound: { insecureAllowAll: false } } },
-    proxyPort: opts.port,
-    targetPort: null,
-    group: opts.group ?? 'default',
-    memoryBytes: null,
-    nanoCpus: null,
-    networkSetting: 'none',
-    desiredState: opts.running === false ? 'stopped' : 'running',
-    status: opts.running === false ? 'stopped' : 'running',
-  });
+  store.servers.insert(
+    newServer(name, {
+      transport: opts.transport ?? 'stdio',
+      proxyPort: opts.port,
+      group: opts.group ?? 'default',
+      desiredState: opts.running === false ? 'stopped' : 'running',
+      status: opts.running === false ? 'stopped' : 'running',
+    }),
+  );
 }
 
 const cursorFile = () => path.join(home, '.cursor', 'mcp.json');
