@@ -58,10 +58,9 @@ function argumentFinding(err: DetailedError, known: KnownArguments): { attribute
 function explainArgument(err: DetailedError, known: KnownArguments): DetailedError | undefined {
   const finding = argumentFinding(err, known);
   if (!finding) return undefined;
-  const { attribute: a, name, onPrompt } = finding;
-  const args = onPrompt ? known.promptArgs : known.toolArgs;
+  const { attribute: a, name, onPrompt, declared } = finding;
   const absent = `a request without it makes this policy fail to evaluate, and an evaluation error denies the whole request (as in ToolHive); write \`resource has ${a} && ...\` if some requests omit it`;
-  if (args === undefined) {
+  if (declared === undefined) {
     const unseen = known.servers?.length
       ? ` (Gatehouse learns ${known.servers.join(', ')}'s ${onPrompt ? 'prompts' : 'tools'} when a client lists them through a proxy with a policy set)`
       : '';
