@@ -7,6 +7,8 @@ import { checkAuthzConfig, simulate, type CheckResult, type KnownArguments, type
 import type { PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
+const KNOWLEDGE_SAVE_INTERVAL_MS = 1000;
+
 const SET_NAME = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
 
 export function assertValidPolicySetName(name: string): void {
@@ -36,6 +38,8 @@ export class AuthzManager {
   private readonly engines = new Map<string, { version: number; engine: PolicyEngine }>();
   /** Per server, what its lists said; outlives each authorizer (and, saved, the core) so annotations are never forgotten. */
   private readonly knowledge = new Map<string, ToolKnowledge>();
+  private readonly pendingSaves = new Map<string, NodeJS.Timeout>();
+  private readonly lastSaved = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -77,6 +81,9 @@ export class AuthzManager {
     this.authorizers.delete(server);
     this.broken.delete(server);
     this.knowledge.delete(server);
+    clearTimeout(this.pendingSaves.get(server));
+    this.pendingSaves.delete(server);
+    this.lastSaved.delete(server);
   }
 
   /** The server's knowledge: in memory, else as saved (a restarted core), else empty; saved on change. */
@@ -85,15 +92,45 @@ export class AuthzManager {
     if (k) return k;
     k = ToolKnowledge.restore(this.store.serverFeatures.get(server));
     const knowledge = k;
-    knowledge.onChange = () => {
-      try {
-        if (this.knowledge.get(server) === knowledge) this.store.serverFeatures.put(server, knowledge.snapshot());
-      } catch (err) {
-        this.log(server, 'warn', `Could not save what ${server}'s tools/list said (it stays in memory): ${(err as Error).message}`);
-      }
-    };
+    knowledge.onChange = () => this.scheduleKnowledgeSave(server, knowledge);
     this.knowledge.set(server, k);
     return k;
+  }
+
+  /**
+   * Saves at once, or at most once a second per server: a server whose list changes on every call
+   * (dynamic tools) must not turn each tools/list into a write of the whole snapshot.
+   */
+  private scheduleKnowledgeSave(server: string, knowledge: ToolKnowledge): void {
+    if (this.pendingSaves.has(server)) return;
+    const wait = (this.lastSaved.get(server) ?? 0) + KNOWLEDGE_SAVE_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.saveKnowledge(server, knowledge);
+    const timer = setTimeout(() => {
+      this.pendingSaves.delete(server);
+      this.saveKnowledge(server, knowledge);
+    }, wait);
+    timer.unref();
+    this.pendingSaves.set(server, timer);
+  }
+
+  private saveKnowledge(server: string, knowledge: ToolKnowledge): void {
+    if (this.knowledge.get(server) !== knowledge) return; // dropped (removed, renamed) meanwhile
+    this.lastSaved.set(server, Date.now());
+    try {
+      this.store.serverFeatures.put(server, knowledge.snapshot());
+    } catch (err) {
+      this.log(server, 'warn', `Could not save what ${server}'s tools/list said (it stays in memory): ${(err as Error).message}`);
+    }
+  }
+
+  /** Writes what is waiting (a clean shutdown). */
+  flush(): void {
+    for (const [server, timer] of this.pendingSaves) {
+      clearTimeout(timer);
+      const k = this.knowledge.get(server);
+      if (k) this.saveKnowledge(server, k);
+    }
+    this.pendingSaves.clear();
   }
 
   /** The argument names the servers' lists declared (a name in any of them counts), if any list was seen. */

@@ -441,6 +441,7 @@ export class ServerManager {
     );
     this.live.clear();
     this.auth.close();
+    this.authz.flush();
   }
 
   // ---- internals -------------------------------------------------------------------------

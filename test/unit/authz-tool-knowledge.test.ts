@@ -126,6 +126,19 @@ describe('AuthzManager and what servers said', () => {
     expect(store.serverFeatures.get('fs')).toBeUndefined();
   });
 
+  it('saves a server whose list keeps changing at most once a second, and flushes on shutdown', () => {
+    manager.save('guard', config(NO_DESTRUCTIVE));
+    manager.attach('files', 'guard');
+    const saved = () => (store.serverFeatures.get('files') as { tools: { name: string }[] } | undefined)?.tools.map((t) => t.name) ?? [];
+    authorizer().learn('tool', [{ name: 'a' }]);
+    expect(saved()).toEqual(['a']); // the first change is written at once
+    authorizer().learn('tool', [{ name: 'b' }]);
+    authorizer().learn('tool', [{ name: 'c' }]);
+    expect(saved()).toEqual(['a']); // later ones wait for the interval...
+    manager.flush();
+    expect(saved()).toEqual(['a', 'b', 'c']); // ...or for a clean shutdown
+  });
+
   it("checks arg_ reads against the arguments a server's tools declare", () => {
     const reads = config([
       'permit(principal, action == Action::"call_tool", resource == Tool::"rm") when { resource.arg_path == "/tmp" && resource.arg_recursiv == false };',
