@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../api/index.js';
-import { readDiscovery, isProcessAlive } from '../app/index.js';
+import { readDiscovery, isProcessAlive, lockHolder } from '../app/index.js';
 import { appPaths, type AppPaths } from '../store/index.js';
 
 export class CoreUnavailableError extends Error {}
@@ -18,6 +18,11 @@ async function reachable(paths: AppPaths): Promise<ApiClient | undefined> {
   } catch {
     return undefined;
   }
+}
+
+function anotherCoreStarting(paths: AppPaths, ours: number | undefined): boolean {
+  const holder = lockHolder(paths.lock);
+  return holder !== undefined && holder !== ours && isProcessAlive(holder);
 }
 
 /** The running core's API, starting a background core first when none runs. */
@@ -37,7 +42,9 @@ export async function connectCore(opts: { start: boolean } = { start: true }): P
     await new Promise((r) => setTimeout(r, 150));
     const client = await reachable(paths);
     if (client) return client;
-    if (child.exitCode !== null) break;
+    // Ours may have lost the race to another starting core (several commands, or a client's bridges,
+    // started at once): wait for that one instead, as long as it is alive.
+    if (child.exitCode !== null && !anotherCoreStarting(paths, child.pid)) break;
   }
   const tail = fs.existsSync(paths.coreLog) ? fs.readFileSync(paths.coreLog, 'utf8').split('\n').slice(-8).join('\n') : '';
   throw new CoreUnavailableError(`The Gatehouse core did not start. Its log (${paths.coreLog}) ends with:\n${tail}`);
