@@ -141,8 +141,8 @@ export class AuthzManager {
     let sawPrompts = false;
     for (const server of servers) {
       const k = this.knowledgeOf(server).knownArguments();
-      if (k?.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
-      if (k?.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
+      if (k.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
+      if (k.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
     }
     return { servers, ...(sawTools ? { toolArgs: tools } : {}), ...(sawPrompts ? { promptArgs: prompts } : {}) };
   }
@@ -178,12 +178,12 @@ export class AuthzManager {
   save(name: string, config: unknown, note: string | null = null): { version: number; check: CheckResult; servers: string[] } {
     assertValidPolicySetName(name);
     const parsed = this.parse(config);
-    const check = checkAuthzConfig(parsed, this.knownArguments(this.store.servers.byPolicySet(name).map((s) => s.name)));
+    const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
+    const check = checkAuthzConfig(parsed, this.knownArguments(servers));
     if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
     const engine = new PolicyEngine(parsed);
     const version = this.store.policies.save(name, parsed, note);
     this.engines.set(name, { version, engine });
-    const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
     for (const server of servers) {
       this.authorizers.set(server, new McpAuthorizer(engine, server, this.knowledgeOf(server)));
       this.broken.delete(server);

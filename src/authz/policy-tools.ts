@@ -55,9 +55,9 @@ function argumentFinding(err: DetailedError, known: KnownArguments): { attribute
   return { attribute, name, onPrompt, declared: names === undefined ? undefined : candidates.some((c) => names.has(c)) };
 }
 
-function explainArgument(err: DetailedError, known: KnownArguments): DetailedError | undefined {
-  const finding = argumentFinding(err, known);
-  if (!finding) return undefined;
+type ArgumentFinding = NonNullable<ReturnType<typeof argumentFinding>>;
+
+function explainArgument(err: DetailedError, finding: ArgumentFinding, known: KnownArguments): DetailedError {
   const { attribute: a, name, onPrompt, declared } = finding;
   const absent = `a request without it makes this policy fail to evaluate, and an evaluation error denies the whole request (as in ToolHive); write \`resource has ${a} && ...\` if some requests omit it`;
   if (declared === undefined) {
@@ -70,9 +70,8 @@ function explainArgument(err: DetailedError, known: KnownArguments): DetailedErr
   return { ...err, message: err.message.replace(/; did you mean .*$/, ''), help: `none of ${whose} ${onPrompt ? 'prompts' : 'tools'} declares an argument "${name}"; ${absent}` };
 }
 
-function explain(err: DetailedError, known: KnownArguments): DetailedError {
-  const argument = explainArgument(err, known);
-  if (argument) return argument;
+function explain(err: DetailedError, known: KnownArguments, argument: ArgumentFinding | undefined): DetailedError {
+  if (argument) return explainArgument(err, argument, known);
   const optional = /optional attribute `((?:claim_|claimset_)[^`]+)`/.exec(err.message);
   if (optional) {
     const a = optional[1]!;
@@ -105,9 +104,10 @@ export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}
     const kind = classify(error);
     if (kind === 'ignore') continue;
     // The schema cannot hold argument names; one the server's list declares is no finding.
-    if (argumentFinding(error, known)?.declared === true) continue;
+    const argument = argumentFinding(error, known);
+    if (argument?.declared === true) continue;
     const p = texts.get(policy);
-    found.push(problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }, known), p?.text, p?.index, kind));
+    found.push(problemFrom(explain({ ...error, message: error.message.replace(POLICY_IN_MESSAGE, '') }, known, argument), p?.text, p?.index, kind));
   }
   const order = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
   // The same finding twice in one policy (an attribute read twice) is reported once, at its first place.
