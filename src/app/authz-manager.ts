@@ -1,9 +1,17 @@
-import { McpAuthorizer } from '../authz/authorizer.js';
-import { ToolKnowledge } from '../authz/tool-knowledge.js';
-import { AuthzConfigSchema, type AuthzConfig } from '../authz/config.js';
-import { describeProblem } from '../authz/cedar.js';
-import { PolicyEngine } from '../authz/engine.js';
-import { checkAuthzConfig, simulate, type CheckResult, type KnownArguments, type SimulationInput, type SimulationResult } from '../authz/policy-tools.js';
+import {
+  AuthzConfigSchema,
+  checkAuthzConfig,
+  describeProblem,
+  McpAuthorizer,
+  PolicyEngine,
+  simulate,
+  ToolKnowledge,
+  type AuthzConfig,
+  type CheckResult,
+  type KnownArguments,
+  type SimulationInput,
+  type SimulationResult,
+} from '../authz/index.js';
 import type { PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 

@@ -13,7 +13,7 @@ import { ServerManager } from './server-manager.js';
 import { ClientManager } from './client-manager.js';
 import { currentUserEnvironment, nodeBridgeLauncher, type BridgeLauncher, type UserEnvironment } from '../clients/index.js';
 import { VERSION } from './version.js';
-import { AuditFileWriter, defaultAuditConfig, parseAuditConfig, type AuditConfig } from '../authz/audit.js';
+import { AuditFileWriter, defaultAuditConfig, parseAuditConfig, type AuditConfig } from '../audit/index.js';
 
 /** The audit config a user put beside the database (ToolHive's --audit-config format). A bad file stops the start. */
 function readAuditConfig(file: string): AuditConfig {

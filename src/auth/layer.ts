@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Middleware, ProxyContext } from '../proxy/middleware.js';
+import type { Middleware, ProxyContext } from '../proxy/pipeline/index.js';
 import { bearerChallenge, resourceMetadataUrl } from './challenge.js';
 import type { EffectiveAuth } from './config.js';
 import { AuthFailure } from './errors.js';

@@ -1,24 +1,13 @@
-import type { CallerIdentity } from '../proxy/middleware.js';
+import type { McpFeature, ParsedMessage } from '../mcp/index.js';
+import type { CallerIdentity } from '../proxy/pipeline/index.js';
 import type { AuthzConfig } from './config.js';
 import { PolicyEngine, type Decision } from './engine.js';
 import { ToolKnowledge } from './tool-knowledge.js';
-import {
-  ALWAYS_ALLOWED_METHODS,
-  AUTHORIZED_METHODS,
-  FILTERED_LIST_METHODS,
-  TOOL_ANNOTATION_HINTS,
-  UNFILTERED_LIST_METHODS,
-  cedarRequestOf,
-  principalOf,
-  type FeatureRequest,
-  type McpFeature,
-  type Principal,
-} from './entities.js';
+import { TOOL_ANNOTATION_HINTS, cedarRequestOf, principalOf, type FeatureRequest, type Principal } from './entities.js';
 
 /** What the proxy does with one JSON-RPC message from a client. */
 export type MessageVerdict =
-  | { kind: 'allow'; why: 'always-allowed' | 'response' | 'unfiltered-list' }
-  | { kind: 'filter'; feature: McpFeature }
+  | { kind: 'allow'; why: 'protocol' | 'response' | 'unfiltered-list' | 'filtered-list' }
   | { kind: 'decided'; allowed: boolean; decision: Decision; feature: McpFeature; name: string; reason: string }
   | { kind: 'deny'; reason: string };
 
@@ -79,11 +68,10 @@ function hintsOf(annotations: Readonly<Record<string, unknown>>): string {
   return out;
 }
 
-/** Tool, prompt or resource name of a request, as the Cedar resource id. */
-function targetOf(feature: McpFeature, params: Record<string, unknown> | undefined): string | undefined {
-  const key = feature === 'resource' ? 'uri' : 'name';
-  const v = params?.[key];
-  return typeof v === 'string' ? v : undefined;
+function reasonOf(allowed: boolean, decision: Decision): string {
+  if (allowed) return `permitted by ${decision.reasons.join(', ')}`;
+  if (decision.errors.length > 0) return `evaluation error in ${decision.errors.map((e) => e.policy).join(', ')}`;
+  return decision.reasons.length > 0 ? `forbidden by ${decision.reasons.join(', ')}` : 'no policy permits it';
 }
 
 /**
@@ -132,29 +120,59 @@ export class McpAuthorizer {
     return `\u0001${principalNumber(principal)} ${op.feature} ${hints} ${JSON.stringify(this.serverName)}${JSON.stringify(op.name)}${args}`;
   }
 
-  verdict(message: { method?: string; params?: Record<string, unknown> }, identity: CallerIdentity | undefined): MessageVerdict {
-    const method = message.method;
-    if (method === undefined) return { kind: 'allow', why: 'response' };
-    if (ALWAYS_ALLOWED_METHODS.has(method)) return { kind: 'allow', why: 'always-allowed' };
-    if (UNFILTERED_LIST_METHODS.has(method)) return { kind: 'allow', why: 'unfiltered-list' };
-    const listed = FILTERED_LIST_METHODS[method];
-    if (listed) return { kind: 'filter', feature: listed };
-    const feature = AUTHORIZED_METHODS[method];
-    if (!feature) return { kind: 'deny', reason: `method ${method} is not one Gatehouse authorizes (denied by default)` };
-    const name = targetOf(feature, message.params);
-    if (name === undefined) return { kind: 'deny', reason: `${method} without a ${feature === 'resource' ? 'uri' : 'name'}` };
+  /**
+   * Decides one message of a request, on the parsed message (its method's entry in the method table,
+   * its target, its arguments): what the proxy then forwards is exactly what was decided on.
+   */
+  verdict(message: ParsedMessage, identity: CallerIdentity | undefined): MessageVerdict {
+    if (message.kind === 'response') return { kind: 'allow', why: 'response' };
+    const spec = message.spec;
+    if (!spec) return { kind: 'deny', reason: `method ${message.method ?? ''} is not one Gatehouse authorizes (denied by default)` };
+    const a = spec.authorization;
+    switch (a.kind) {
+      case 'protocol':
+        return { kind: 'allow', why: 'protocol' };
+      case 'unfiltered-list':
+        return { kind: 'allow', why: 'unfiltered-list' };
+      case 'list':
+        return { kind: 'allow', why: 'filtered-list' };
+      case 'listen':
+        return this.listenVerdict(message, identity);
+      case 'feature': {
+        const name = message.target;
+        if (name === undefined) return { kind: 'deny', reason: `${spec.method} without a ${spec.target ?? 'target'}` };
+        const principal = identity ? this.principal(identity) : undefined;
+        if (!principal) return { kind: 'deny', reason: 'the caller has no subject (sub) claim' };
+        const { allowed, decision } = this.decide(principal, { feature: a.feature, name, arguments: a.feature === 'resource' ? undefined : message.arguments });
+        return { kind: 'decided', allowed, decision, feature: a.feature, name, reason: reasonOf(allowed, decision) };
+      }
+    }
+  }
+
+  /**
+   * subscriptions/listen subscribes to resources: each URI is a read_resource, decided like
+   * resources/subscribe would be. One denied URI denies the request (nothing says which).
+   */
+  private listenVerdict(message: ParsedMessage, identity: CallerIdentity | undefined): MessageVerdict {
+    const filter = message.params?.['notifications'];
+    const uris = typeof filter === 'object' && filter !== null && !Array.isArray(filter) ? (filter as Record<string, unknown>)['resourceSubscriptions'] : undefined;
+    if (uris === undefined) return { kind: 'allow', why: 'protocol' };
+    if (!Array.isArray(uris) || !uris.every((u): u is string => typeof u === 'string')) return { kind: 'deny', reason: 'subscriptions/listen with resource subscriptions that are not URIs' };
+    if (uris.length === 0) return { kind: 'allow', why: 'protocol' };
     const principal = identity ? this.principal(identity) : undefined;
     if (!principal) return { kind: 'deny', reason: 'the caller has no subject (sub) claim' };
-    const args = feature === 'resource' ? undefined : message.params?.['arguments'];
-    const { allowed, decision } = this.decide(principal, { feature, name, arguments: args });
-    const reason = allowed
-      ? `permitted by ${decision.reasons.join(', ')}`
-      : decision.errors.length > 0
-        ? `evaluation error in ${decision.errors.map((e) => e.policy).join(', ')}`
-        : decision.reasons.length > 0
-          ? `forbidden by ${decision.reasons.join(', ')}`
-          : 'no policy permits it';
-    return { kind: 'decided', allowed, decision, feature, name, reason };
+    let last: MessageVerdict = { kind: 'allow', why: 'protocol' };
+    for (const uri of uris) {
+      const { allowed, decision } = this.decide(principal, { feature: 'resource', name: uri });
+      last = { kind: 'decided', allowed, decision, feature: 'resource', name: uri, reason: reasonOf(allowed, decision) };
+      if (!allowed) return last;
+    }
+    return last;
+  }
+
+  /** Whether the caller may read a resource (an update notice of it reaches only such callers). */
+  mayRead(principal: Principal | undefined, uri: string): boolean {
+    return principal !== undefined && this.decide(principal, { feature: 'resource', name: uri }).allowed;
   }
 
   /** Whether the caller may use one item of a list answer (no arguments, as ToolHive checks it). */

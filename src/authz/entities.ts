@@ -1,3 +1,4 @@
+import type { McpFeature } from '../mcp/index.js';
 import type { CedarOptions } from './config.js';
 import type { CedarEntity, CedarRequest, CedarValue, EntityUid } from './cedar-types.js';
 
@@ -12,53 +13,13 @@ import type { CedarEntity, CedarRequest, CedarValue, EntityUid } from './cedar-t
  * - context: every `claim_*` and `arg_*`.
  */
 
-export type McpFeature = 'tool' | 'prompt' | 'resource';
+export type { McpFeature };
 
 export const FEATURE_ACTIONS = {
   tool: { action: 'call_tool', entityType: 'Tool', operation: 'call' },
   prompt: { action: 'get_prompt', entityType: 'Prompt', operation: 'get' },
   resource: { action: 'read_resource', entityType: 'Resource', operation: 'read' },
 } as const;
-
-/** The MCP methods that name a feature and are authorized against it. */
-export const AUTHORIZED_METHODS: Readonly<Record<string, McpFeature>> = {
-  'tools/call': 'tool',
-  'prompts/get': 'prompt',
-  'resources/read': 'resource',
-  'resources/subscribe': 'resource',
-  'resources/unsubscribe': 'resource',
-};
-
-/** Methods no policy is consulted for (ToolHive's always-allowed list). */
-export const ALWAYS_ALLOWED_METHODS: ReadonlySet<string> = new Set([
-  'initialize',
-  'ping',
-  'roots/list',
-  'server/discover',
-  'subscriptions/listen',
-  'logging/setLevel',
-  'completion/complete',
-  'notifications/message',
-  'notifications/initialized',
-  'notifications/progress',
-  'notifications/cancelled',
-  'notifications/roots/list_changed',
-  'notifications/tools/list_changed',
-  'notifications/prompts/list_changed',
-  'notifications/resources/list_changed',
-  'notifications/resources/updated',
-  'notifications/tasks/status',
-]);
-
-/** Never blocked, but their answers are filtered to what the caller may use. */
-export const FILTERED_LIST_METHODS: Readonly<Record<string, McpFeature>> = {
-  'tools/list': 'tool',
-  'prompts/list': 'prompt',
-  'resources/list': 'resource',
-};
-
-/** Passed through unfiltered, as ToolHive does. */
-export const UNFILTERED_LIST_METHODS: ReadonlySet<string> = new Set(['resources/templates/list']);
 
 const MAX_RECORD_DEPTH = 10;
 /** Cedar decimals: i64 scaled by 10^4. */

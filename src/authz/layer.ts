@@ -1,35 +1,14 @@
+import { ErrorCodes, errorResponse, filteredListOf, LIST_FEATURES, type JsonRpcId, type JsonRpcMessage, type ListKind, type McpFeature } from '../mcp/index.js';
 import { sendJson } from '../proxy/http-util.js';
-import { ErrorCodes, isRequest, type JsonRpcId, type JsonRpcMessage } from '../proxy/jsonrpc.js';
-import type { Middleware, ProxyContext } from '../proxy/middleware.js';
+import type { Middleware, OutgoingMessage, ProxyContext } from '../proxy/pipeline/index.js';
 import type { ProxyLog } from '../proxy/types.js';
 import type { McpAuthorizer } from './authorizer.js';
-import { filterListResponse, LIST_FILTER_FAILURE_MESSAGE, type ListKind } from './list-filter.js';
-import { filterEventStream } from './stream-filter.js';
+import { filterListAnswer } from './list-filter.js';
 
-const FEATURE_OF = { tools: 'tool', prompts: 'prompt', resources: 'resource' } as const satisfies Record<ListKind, string>;
-const LIST_KIND = { tool: 'tools', prompt: 'prompts', resource: 'resources' } as const satisfies Record<string, ListKind>;
+type AuthorizerState = McpAuthorizer | { failure: string } | undefined;
 
-const LEGACY_MESSAGES_PATH = '/messages';
-
-/** A list answer with only the items the caller may use; anything unexpected fails closed. */
-function filterAnswer(
-  answer: JsonRpcMessage,
-  kind: ListKind,
-  keep: (item: Record<string, unknown>) => boolean,
-  onItems: ((items: Record<string, unknown>[]) => void) | undefined,
-  log: ProxyLog,
-): JsonRpcMessage {
-  if ('error' in answer) return answer;
-  const result = 'result' in answer ? (answer.result as Record<string, unknown>) : undefined;
-  const items = result?.[kind];
-  if (!result || !Array.isArray(items) || !items.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i))) {
-    log('error', `A ${kind}/list answer could not be checked against the authorization policies (no ${kind} array); the client gets an error instead.`);
-    return { jsonrpc: '2.0', id: (answer as { id: JsonRpcId }).id, error: { code: ErrorCodes.InternalError, message: LIST_FILTER_FAILURE_MESSAGE } };
-  }
-  const list = items as Record<string, unknown>[];
-  onItems?.(list);
-  return { ...answer, result: { ...result, [kind]: list.filter(keep) } } as JsonRpcMessage;
-}
+const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources'];
+const UNAVAILABLE = 'Authorization is unavailable for this server, so its answer was not passed on.';
 
 /** ToolHive's denial: HTTP 403 with a JSON-RPC error that never names what was denied. */
 function deny(ctx: ProxyContext, id: JsonRpcId | null, reason: string, policies: string[] = []): void {
@@ -38,40 +17,76 @@ function deny(ctx: ProxyContext, id: JsonRpcId | null, reason: string, policies:
 }
 
 /**
- * Authorization, after authentication: every MCP request is decided by the server's Cedar policies
- * (read per request, so a policy change applies to the next request), lists are filtered on the way
- * back. No authorizer for the server means no authorization configured (ToolHive: everything passes).
+ * The response half: every message written to this request's client passes here, decided with the
+ * policies in force when it is written (a stream opened an hour ago gets today's policies). List
+ * answers are filtered to what the caller may use (by the method they answer, or, when the writer
+ * cannot know it, by the lists the result carries), and update notices of resources the caller may
+ * not read are dropped.
  */
-export function authorizationLayer(authorizer: () => McpAuthorizer | { failure: string } | undefined, log: ProxyLog): Middleware {
+function responseTransform(ctx: ProxyContext, authorizer: () => AuthorizerState, log: ProxyLog) {
+  return (out: OutgoingMessage): JsonRpcMessage | undefined => {
+    const az = authorizer();
+    if (az === undefined) return out.message;
+    const m = out.message;
+    if ('failure' in az) {
+      // Broken settings close the server: nothing it says reaches the caller.
+      return 'result' in m ? errorResponse(m.id, ErrorCodes.InternalError, UNAVAILABLE) : 'error' in m ? m : undefined;
+    }
+    const principal = ctx.identity ? az.principal(ctx.identity) : undefined;
+    if ('result' in m) {
+      const filterAs = (kind: ListKind, feature: McpFeature, answer: JsonRpcMessage) =>
+        filterListAnswer(
+          answer,
+          kind,
+          { keep: (item) => az.mayUse(principal, feature, item), onItems: (items) => az.learn(feature, items) },
+          (why) => log('error', `A ${kind} list answer failed closed (${why}); the client gets an error instead.`),
+        );
+      const listed = filteredListOf(out.answers);
+      if (listed) return filterAs(listed.list, listed.feature, m);
+      if (out.answers !== undefined) return m;
+      // The request is unknown (an answer on a long-lived stream): whatever list it carries is filtered.
+      let answer: JsonRpcMessage = m;
+      for (const kind of LIST_KINDS) if (Object.hasOwn(m.result, kind)) answer = filterAs(kind, LIST_FEATURES[kind], answer);
+      return answer;
+    }
+    if ('method' in m && m.method === 'notifications/resources/updated') {
+      const uri = m.params?.['uri'];
+      return typeof uri === 'string' && az.mayRead(principal, uri) ? m : undefined;
+    }
+    return m;
+  };
+}
+
+/**
+ * Authorization, after authentication: every MCP request is decided by the server's Cedar policies
+ * (read per request, so a policy change applies to the next request), and every message on the way
+ * back passes the response transform above. No authorizer for the server means no authorization
+ * configured (ToolHive: everything passes).
+ */
+export function authorizationLayer(authorizer: () => AuthorizerState, log: ProxyLog): Middleware {
   return async (ctx, next) => {
+    // Registered whatever the state now: a policy attached while a stream is open applies to it at once.
+    ctx.tap.addTransform(responseTransform(ctx, authorizer, log));
     const az = authorizer();
     if (az === undefined) return next();
+    const messages = ctx.request?.messages ?? [];
+    const firstId = messages.find((m) => m.kind === 'request')?.id ?? null;
     if ('failure' in az) {
       // Broken settings close the server rather than open it.
-      deny(ctx, ctx.messages?.find(isRequest)?.id ?? null, az.failure);
+      deny(ctx, firstId, az.failure);
       return;
     }
-    if (ctx.req.method === 'GET') {
-      // Event streams can carry list answers too (legacy SSE, Last-Event-ID replays): filter them there.
-      const principal = ctx.identity ? az.principal(ctx.identity) : undefined;
-      filterEventStream(ctx.res, (kind, item) => az.mayUse(principal, FEATURE_OF[kind], item));
-      return next();
-    }
-    const messages = ctx.messages;
-    if (ctx.req.method !== 'POST' || !messages) return next();
-    const firstId = messages.find(isRequest)?.id ?? null;
-    let listFeature: { feature: keyof typeof LIST_KIND; id: JsonRpcId } | undefined;
     const permitted: string[] = [];
     for (const m of messages) {
-      const v = az.verdict(m as { method?: string; params?: Record<string, unknown> }, ctx.identity);
-      const id = isRequest(m) ? m.id : firstId;
+      const v = az.verdict(m, ctx.identity);
+      const id = m.kind === 'request' ? (m.id ?? null) : firstId;
       if (v.kind === 'deny') {
         deny(ctx, id, v.reason);
         return;
       }
       if (v.kind === 'decided') {
         if (!v.allowed) {
-          log('warn', `authorization denied: ${'method' in m ? m.method : ''} (${v.reason})`, {
+          log('warn', `authorization denied: ${m.method ?? ''} (${v.reason})`, {
             subject: ctx.identity?.subject,
             policies: v.decision.reasons,
             errors: v.decision.errors.map((e) => `${e.policy}: ${e.message}`),
@@ -81,35 +96,8 @@ export function authorizationLayer(authorizer: () => McpAuthorizer | { failure: 
         }
         permitted.push(...v.decision.reasons);
       }
-      if (v.kind === 'filter') {
-        if (listFeature || !isRequest(m)) {
-          // One filtered list per HTTP request: a batch asking for two cannot be checked, so it fails closed.
-          deny(ctx, id, 'a batch with more than one list request cannot be filtered');
-          return;
-        }
-        listFeature = { feature: v.feature, id: m.id };
-      }
     }
-    ctx.authz = { decision: 'allow', policies: [...new Set(permitted)] };
-    if (listFeature) {
-      const { feature, id } = listFeature;
-      const principal = ctx.identity ? az.principal(ctx.identity) : undefined;
-      if (ctx.url.pathname === LEGACY_MESSAGES_PATH) {
-        // Legacy SSE answers on the GET stream, not on this response: the front rewrites the answer there.
-        ctx.answerTransform = { id, apply: (answer) => filterAnswer(answer, LIST_KIND[feature], (item) => az.mayUse(principal, feature, item), (items) => az.learn(feature, items), log) };
-        return next();
-      }
-      filterListResponse(
-        ctx.res,
-        {
-          kind: LIST_KIND[feature],
-          requestId: id,
-          keep: (item) => az.mayUse(principal, feature, item),
-          onItems: (items: Record<string, unknown>[]) => az.learn(feature, items),
-        },
-        (message) => log('error', message),
-      );
-    }
+    if (messages.length > 0) ctx.authz = { decision: 'allow', policies: [...new Set(permitted)] };
     return next();
   };
 }

@@ -3,9 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { stringify } from 'yaml';
 import { ApiError, type ApiClient, type PolicyCheckView, type PolicyProblemView, type SimulationInputBody, type SimulationView } from '../api/index.js';
-import { AuthzConfigError, parseAuthzConfigDocument, type AuthzConfig } from '../authz/config.js';
-import { describeProblem, PolicyParseError } from '../authz/cedar.js';
-import { checkAuthzConfig, formatAuthzConfig, simulate } from '../authz/policy-tools.js';
+import { AuthzConfigError, checkAuthzConfig, describeProblem, formatAuthzConfig, parseAuthzConfigDocument, PolicyParseError, simulate, type AuthzConfig } from '../authz/index.js';
 import { ExitCode } from './exit-codes.js';
 import { formatTime, table } from './format.js';
 

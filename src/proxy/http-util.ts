@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorResponse, type JsonRpcId } from './jsonrpc.js';
+import { errorResponse, type JsonRpcId } from '../mcp/index.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendJson, sendJsonRpcError } from './http-util.js';
-import { ErrorCodes } from './jsonrpc.js';
+import { isAllowedHost, isAllowedOrigin, sendJson, sendJsonRpcError } from './http-util.js';
+import { ErrorCodes } from '../mcp/index.js';
 import { authenticationLayer, handleWellKnown, type AuthState } from '../auth/index.js';
-import { guardLayer, localIdentityLayer, requestLogLayer } from './layers.js';
-import { compose, type Middleware, type ProxyContext } from './middleware.js';
+import { localIdentityLayer, requestLogLayer } from './layers.js';
+import { compose, PublicRoutes, requestGuard, ResponseTap, type Middleware, type ProxyContext } from './pipeline/index.js';
 import type { McpBackend, ProxyLog } from './types.js';
 
 export class PortInUseError extends Error {
@@ -38,12 +38,17 @@ export class ProxyServer {
   private state = 'stopped';
   private detail: string | undefined;
   private readonly chain: (ctx: ProxyContext) => Promise<void>;
+  private readonly publicRoutes: PublicRoutes;
   readonly host: string;
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.host = opts.host ?? '127.0.0.1';
+    this.publicRoutes = new PublicRoutes()
+      // Public metadata (RFC 9728): no authentication, but the same Host/Origin check as everything else.
+      .add('/.well-known/', (req, res, url) => handleWellKnown(this.opts.auth?.(), req, res, url.pathname), { prefix: true })
+      .add('/health', (req, res) => this.answerHealth(req, res));
     this.chain = compose([
-      guardLayer({ allowedOrigins: opts.allowedOrigins }),
+      requestGuard(),
       ...(opts.outerLayers ?? []),
       requestLogLayer(opts.log),
       authenticationLayer(opts.auth ?? (() => undefined), localIdentityLayer()),
@@ -95,8 +100,21 @@ export class ProxyServer {
     this.detail = detail;
   }
 
+  /**
+   * What /health tells any local caller: the state, never its detail (a failed start's detail holds the
+   * container's last output lines, which may hold a token).
+   */
   health(): Record<string, unknown> {
-    return { server: this.opts.serverName, status: this.state, detail: this.detail, transport: this.opts.transport, ...(this.backend?.health() ?? {}) };
+    return { server: this.opts.serverName, status: this.state, transport: this.opts.transport, ...(this.backend?.health() ?? {}) };
+  }
+
+  private answerHealth(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      sendJsonRpcError(res, 405, ErrorCodes.InvalidRequest, 'Method Not Allowed: /health answers GET.');
+      return;
+    }
+    sendJson(res, this.state === 'running' ? 200 : 503, this.health());
   }
 
   async close(): Promise<void> {
@@ -115,21 +133,26 @@ export class ProxyServer {
       sendJsonRpcError(res, 400, ErrorCodes.InvalidRequest, 'Bad request URL.');
       return;
     }
-    if (url.pathname.startsWith('/.well-known/')) {
-      // Public metadata: outside the middleware chain, no authentication (RFC 9728).
-      handleWellKnown(this.opts.auth?.(), req, res, url.pathname);
+    // DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends Host: evil.example. Checked
+    // before anything answers, public routes included.
+    if (!isAllowedHost(req.headers.host) || !isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) {
+      sendJsonRpcError(res, 403, ErrorCodes.InvalidRequest, 'Forbidden: this MCP proxy only accepts requests from this machine (Host and Origin must be loopback).');
+      req.resume();
       return;
     }
-    if (url.pathname === '/health' && req.method === 'GET') {
-      sendJson(res, this.state === 'running' ? 200 : 503, this.health());
+    const publicRoute = this.publicRoutes.find(url.pathname);
+    if (publicRoute) {
+      Promise.resolve(publicRoute(req, res, url)).catch((err: unknown) => this.failed(res, err));
       return;
     }
-    const ctx: ProxyContext = { req, res, url, serverName: this.opts.serverName, receivedAt: Date.now() };
-    this.chain(ctx).catch((err: unknown) => {
-      this.opts.log('error', `Proxy error: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) sendJsonRpcError(res, 500, ErrorCodes.InternalError, 'Internal proxy error.');
-      else res.end();
-    });
+    const ctx: ProxyContext = { req, res, url, serverName: this.opts.serverName, receivedAt: Date.now(), tap: new ResponseTap(res) };
+    this.chain(ctx).catch((err: unknown) => this.failed(res, err));
+  }
+
+  private failed(res: http.ServerResponse, err: unknown): void {
+    this.opts.log('error', `Proxy error: ${err instanceof Error ? err.message : String(err)}`);
+    if (!res.headersSent) sendJsonRpcError(res, 500, ErrorCodes.InternalError, 'Internal proxy error.');
+    else res.end();
   }
 
   private async dispatch(ctx: ProxyContext): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ProxyContext } from './middleware.js';
+import type { ProxyContext } from './pipeline/index.js';
 
 export type ProxyLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ProxyLog = (level: ProxyLogLevel, message: string, fields?: Record<string, unknown>) => void;

@@ -66,10 +66,14 @@ describe('authentication at the proxy (real oidc-provider, real containers, real
   it('A24: serves protected resource metadata, path-inserted and root, without auth, with CORS', async () => {
     const origin = new URL(a.url).origin;
     for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
-      const res = await fetch(`${origin}${path}`, { headers: { origin: 'https://inspector.example' } });
+      // A browser-based client on this machine (the MCP Inspector's own origin) reads it, with CORS.
+      const res = await fetch(`${origin}${path}`, { headers: { origin: 'http://localhost:6274' } });
       expect(res.status).toBe(200);
-      expect(res.headers.get('access-control-allow-origin')).toBe('https://inspector.example');
+      expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
       expect(await res.json()).toMatchObject({ resource: a.url, authorization_servers: [idp.issuer], bearer_methods_supported: ['header'] });
+      // A page of another site gets what it would get for MCP itself: nothing (DNS rebinding, CSRF).
+      const foreign = await fetch(`${origin}${path}`, { headers: { origin: 'https://inspector.example' } });
+      expect(foreign.status).toBe(403);
     }
     // The client's spelling of the host is the resource it gets (SDK clients require origin + path prefix).
     const local = await fetch(`http://localhost:${a.proxyPort}/.well-known/oauth-protected-resource/mcp`);

@@ -201,24 +201,39 @@ describe('Cedar authorization at the proxy (ToolHive guide policies, real IdP to
         { jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'weather', arguments: { city: 'x' } } },
         { jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'admin_tool', arguments: {} } },
       ],
-      // Two list requests in one batch cannot both be filtered: refused rather than passed unfiltered.
-      [
-        { jsonrpc: '2.0', id: 13, method: 'tools/list' },
-        { jsonrpc: '2.0', id: 14, method: 'prompts/list' },
-      ],
     ];
     for (const body of attempts) {
       const r = await rawCall('carol', body);
       expect(r.status, JSON.stringify(body).slice(0, 120)).toBe(403);
     }
-    // Nesting deeper than JSON.stringify can write: arguments nested 5,000 levels, as raw text.
+    // Two list requests in one batch: each answer is filtered as the list it answers.
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${await tokenFor('carol')}` };
+    const init = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'batch', version: '1' } } }),
+    });
+    await init.text();
+    const lists = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') ?? '' },
+      body: JSON.stringify([
+        { jsonrpc: '2.0', id: 13, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 14, method: 'prompts/list' },
+      ]),
+    });
+    expect(lists.status).toBe(200);
+    const answers = (await lists.json()) as { id: number; result: { tools?: { name: string }[]; prompts?: unknown[] } }[];
+    expect(answers.find((x) => x.id === 13)?.result.tools?.map((t) => t.name)).toEqual(['weather']);
+    expect(answers.find((x) => x.id === 14)?.result.prompts).toEqual([]);
+    // Nesting deeper than any reader after the parser should have to follow: refused before anything reads it.
     const deep = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_tool","arguments":{"a":${'{"n":'.repeat(5_000)}1${'}'.repeat(5_000)}}}}`;
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${await tokenFor('carol')}` },
       body: deep,
     });
-    expect(res.status).toBe(403);
+    expect(res.status).toBe(400);
     // Still serving.
     const carol = await clientFor('carol');
     expect(await call(carol, 'weather', { city: 'Rome' })).toBe('Sunny in Rome');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonRpcMessage, JsonRpcRequest } from '../../src/proxy/jsonrpc.js';
+import type { JsonRpcMessage, JsonRpcRequest } from '../../src/mcp/index.js';
 import { StdioMultiplexer } from '../../src/proxy/stdio/multiplexer.js';
 
 /**

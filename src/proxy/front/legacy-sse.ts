@@ -1,19 +1,27 @@
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { sendJsonRpcError } from '../http-util.js';
-import { ErrorCodes, type JsonRpcMessage } from '../jsonrpc.js';
-import type { ProxyContext } from '../middleware.js';
+import { ErrorCodes, type JsonRpcMessage } from '../../mcp/index.js';
+import type { ProxyContext } from '../pipeline/index.js';
 import type { BackendSession, SessionBackend } from './session-transport.js';
+
+interface LegacySession {
+  transport: SSEServerTransport;
+  /** The GET /sse request: every message of the session is written on its response, through its tap. */
+  stream: ProxyContext;
+  session: BackendSession | undefined;
+  subject: string | undefined;
+  sending: Promise<void>;
+}
 
 /**
  * The deprecated HTTP+SSE transport (2024-11-05): GET /sse opens the stream and names the POST
  * endpoint; POST /messages?sessionId=... carries client messages. Still what some clients speak.
+ * Answers travel on the stream, so they pass the stream's tap at the moment they are written: list
+ * answers are filtered with the policies in force then, whichever endpoint the request came in on.
  */
 export class LegacySseFront {
-  private readonly sessions = new Map<
-    string,
-    { transport: SSEServerTransport; session: BackendSession | undefined; subject: string | undefined; transforms: Map<string, (m: JsonRpcMessage) => JsonRpcMessage> }
-  >();
+  private readonly sessions = new Map<string, LegacySession>();
 
   constructor(
     private readonly backend: SessionBackend,
@@ -27,20 +35,11 @@ export class LegacySseFront {
 
   async openStream(ctx: ProxyContext): Promise<void> {
     const transport = new SSEServerTransport(this.messagesPath, ctx.res);
-    const entry = {
-      transport,
-      session: undefined as BackendSession | undefined,
-      subject: ctx.identity?.subject,
-      sending: Promise.resolve(),
-      transforms: new Map<string, (m: JsonRpcMessage) => JsonRpcMessage>(),
-    };
+    const entry: LegacySession = { transport, stream: ctx, session: undefined, subject: ctx.identity?.subject, sending: Promise.resolve() };
     const channel = {
-      send: (original: JsonRpcMessage) => {
-        // Answers a layer asked to rewrite (authorization's list filter) are rewritten on their way out.
-        const key = 'id' in original && !('method' in original) ? JSON.stringify(original.id) : undefined;
-        const transform = key !== undefined ? entry.transforms.get(key) : undefined;
-        if (transform) entry.transforms.delete(key!);
-        const message = transform ? transform(original) : original;
+      send: (original: JsonRpcMessage, _related?: unknown, answers?: string) => {
+        const message = ctx.tap.outgoing(original, answers);
+        if (message === undefined) return;
         entry.sending = entry.sending
           .then(() => transport.send(message as JSONRPCMessage))
           .catch((err: unknown) => this.opts.onError?.(err instanceof Error ? err : new Error(String(err))));
@@ -68,16 +67,19 @@ export class LegacySseFront {
   async postMessage(ctx: ProxyContext): Promise<void> {
     const id = ctx.url.searchParams.get('sessionId');
     const entry = id ? this.sessions.get(id) : undefined;
+    // A session id is not a credential: another principal gets the same answer as for an unknown id.
     if (!entry || (entry.subject !== undefined && ctx.identity && entry.subject !== ctx.identity.subject)) {
       sendJsonRpcError(ctx.res, 404, ErrorCodes.ConnectionClosed, 'Session not found: open a new /sse stream.');
       return;
     }
-    if (ctx.answerTransform) {
-      // Bounded: a client that never waits for its answers cannot grow this without limit.
-      if (entry.transforms.size >= 1_000) entry.transforms.delete(entry.transforms.keys().next().value as string);
-      entry.transforms.set(JSON.stringify(ctx.answerTransform.id), ctx.answerTransform.apply);
+    const frame = ctx.request;
+    if (!frame) {
+      sendJsonRpcError(ctx.res, 400, ErrorCodes.InvalidRequest, 'Invalid Request: the body must be a JSON-RPC message.');
+      return;
     }
-    await entry.transport.handlePostMessage(ctx.req, ctx.res, ctx.body);
+    // The parsed message itself, never the caller's bytes (the SDK would decode those by their charset).
+    const body = frame.batch ? frame.messages.map((m) => m.message) : frame.messages[0]?.message;
+    await entry.transport.handlePostMessage(ctx.req, ctx.res, body);
   }
 
   close(): void {

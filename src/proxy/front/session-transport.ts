@@ -1,8 +1,9 @@
-import type { JsonRpcId, JsonRpcMessage } from '../jsonrpc.js';
+import type { JsonRpcId, JsonRpcMessage } from '../../mcp/index.js';
 
 /** What a front end gives a backend session: a way to reach the client. */
 export interface ClientChannel {
-  send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
+  /** `answers`: for a response, the method of the request it answers (authorization filters lists by it). */
+  send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId, answers?: string): void;
   close(reason: string): void;
 }
 

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { sendJson, sendJsonRpcError } from '../http-util.js';
-import { ErrorCodes, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import type { ProxyContext } from '../middleware.js';
+import { sendJsonRpcError } from '../http-util.js';
+import { ErrorCodes, isResponse, type JsonRpcId, type JsonRpcMessage } from '../../mcp/index.js';
+import { sendMessages, writeMessageEvent, type ProxyContext } from '../pipeline/index.js';
 import type { BackendSession, SessionBackend } from './session-transport.js';
 
 /**
@@ -16,12 +15,15 @@ import type { BackendSession, SessionBackend } from './session-transport.js';
  * only when the server sends something related before the reply (progress, logs, sampling), so nothing is
  * lost and simple calls stay cheap. Sessions, GET streams (with Last-Event-ID replay), DELETE and protocol
  * version checks follow the spec; the SDK's constants and the conformance suite keep it honest.
+ *
+ * Every message goes out through the tap of the HTTP request it is written on (a POST's own, or the GET
+ * stream's, at the time it is written), so authorization filters it with the policies in force then.
  */
 
 interface PendingPost {
-  res: ServerResponse;
+  ctx: ProxyContext;
   waiting: Set<JsonRpcId>;
-  replies: JsonRpcMessage[];
+  replies: { message: JsonRpcMessage; answers: string | undefined }[];
   batch: boolean;
   sse: boolean;
   done: boolean;
@@ -35,7 +37,7 @@ interface Session {
   protocolVersion: string | undefined;
   /** Which open POST each in-flight client request belongs to. */
   posts: Map<JsonRpcId, PendingPost>;
-  standalone: ServerResponse | undefined;
+  standalone: ProxyContext | undefined;
   /** Messages sent on the standalone stream, for Last-Event-ID replay; bounded. */
   log: { id: number; message: JsonRpcMessage }[];
   nextEventId: number;
@@ -54,9 +56,6 @@ function sseHeaders(sessionId: string): Record<string, string> {
   return { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', 'mcp-session-id': sessionId };
 }
 
-function writeEvent(res: ServerResponse, message: JsonRpcMessage, id?: number): void {
-  res.write(`event: message\n${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(message)}\n\n`);
-}
 
 export class LeanStreamableFront {
   private readonly sessions = new Map<string, Session>();
@@ -101,8 +100,9 @@ export class LeanStreamableFront {
       sendJsonRpcError(res, 406, ErrorCodes.ConnectionClosed, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
       return;
     }
-    const messages = ctx.messages ?? [];
-    const initialize = messages.find((m) => isRequest(m) && m.method === 'initialize');
+    const parsed = ctx.request?.messages ?? [];
+    const messages = parsed.map((m) => m.message);
+    const initialize = parsed.find((m) => m.kind === 'request' && m.method === 'initialize');
     let session: Session | undefined;
     if (initialize) {
       if (messages.length > 1) {
@@ -124,25 +124,25 @@ export class LeanStreamableFront {
       }
     }
     session.lastSeen = Date.now();
-    const requests = messages.filter(isRequest);
+    const requests = parsed.filter((m) => m.kind === 'request');
     if (requests.length === 0) {
       for (const m of messages) this.backendOf(session).handle(m);
       res.writeHead(202, { 'mcp-session-id': session.id }).end();
       return;
     }
-    const post: PendingPost = { res, waiting: new Set(requests.map((r) => r.id)), replies: [], batch: Array.isArray(ctx.body), sse: false, done: false };
+    const post: PendingPost = { ctx, waiting: new Set(requests.map((r) => r.id as JsonRpcId)), replies: [], batch: ctx.request?.batch === true, sse: false, done: false };
     for (const id of post.waiting) session.posts.set(id, post);
     res.on('close', () => {
       // The client went away: replies for this POST have nowhere to go (a disconnect is not a cancellation).
       for (const id of post.waiting) if (session!.posts.get(id) === post) session!.posts.delete(id);
       post.done = true;
     });
-    if (initialize && isRequest(initialize)) session.protocolVersion = String(initialize.params?.['protocolVersion'] ?? '');
+    if (initialize) session.protocolVersion = String(initialize.params?.['protocolVersion'] ?? '');
     for (const m of messages) this.backendOf(session).handle(m);
   }
 
   /** A message from the server side for this session's client. */
-  private deliver(session: Session, message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void {
+  private deliver(session: Session, message: JsonRpcMessage, relatedRequestId?: JsonRpcId, answers?: string): void {
     if (isResponse(message)) {
       const id = message.id ?? undefined;
       const post = id !== undefined ? session.posts.get(id) : undefined;
@@ -151,29 +151,31 @@ export class LeanStreamableFront {
       post.waiting.delete(id!);
       if (post.done) return;
       if (post.sse) {
-        writeEvent(post.res, message);
+        writeMessageEvent(post.ctx.res, post.ctx.tap, message, answers);
         if (post.waiting.size === 0) this.finish(post);
         return;
       }
-      post.replies.push(message);
+      post.replies.push({ message, answers });
       if (post.waiting.size === 0) {
         post.done = true;
-        sendJson(post.res, 200, post.batch ? post.replies : post.replies[0], { 'mcp-session-id': session.id });
+        const byMessage = new Map(post.replies.map((r) => [r.message, r.answers]));
+        sendMessages(post.ctx.res, post.ctx.tap, 200, post.replies.map((r) => r.message), { batch: post.batch, answers: (m) => byMessage.get(m), headers: { 'mcp-session-id': session.id } });
       }
       return;
     }
     const post = relatedRequestId !== undefined ? session.posts.get(relatedRequestId) : undefined;
     if (post && !post.done) {
       // Something arrives before the reply: this POST becomes an SSE stream (earlier replies of a batch first).
+      const { res, tap } = post.ctx;
       if (!post.sse) {
         post.sse = true;
-        post.res.writeHead(200, sseHeaders(session.id));
-        post.res.flushHeaders();
-        post.res.socket?.setNoDelay(true);
-        for (const r of post.replies) writeEvent(post.res, r);
+        res.writeHead(200, sseHeaders(session.id));
+        res.flushHeaders();
+        res.socket?.setNoDelay(true);
+        for (const r of post.replies) writeMessageEvent(res, tap, r.message, r.answers);
         post.replies = [];
       }
-      writeEvent(post.res, message);
+      writeMessageEvent(res, tap, message);
       return;
     }
     this.toStandalone(session, message);
@@ -181,7 +183,7 @@ export class LeanStreamableFront {
 
   private finish(post: PendingPost): void {
     post.done = true;
-    post.res.end();
+    post.ctx.res.end();
   }
 
   // ---- GET stream and DELETE -------------------------------------------------------------------
@@ -202,14 +204,15 @@ export class LeanStreamableFront {
     res.writeHead(200, sseHeaders(session.id));
     res.flushHeaders();
     res.socket?.setNoDelay(true);
+    // Replayed messages are checked now, by the policies in force now, not when they were first sent.
     const last = Number(req.headers['last-event-id']);
-    if (Number.isFinite(last)) for (const e of session.log) if (e.id > last) writeEvent(res, e.message, e.id);
-    session.standalone = res;
+    if (Number.isFinite(last)) for (const e of session.log) if (e.id > last) writeMessageEvent(res, ctx.tap, e.message, undefined, e.id);
+    session.standalone = ctx;
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), this.opts.keepAliveMs ?? 25_000);
     keepAlive.unref();
     res.on('close', () => {
       clearInterval(keepAlive);
-      if (session.standalone === res) session.standalone = undefined;
+      if (session.standalone === ctx) session.standalone = undefined;
     });
   }
 
@@ -230,7 +233,7 @@ export class LeanStreamableFront {
 
   private backendOf(session: Session): BackendSession {
     session.backend ??= this.backend.openSession({
-      send: (m, rel) => this.deliver(session, m, rel),
+      send: (m, rel, answers) => this.deliver(session, m, rel, answers),
       close: () => this.drop(session),
     });
     return session.backend;
@@ -256,7 +259,7 @@ export class LeanStreamableFront {
     const id = session.nextEventId++;
     session.log.push({ id, message });
     if (session.log.length > MAX_REPLAY) session.log.shift();
-    if (session.standalone) writeEvent(session.standalone, message, id);
+    if (session.standalone) writeMessageEvent(session.standalone.res, session.standalone.tap, message, undefined, id);
   }
 
   private drop(session: Session): void {
@@ -265,10 +268,10 @@ export class LeanStreamableFront {
     for (const post of new Set(session.posts.values())) {
       if (post.done) continue;
       post.done = true;
-      if (post.sse) post.res.end();
-      else if (!post.res.headersSent) sendJsonRpcError(post.res, 404, ErrorCodes.ConnectionClosed, 'The session ended.');
+      if (post.sse) post.ctx.res.end();
+      else if (!post.ctx.res.headersSent) sendJsonRpcError(post.ctx.res, 404, ErrorCodes.ConnectionClosed, 'The session ended.');
     }
     session.posts.clear();
-    session.standalone?.end();
+    session.standalone?.res.end();
   }
 }

@@ -1,9 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { sendJson, sendJsonRpcError } from '../http-util.js';
-import { errorResponse, ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.js';
-import type { ProxyContext } from '../middleware.js';
-import type { StdioMultiplexer } from '../stdio/multiplexer.js';
+import {
+  errorResponse,
+  ErrorCodes,
+  isNotification,
+  isResponse,
+  wireHeaderMismatch,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type ParsedMessage,
+} from '../../mcp/index.js';
+import { sendMessages, writeMessageEvent, type ProxyContext } from '../pipeline/index.js';
+import { isLogLevel, type StdioMultiplexer } from '../stdio/multiplexer.js';
 
 /** Protocol revisions of the stateless ("modern") wire that this front speaks. */
 export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'] as const;
@@ -58,13 +69,6 @@ export function isModernRequest(req: IncomingMessage): boolean {
   return typeof v === 'string' && req.headers['mcp-session-id'] === undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(v);
 }
 
-/** Decodes the `=?base64?...?=` sentinel used for header values that are not plain ASCII. */
-export function decodeHeaderValue(v: string): string {
-  const m = /^=\?base64\?(.*)\?=$/.exec(v);
-  return m ? Buffer.from(m[1] ?? '', 'base64').toString('utf8') : v;
-}
-
-const NAME_SOURCE: Record<string, 'name' | 'uri'> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
 
 /**
  * Streamable HTTP, stateless era (2026-07-28) in front of a stdio server that speaks the session era:
@@ -81,9 +85,10 @@ export class StatelessStreamableFront {
 
   async handle(ctx: ProxyContext): Promise<void> {
     const version = String(ctx.req.headers['mcp-protocol-version']);
-    const messages = ctx.messages ?? [];
-    const msg = messages[0];
-    const requestId = msg && isRequest(msg) ? msg.id : null;
+    const messages = ctx.request?.messages ?? [];
+    const parsed = messages[0];
+    const msg = parsed?.message;
+    const requestId = parsed?.kind === 'request' ? (parsed.id as JsonRpcId) : null;
     if (!(MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       sendJson(ctx.res, 400, errorResponse(requestId, ModernErrorCodes.UnsupportedProtocolVersion, 'Unsupported protocol version', {
         supported: [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS],
@@ -91,7 +96,7 @@ export class StatelessStreamableFront {
       }));
       return;
     }
-    if (messages.length !== 1 || !msg || isResponse(msg)) {
+    if (messages.length !== 1 || !parsed || !msg || isResponse(msg)) {
       sendJsonRpcError(ctx.res, 400, ErrorCodes.InvalidRequest, 'The body must be a single JSON-RPC request or notification.');
       return;
     }
@@ -106,13 +111,13 @@ export class StatelessStreamableFront {
       sendJson(ctx.res, 400, errorResponse(req.id, ErrorCodes.InvalidParams, invalid));
       return;
     }
-    const mismatch = this.headerMismatch(ctx, req, version);
+    const mismatch = this.headerMismatch(ctx, req, parsed, version);
     if (mismatch) {
       sendJson(ctx.res, 400, errorResponse(req.id, ModernErrorCodes.HeaderMismatch, mismatch));
       return;
     }
     if (req.method === 'server/discover') {
-      sendJson(ctx.res, 200, { jsonrpc: '2.0', id: req.id, result: this.discover() });
+      sendMessages(ctx.res, ctx.tap, 200, [{ jsonrpc: '2.0', id: req.id, result: this.discover() }], { batch: false, answers: () => req.method });
       return;
     }
     if (REMOVED_METHODS.has(req.method)) {
@@ -123,17 +128,10 @@ export class StatelessStreamableFront {
     await this.forward(ctx, req);
   }
 
-  private headerMismatch(ctx: ProxyContext, req: JsonRpcRequest, version: string): string | undefined {
+  private headerMismatch(ctx: ProxyContext, req: JsonRpcRequest, parsed: ParsedMessage, version: string): string | undefined {
     const meta = req.params?.['_meta'] as Record<string, unknown>;
     if (meta[META_VERSION] !== version) return `MCP-Protocol-Version header (${version}) does not match _meta["${META_VERSION}"].`;
-    const method = ctx.req.headers['mcp-method'];
-    if (typeof method !== 'string' || decodeHeaderValue(method) !== req.method) return 'Mcp-Method header is missing or does not match the body.';
-    const source = NAME_SOURCE[req.method];
-    if (source) {
-      const name = ctx.req.headers['mcp-name'];
-      if (typeof name !== 'string' || decodeHeaderValue(name) !== req.params?.[source]) return 'Mcp-Name header is missing or does not match the body.';
-    }
-    return undefined;
+    return wireHeaderMismatch(ctx.req.headers, parsed, true);
   }
 
   /**
@@ -158,7 +156,8 @@ export class StatelessStreamableFront {
     };
     const { res } = ctx;
     const tag = (params: Record<string, unknown> | undefined) => ({ ...params, _meta: { ...(params?.['_meta'] as object | undefined), [META_SUBSCRIPTION_ID]: req.id } });
-    const write = (m: JsonRpcMessage) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+    // Every event through the tap: an update of a resource the caller may no longer read is dropped then.
+    const write = (m: JsonRpcMessage, answers?: string) => writeMessageEvent(res, ctx.tap, m, answers);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
     write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: tag({ notifications: agreed }) });
     let closed = false;
@@ -169,7 +168,7 @@ export class StatelessStreamableFront {
       terminate: () => {
         if (closed) return;
         // Graceful end of the subscription: its result carries the subscription id.
-        write({ jsonrpc: '2.0', id: req.id, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: req.id } } });
+        write({ jsonrpc: '2.0', id: req.id, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: req.id } } }, req.method);
         res.end();
         end();
       },
@@ -207,20 +206,21 @@ export class StatelessStreamableFront {
       const { res } = ctx;
       let streaming = false;
       let done = false;
-      const wantsLogs = (req.params?.['_meta'] as Record<string, unknown> | undefined)?.[META_LOG_LEVEL] !== undefined;
+      const logLevel = (req.params?.['_meta'] as Record<string, unknown> | undefined)?.[META_LOG_LEVEL];
+      const wantsLogs = logLevel !== undefined;
       const finish = () => {
         if (done) return;
         done = true;
         session.close();
         resolve();
       };
-      const write = (m: JsonRpcMessage) => {
+      const write = (m: JsonRpcMessage, answers?: string) => {
         if (!streaming) {
           streaming = true;
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
           res.flushHeaders();
         }
-        res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+        writeMessageEvent(res, ctx.tap, m, answers);
       };
       const session = this.mux.openSession({
         deliver: (m: JsonRpcMessage, _related?: JsonRpcId) => {
@@ -229,11 +229,11 @@ export class StatelessStreamableFront {
             const hints = CACHEABLE_METHODS.has(req.method) ? { ttlMs: 0, cacheScope: 'private' } : {};
             const out = 'result' in m ? { ...m, result: { resultType: 'complete', ...hints, ...m.result } } : m;
             if (streaming) {
-              write(out);
+              write(out, req.method);
               res.end();
             } else {
               const notFound = 'error' in m && m.error.code === ErrorCodes.MethodNotFound;
-              sendJson(res, notFound ? 404 : 200, out);
+              sendMessages(res, ctx.tap, notFound ? 404 : 200, [out], { batch: false, answers: () => req.method });
             }
             finish();
           } else if (isNotification(m) && (m.method === 'notifications/progress' || (m.method === 'notifications/message' && wantsLogs))) {
@@ -245,12 +245,15 @@ export class StatelessStreamableFront {
         terminate: (reason) => {
           if (done) return;
           if (streaming) {
-            write(errorResponse(req.id, ErrorCodes.ConnectionClosed, reason));
+            write(errorResponse(req.id, ErrorCodes.ConnectionClosed, reason), req.method);
             res.end();
           } else sendJsonRpcError(res, 503, ErrorCodes.ConnectionClosed, reason, req.id);
           finish();
         },
       });
+      // A session without a level of its own takes no log lines (and does not make the server more verbose).
+      if (isLogLevel(logLevel)) session.setLogLevel(logLevel);
+      else session.logLevel = 'emergency';
       res.on('close', () => {
         // The client closed the stream: that is the cancellation signal of this wire.
         if (!done) finish();

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { sendJsonRpcError } from '../http-util.js';
-import { classify, ErrorCodes, type JsonRpcMessage } from '../jsonrpc.js';
-import type { ProxyContext } from '../middleware.js';
+import { ErrorCodes, McpFrameError, parseFrame, type JsonRpcMessage } from '../../mcp/index.js';
+import type { ProxyContext } from '../pipeline/index.js';
 import { LegacySseFront } from '../front/legacy-sse.js';
 import type { BackendSession, ClientChannel, SessionBackend } from '../front/session-transport.js';
 import { LeanStreamableFront } from '../front/streamable-lean.js';
@@ -66,7 +66,7 @@ export class StdioBackend implements McpBackend, SessionBackend {
   }
 
   openSession(channel: ClientChannel): BackendSession {
-    const s = this.mux.openSession({ deliver: (m, rel) => channel.send(m, rel), terminate: (r) => channel.close(r) });
+    const s = this.mux.openSession({ deliver: (m, rel, answers) => channel.send(m, rel, answers), terminate: (r) => channel.close(r) });
     return { handle: (m) => s.handle(m), close: () => s.close() };
   }
 
@@ -100,20 +100,18 @@ export class StdioBackend implements McpBackend, SessionBackend {
     if (this.streams.stdin.writable) this.streams.stdin.write(JSON.stringify(m) + '\n');
   }
 
+  /** A line of the server's stdout, read as strictly as client messages (a list answer a client could read two ways is dropped). */
   private onLine(line: string): void {
-    let value: unknown;
+    let frame;
     try {
-      value = JSON.parse(line);
-    } catch {
+      frame = parseFrame(line);
+    } catch (err) {
+      if (!(err instanceof McpFrameError)) throw err;
       // Servers sometimes print debug text on stdout; it is not protocol, keep it as a log line.
-      this.opts.log('warn', `Non-JSON line on the server's stdout: ${line.slice(0, 500)}`);
+      const what = err.code === ErrorCodes.ParseError ? 'Non-JSON line' : `Invalid JSON-RPC (${err.message})`;
+      this.opts.log('warn', `${what} on the server's stdout: ${line.slice(0, 500)}`);
       return;
     }
-    const c = classify(value);
-    if ('invalid' in c) {
-      this.opts.log('warn', `Invalid JSON-RPC from the server (${c.invalid}): ${line.slice(0, 500)}`);
-      return;
-    }
-    this.mux.onUpstreamMessage(c.message);
+    for (const m of frame.messages) this.mux.onUpstreamMessage(m.message);
   }
 }

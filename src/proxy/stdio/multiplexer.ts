@@ -10,7 +10,7 @@ import {
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../jsonrpc.js';
+} from '../../mcp/index.js';
 
 /**
  * One stdio MCP server shared by many client sessions.
@@ -29,8 +29,11 @@ export interface UpstreamChannel {
 }
 
 export interface SessionSink {
-  /** Delivers a message to the client. relatedRequestId names the client's request it belongs to, if any. */
-  deliver(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
+  /**
+   * Delivers a message to the client. relatedRequestId names the client's request it belongs to, if any;
+   * `answers`, for a response, the method of the request it answers (what authorization filters by).
+   */
+  deliver(message: JsonRpcMessage, relatedRequestId?: JsonRpcId, answers?: string): void;
   /** The upstream went away: the session is over and the client must re-initialize. */
   terminate(reason: string): void;
 }
@@ -79,6 +82,16 @@ const CAPABILITY_FOR_METHOD: Record<string, string> = {
   'roots/list': 'roots',
 };
 
+/** RFC 5424 severities as MCP names them, least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function isLogLevel(v: unknown): v is LogLevel {
+  return typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v);
+}
+
+const severity = (level: LogLevel): number => LOG_LEVELS.indexOf(level);
+
 export class StdioMultiplexer {
   private nextUpstreamId = 1;
   private seq = 0;
@@ -90,6 +103,8 @@ export class StdioMultiplexer {
   readonly sessions = new Set<MuxSession>();
   private initResult: InitializeResult | undefined;
   private closedReason: string | undefined;
+  /** The level last set on the server by the proxy; undefined while no session ever asked for one. */
+  private upstreamLogLevel: LogLevel | undefined;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: MultiplexerOptions) {
@@ -136,6 +151,29 @@ export class StdioMultiplexer {
     return result;
   }
 
+  /** Whether logging/setLevel is the proxy's to answer: the server declared logging (else it answers, and refuses). */
+  get handlesLogLevels(): boolean {
+    return this.initResult?.capabilities['logging'] !== undefined;
+  }
+
+  /**
+   * A session's level applies to that session only: the server is set to the most verbose level any
+   * session needs (a session that never asked needs everything, as a server sends by default), and each
+   * session's notifications/message are filtered to its own level on the way out.
+   * @internal
+   */
+  refreshLogLevel(): void {
+    let wanted: LogLevel | undefined;
+    for (const s of this.sessions) {
+      const l = s.logLevel ?? 'debug';
+      if (wanted === undefined || severity(l) < severity(wanted)) wanted = l;
+    }
+    const anyAsked = this.upstreamLogLevel !== undefined || [...this.sessions].some((s) => s.logLevel !== undefined);
+    if (!anyAsked || wanted === undefined || wanted === this.upstreamLogLevel || this.closedReason !== undefined) return;
+    this.upstreamLogLevel = wanted;
+    void this.internalRequest('logging/setLevel', { level: wanted }, this.timeoutMs);
+  }
+
   openSession(sink: SessionSink): MuxSession {
     const s = new MuxSession(this, sink);
     this.sessions.add(s);
@@ -157,7 +195,7 @@ export class StdioMultiplexer {
       clearTimeout(p.timer);
       this.pending.delete(id);
       if (p.kind === 'internal') p.resolve(errorResponse(id, ErrorCodes.ConnectionClosed, reason));
-      else p.session.sink.deliver(errorResponse(p.clientId, ErrorCodes.ConnectionClosed, reason), p.clientId);
+      else p.session.sink.deliver(errorResponse(p.clientId, ErrorCodes.ConnectionClosed, reason), p.clientId, p.method);
     }
     this.progressRoutes.clear();
     this.serverRequests.clear();
@@ -172,7 +210,7 @@ export class StdioMultiplexer {
   /** @internal used by MuxSession */
   forwardClientRequest(session: MuxSession, req: JsonRpcRequest): void {
     if (this.closedReason !== undefined) {
-      session.sink.deliver(errorResponse(req.id, ErrorCodes.ServerUnavailable, this.closedReason), req.id);
+      session.sink.deliver(errorResponse(req.id, ErrorCodes.ServerUnavailable, this.closedReason), req.id, req.method);
       return;
     }
     if (this.handleSubscriptionLocally(session, req)) return;
@@ -251,7 +289,7 @@ export class StdioMultiplexer {
         this.subscriptions.delete(uri);
         if (this.closedReason === undefined) void this.internalRequest('resources/unsubscribe', { uri }, this.timeoutMs);
       }
-    }
+    }    if (session.logLevel !== undefined) this.refreshLogLevel();
   }
 
   // ---- server -> client -------------------------------------------------------------------
@@ -268,7 +306,7 @@ export class StdioMultiplexer {
       p.resolve(res);
       return;
     }
-    p.session.sink.deliver({ ...res, id: p.clientId } as JsonRpcResponse, p.clientId);
+    p.session.sink.deliver({ ...res, id: p.clientId } as JsonRpcResponse, p.clientId, p.method);
   }
 
   private routeServerRequest(req: JsonRpcRequest): void {
@@ -316,9 +354,15 @@ export class StdioMultiplexer {
         for (const s of subs ?? []) s.sink.deliver(n);
         return;
       }
+      case 'notifications/message': {
+        // Log lines go to every session that asked for their level (or for none: the server's default).
+        const level = n.params?.['level'];
+        for (const s of this.sessions) if (s.wantsLog(level)) s.sink.deliver(n, s.latestInFlight()?.clientId);
+        return;
+      }
       default:
-        // Logging and list changes concern every client of this server. Each session gets the message on
-        // the stream of its latest request when it has one (clients listen there), else on its GET stream.
+        // List changes concern every client of this server. Each session gets the message on the stream
+        // of its latest request when it has one (clients listen there), else on its GET stream.
         for (const s of this.sessions) s.sink.deliver(n, s.latestInFlight()?.clientId);
     }
   }
@@ -350,7 +394,7 @@ export class StdioMultiplexer {
       const subs = this.subscriptions.get(uri);
       if (subs && subs.size > 0) {
         subs.add(session);
-        session.sink.deliver(resultResponse(req.id, {}), req.id);
+        session.sink.deliver(resultResponse(req.id, {}), req.id, req.method);
         return true;
       }
       this.subscriptions.set(uri, new Set([session]));
@@ -360,7 +404,7 @@ export class StdioMultiplexer {
       const subs = this.subscriptions.get(uri);
       subs?.delete(session);
       if (subs && subs.size > 0) {
-        session.sink.deliver(resultResponse(req.id, {}), req.id);
+        session.sink.deliver(resultResponse(req.id, {}), req.id, req.method);
         return true;
       }
       this.subscriptions.delete(uri);
@@ -412,6 +456,7 @@ export class StdioMultiplexer {
     p.session.sink.deliver(
       errorResponse(p.clientId, ErrorCodes.RequestTimeout, `The MCP server did not answer ${p.method} within ${Math.round(this.timeoutMs / 1000)} s.`),
       p.clientId,
+      p.method,
     );
   }
 
@@ -429,6 +474,8 @@ export class StdioMultiplexer {
 
 /** One client's view of the shared server. */
 export class MuxSession {
+  /** The level this session asked for with logging/setLevel (or a stateless request's _meta). */
+  logLevel: LogLevel | undefined;
   clientCapabilities: Record<string, unknown> = {};
   clientInfo: Record<string, unknown> | undefined;
   protocolVersion: string | undefined;
@@ -458,11 +505,21 @@ export class MuxSession {
   handle(msg: JsonRpcMessage): void {
     if (isRequest(msg)) {
       if (msg.method === 'initialize') {
-        this.sink.deliver(this.initialize(msg), msg.id);
+        this.sink.deliver(this.initialize(msg), msg.id, msg.method);
         return;
       }
       if (msg.method === 'ping') {
-        this.sink.deliver(resultResponse(msg.id, {}), msg.id);
+        this.sink.deliver(resultResponse(msg.id, {}), msg.id, msg.method);
+        return;
+      }
+      if (msg.method === 'logging/setLevel' && this.mux.handlesLogLevels) {
+        const level = msg.params?.['level'];
+        if (!isLogLevel(level)) {
+          this.sink.deliver(errorResponse(msg.id, ErrorCodes.InvalidParams, `Invalid params: level must be one of ${LOG_LEVELS.join(', ')}.`), msg.id, msg.method);
+          return;
+        }
+        this.setLogLevel(level);
+        this.sink.deliver(resultResponse(msg.id, {}), msg.id, msg.method);
         return;
       }
       this.mux.forwardClientRequest(this, msg);
@@ -471,6 +528,17 @@ export class MuxSession {
     } else {
       this.mux.forwardClientResponse(this, msg);
     }
+  }
+
+  setLogLevel(level: LogLevel): void {
+    this.logLevel = level;
+    this.mux.refreshLogLevel();
+  }
+
+  /** Whether a notifications/message of this level is for this session. */
+  wantsLog(level: unknown): boolean {
+    if (this.logLevel === undefined) return true;
+    return !isLogLevel(level) || severity(level) >= severity(this.logLevel);
   }
 
   latestInFlight(): PendingClientRequest | undefined {

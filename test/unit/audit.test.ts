@@ -5,13 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  APPLICATION_ERROR_PEEK_BYTES, AuditConfigError, AuditFileWriter, auditLayer, buildAuditEvent, defaultAuditConfig, findApplicationError, formatAuditLine,
+  AuditConfigError, AuditFileWriter, auditLayer, buildAuditEvent, defaultAuditConfig, formatAuditLine,
   parseAuditConfig, type AuditConfig, type AuditConfigInput, type AuditEvent,
-} from '../../src/authz/audit.js';
+} from '../../src/audit/index.js';
+import { frameOfMessages, type JsonRpcMessage, type JsonRpcRequest, type ParsedMessage } from '../../src/mcp/index.js';
 import { sendJson, sendJsonRpcError } from '../../src/proxy/http-util.js';
-import type { JsonRpcMessage, JsonRpcRequest } from '../../src/proxy/jsonrpc.js';
-import { guardLayer } from '../../src/proxy/layers.js';
-import { compose, type Middleware, type ProxyContext } from '../../src/proxy/middleware.js';
+import { compose, requestGuard, ResponseTap, sendMessages, writeMessageEvent, type Middleware, type ProxyContext } from '../../src/proxy/pipeline/index.js';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import type { McpBackend } from '../../src/proxy/types.js';
 
@@ -23,10 +22,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 // A tiny MCP backend answering JSON and SSE, and fake authentication / authorization layers
 // ---------------------------------------------------------------------------------------------------
 
-const result = (id: unknown, r: Record<string, unknown>) => ({ jsonrpc: '2.0', id, result: r });
-const error = (id: unknown, code: number, message: string, data?: unknown) => ({ jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } });
-const frame = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
+const result = (id: unknown, r: Record<string, unknown>) => ({ jsonrpc: '2.0', id, result: r }) as JsonRpcMessage;
+const error = (id: unknown, code: number, message: string, data?: unknown) => ({ jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } }) as JsonRpcMessage;
 
+/** A backend that writes as the real ones do: every JSON-RPC message through the request's tap. */
 function testBackend(): McpBackend {
   return {
     health: () => ({}),
@@ -43,47 +42,52 @@ function testBackend(): McpBackend {
         res.write(': stream open\n\n');
         return; // stays open until the client leaves
       }
-      const msgs = ctx.messages ?? [];
+      const { tap } = ctx;
+      const json = (status: number, m: JsonRpcMessage | JsonRpcMessage[], headers?: Record<string, string>) =>
+        sendMessages(res, tap, status, Array.isArray(m) ? m : [m], { batch: Array.isArray(m), ...(headers ? { headers } : {}) });
+      const event = (m: JsonRpcMessage) => writeMessageEvent(res, tap, m);
+      const msgs = (ctx.request?.messages ?? []).map((m) => m.message);
       const requests = msgs.filter((m): m is JsonRpcRequest => 'method' in m && 'id' in m);
       if (requests.length === 0) {
         res.writeHead(202).end();
         return;
       }
-      if (msgs.length > 1) return sendJson(res, 200, requests.map((r) => result(r.id, { ok: true })));
+      if (msgs.length > 1) return json(200, requests.map((r) => result(r.id, { ok: true })));
       const r = requests[0]!;
       const p = (r.params ?? {}) as Record<string, unknown>;
       const args = (p['arguments'] ?? {}) as Record<string, unknown>;
       if (r.method === 'initialize') {
-        return sendJson(res, 200, result(r.id, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'test', version: '1' } }), { 'mcp-session-id': 'sess-1' });
+        return json(200, result(r.id, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'test', version: '1' } }), { 'mcp-session-id': 'sess-1' });
       }
-      if (r.method !== 'tools/call') return sendJson(res, 200, result(r.id, { items: [] }));
+      if (r.method !== 'tools/call') return json(200, result(r.id, { items: [] }));
       switch (p['name']) {
         case 'fails':
-          return sendJson(res, 200, error(r.id, -32602, `Invalid api_key ${String(args['apiKey'])} for echo`));
+          return json(200, error(r.id, -32602, `Invalid api_key ${String(args['apiKey'])} for echo`));
         case 'boom':
           return sendJsonRpcError(res, 500, -32603, 'backend exploded', r.id);
         case 'stream':
         case 'stream_ok': {
           res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(frame({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }));
-          res.write(frame(p['name'] === 'stream' ? error(r.id, -32001, 'upstream timed out') : result(r.id, { content: [] })));
+          event({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } });
+          event(p['name'] === 'stream' ? error(r.id, -32001, 'upstream timed out') : result(r.id, { content: [] }));
           res.end();
           return;
         }
         case 'big':
-          return sendJson(res, 200, result(r.id, { content: [{ type: 'text', text: 'x'.repeat(200_000) }] }));
+          return json(200, result(r.id, { content: [{ type: 'text', text: 'x'.repeat(200_000) }] }));
         case 'big_then_error': {
           res.writeHead(200, { 'content-type': 'text/event-stream' });
-          const pad = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'y'.repeat(10_000) } };
-          for (let i = 0; i < 10; i++) res.write(frame(pad));
-          res.end(frame(error(r.id, -32000, 'too late to be seen')));
+          const pad: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'y'.repeat(10_000) } };
+          for (let i = 0; i < 10; i++) event(pad);
+          event(error(r.id, -32000, 'seen however late'));
+          res.end();
           return;
         }
         case 'slow':
           await new Promise<void>((resolve) => res.once('close', () => resolve()));
           return;
         default:
-          return sendJson(res, 200, result(r.id, { content: [{ type: 'text', text: String(args['text'] ?? '') }] }));
+          return json(200, result(r.id, { content: [{ type: 'text', text: String(args['text'] ?? '') }] }));
       }
     },
   };
@@ -101,10 +105,10 @@ const fakeAuthn: Middleware = async (ctx, next) => {
 
 /** Authorization: `secret_tool` is forbidden (403, marked), the rest allowed. */
 const fakeAuthz: Middleware = async (ctx, next) => {
-  const first = ctx.messages?.[0];
-  if (first && 'method' in first && first.method === 'tools/call' && first.params?.['name'] === 'secret_tool') {
+  const first = ctx.request?.messages[0];
+  if (first?.method === 'tools/call' && first.target === 'secret_tool') {
     ctx.authz = { decision: 'deny', policies: ['forbid-secret-tool'], reason: 'forbidden by forbid-secret-tool' };
-    sendJsonRpcError(ctx.res, 403, 403, 'Unauthorized', 'id' in first ? first.id : null);
+    sendJsonRpcError(ctx.res, 403, 403, 'Unauthorized', first.id ?? null);
     return;
   }
   ctx.authz = { decision: 'allow', policies: ['permit-all'] };
@@ -117,13 +121,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** The chain in the order Gatehouse needs: guard, audit, authentication, authorization, backend. */
+/** The chain in the order Gatehouse needs: request guard, audit, authentication, authorization, backend. */
 async function startChain(config: AuditConfig, transport = 'http'): Promise<Harness> {
   const events: AuditEvent[] = [];
   const backend = testBackend();
-  const chain = compose([guardLayer(), auditLayer({ config, transport, emit: (e) => events.push(e) }), fakeAuthn, fakeAuthz, (ctx) => backend.handle(ctx)]);
+  const chain = compose([requestGuard(), auditLayer({ config, transport, emit: (e) => events.push(e) }), fakeAuthn, fakeAuthz, (ctx) => backend.handle(ctx)]);
   const server = http.createServer((req, res) => {
-    const ctx: ProxyContext = { req, res, url: new URL(req.url ?? '/', 'http://127.0.0.1'), serverName: 'demo', receivedAt: Date.now() };
+    const ctx: ProxyContext = { req, res, url: new URL(req.url ?? '/', 'http://127.0.0.1'), serverName: 'demo', receivedAt: Date.now(), tap: new ResponseTap(res) };
     chain(ctx).catch(() => {
       if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal proxy error.');
       else res.end();
@@ -307,24 +311,24 @@ describe('audit layer in front of authentication and authorization', () => {
     expect((await nextEvent(h, 3)).outcome).toBe('success');
   });
 
-  it('does not buffer big responses: the size is counted, the peek stops at the cap', async () => {
+  it('counts big responses without holding them, and sees an error however late it comes on a stream', async () => {
     const big = await post(h, call('tools/call', { name: 'big' }));
     const e = await nextEvent(h, 1);
     expect(e.outcome).toBe('success');
     expect(e.metadata?.extra['response_size_bytes']).toBe(Buffer.byteLength(big.text));
-    expect(Buffer.byteLength(big.text)).toBeGreaterThan(APPLICATION_ERROR_PEEK_BYTES);
+    expect(Buffer.byteLength(big.text)).toBeGreaterThan(200_000);
 
-    // An error after the first 64 KB of a stream is past what the audit looks at.
+    // Messages are observed as they are written, not peeked from the first bytes: 100 KB in, still seen.
     const late = await post(h, call('tools/call', { name: 'big_then_error' }));
-    expect(late.text).toContain('too late to be seen');
-    expect((await nextEvent(h, 2)).outcome).toBe('success');
+    expect(late.text).toContain('seen however late');
+    expect(await nextEvent(h, 2)).toMatchObject({ outcome: 'application_error', metadata: { extra: { jsonrpc_error_message: 'seen however late' } } });
   });
 
-  it('takes the client IP from X-Forwarded-For, then X-Real-IP, and the request id from X-Request-ID', async () => {
+  it('records the peer address, never what X-Forwarded-For or X-Real-IP claim, and the request id from X-Request-ID', async () => {
     await post(h, call('ping'), { 'x-forwarded-for': '203.0.113.7, 10.0.0.1', 'x-real-ip': '198.51.100.2', 'x-request-id': 'req-77' });
-    expect((await nextEvent(h, 1)).source).toEqual({ type: 'network', value: '203.0.113.7', extra: { user_agent: 'audit-test/1.0', request_id: 'req-77' } });
+    expect((await nextEvent(h, 1)).source).toEqual({ type: 'network', value: '127.0.0.1', extra: { user_agent: 'audit-test/1.0', request_id: 'req-77' } });
     await post(h, call('ping'), { 'x-real-ip': '198.51.100.2', 'user-agent': 'other-agent/2' });
-    expect((await nextEvent(h, 2)).source).toEqual({ type: 'network', value: '198.51.100.2', extra: { user_agent: 'other-agent/2' } });
+    expect((await nextEvent(h, 2)).source).toEqual({ type: 'network', value: '127.0.0.1', extra: { user_agent: 'other-agent/2' } });
   });
 
   it('logs an event stream as sse_connection as soon as it opens, and a refused one as denied', async () => {
@@ -453,7 +457,9 @@ describe('audit layer inside the real ProxyServer', () => {
   });
 });
 
-describe('buildAuditEvent and findApplicationError', () => {
+const parsed = (m: JsonRpcMessage): ParsedMessage[] => [...frameOfMessages([m]).messages];
+
+describe('buildAuditEvent', () => {
   it('builds a deterministic event from plain data', () => {
     const e = buildAuditEvent({
       config: cfg(),
@@ -463,7 +469,7 @@ describe('buildAuditEvent and findApplicationError', () => {
       headers: { 'user-agent': 'ua', authorization: `Bearer ${TOKEN}`, cookie: 'c=1' },
       remoteAddress: '::ffff:127.0.0.1',
       status: 200,
-      messages: [call('tools/call', { name: 'echo', arguments: { a: SECRET_ARG } })],
+      messages: parsed(call('tools/call', { name: 'echo', arguments: { a: SECRET_ARG } })),
       identity: { subject: 's', groups: [], scopes: [], claims: { preferred_username: 'pu', client_name: 'from-token' }, local: false },
       client: { name: 'from-session', version: '9' },
       durationMs: 12.9,
@@ -484,17 +490,6 @@ describe('buildAuditEvent and findApplicationError', () => {
         metadata: { extra: { duration_ms: 12, transport: 'http', response_size_bytes: 40, status_code: 200 } },
       }),
     );
-  });
-
-  it('finds an error in a cut JSON body, and none when the result comes first', () => {
-    const head = JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: 'quota "exceeded"', data: 'd'.repeat(100) } });
-    expect(findApplicationError(Buffer.from(head.slice(0, 80)), false)).toEqual({ code: -32000, message: 'quota "exceeded"' });
-    const ok = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: '"error":{"code":1}'.repeat(50) } });
-    expect(findApplicationError(Buffer.from(ok.slice(0, 300)), false)).toBeUndefined();
-    expect(findApplicationError(Buffer.from(JSON.stringify([result(1, {}), error(2, -1, 'no')])), true)).toEqual({ code: -1, message: 'no' });
-    // A server-to-client request in a stream is not an error, nor is half an event.
-    const sse = frame({ jsonrpc: '2.0', id: 'srv-1', method: 'sampling/createMessage', params: {} }) + 'data: {"jsonrpc":"2.0","id":1,"error":{"code":-5,';
-    expect(findApplicationError(Buffer.from(sse), false, 'text/event-stream')).toBeUndefined();
   });
 });
 
@@ -535,7 +530,7 @@ describe('AuditFileWriter', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-audit-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const sample = (n: number): AuditEvent =>
-    buildAuditEvent({ config: cfg(), transport: 'http', httpMethod: 'POST', path: '/mcp', headers: {}, remoteAddress: '127.0.0.1', status: 200, messages: [call('tools/call', { name: `t${n}` })], durationMs: 1, responseBytes: 2 });
+    buildAuditEvent({ config: cfg(), transport: 'http', httpMethod: 'POST', path: '/mcp', headers: {}, remoteAddress: '127.0.0.1', status: 200, messages: parsed(call('tools/call', { name: `t${n}` })), durationMs: 1, responseBytes: 2 });
 
   it('appends slog-shaped JSON lines to a file it creates 0600', async () => {
     const file = path.join(dir, 'audit.log');

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Identity } from '../auth/index.js';
-import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.js';
+import type { Identity } from '../../auth/identity.js';
+import type { ParsedFrame } from '../../mcp/index.js';
+import type { ResponseTap } from './response-tap.js';
 
 /**
  * Who is calling, as authorization and audit see it: the identity of a validated token (src/auth), or,
@@ -8,27 +9,23 @@ import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.js';
  */
 export type CallerIdentity = Pick<Identity, 'subject' | 'name' | 'email' | 'groups' | 'scopes' | 'claims'> & { local: boolean };
 
-/** Everything the layers of a proxy learn about one HTTP request, parsed once and shared. */
+/** Everything the layers of a proxy learn about one HTTP request, computed once and shared. */
 export interface ProxyContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
   serverName: string;
   receivedAt: number;
-  /** The raw body of a POST (already size-checked), for layers that forward it as is. */
-  rawBody?: Buffer;
-  /** The parsed JSON body (a message or a batch), when the body was JSON. */
-  body?: unknown;
-  /** The JSON-RPC messages of the body, validated. */
-  messages?: JsonRpcMessage[];
+  /**
+   * The JSON-RPC body of a POST, parsed once by the request guard. Every layer decides on it and the
+   * backend forwards its canonical serialization, never the caller's bytes.
+   */
+  request?: ParsedFrame;
   identity?: CallerIdentity;
   /** Set by the authorization layer: how this request was decided (audit and the request log read it). */
   authz?: AuthzMark;
-  /**
-   * A rewrite of the answer to one request, for transports that answer on another HTTP response than the
-   * request's own (legacy SSE sends answers on the GET stream): the list filter of authorization.
-   */
-  answerTransform?: { id: JsonRpcId; apply(answer: JsonRpcMessage): JsonRpcMessage };
+  /** The one interceptor of this request's response: message hooks, and what audit needs to know. */
+  tap: ResponseTap;
 }
 
 /** The authorization outcome of one HTTP request (a batch is denied as a whole if any part is). */

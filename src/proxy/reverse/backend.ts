@@ -1,0 +1,223 @@
+import http from 'node:http';
+import { sendJsonRpcError } from '../http-util.js';
+import { ErrorCodes, isJsonRpcId, wireHeaderMismatch, wireHeadersFor, type JsonRpcId } from '../../mcp/index.js';
+import type { ProxyContext } from '../pipeline/index.js';
+import type { McpBackend, ProxyLog } from '../types.js';
+import { relayJson, relaySse, type RelayExchange } from './response-relay.js';
+import { ReverseSessions, type LegacySession } from './sessions.js';
+
+/**
+ * The caller's request headers the upstream gets (an allow-list, so no credential header is ever
+ * forgotten: Authorization, Cookie, Proxy-Authorization, X-Api-Key, ... never pass). Mcp-Param-* pass
+ * too: the 2026-07-28 wire says intermediaries must forward them (the server checks them against the body).
+ */
+const FORWARDED_REQUEST_HEADERS = new Set(['accept', 'user-agent', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'x-request-id', 'traceparent', 'tracestate']);
+const PARAM_HEADER = /^mcp-param-/;
+/** Upstream response headers that never reach the caller (hop-by-hop, recomputed, or cookies). */
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'content-encoding', 'set-cookie', 'set-cookie2']);
+
+/** 2026-07-28 protocol versions: requests on that wire must carry Mcp-Method (and Mcp-Name). */
+const MODERN_VERSIONS = new Set(['2026-07-28']);
+
+export interface ReverseTarget {
+  host: string;
+  port: number;
+}
+
+function singleHeader(ctx: ProxyContext, name: string): string | undefined | null {
+  const v = ctx.req.headers[name];
+  if (Array.isArray(v)) return null;
+  return v;
+}
+
+/**
+ * Forwards MCP traffic to a server that speaks HTTP itself (SSE or Streamable HTTP) on a loopback
+ * port. What reaches it is what was authorized: the canonical serialization of the parsed body as
+ * application/json, the headers of an allow-list, Mcp-Method and Mcp-Name derived from the body, no
+ * query string and no cookie. Sessions belong to the caller who started them. Answers are parsed
+ * (JSON, or SSE event by event) and every message passes the request's tap before it is re-written.
+ */
+export class ReverseProxyBackend implements McpBackend {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly sessions = new ReverseSessions();
+  private inFlight = 0;
+
+  constructor(
+    private readonly target: ReverseTarget,
+    private readonly opts: { log: ProxyLog; responseTimeoutMs?: number },
+  ) {}
+
+  handle(ctx: ProxyContext): Promise<void> {
+    const owner = ctx.identity?.subject ?? '';
+    const method = ctx.req.method ?? 'GET';
+    const frame = ctx.request;
+    const single = frame && !frame.batch ? frame.messages[0] : undefined;
+
+    // Sessions are the caller's: an unknown one, or another caller's, is never forwarded.
+    const sessionId = singleHeader(ctx, 'mcp-session-id');
+    if (sessionId === null || (sessionId !== undefined && !this.sessions.owns(sessionId, owner))) {
+      sendJsonRpcError(ctx.res, 404, ErrorCodes.ConnectionClosed, 'Session not found: initialize a new session.', single?.id ?? null);
+      return Promise.resolve();
+    }
+    let legacy: { id: string; session: LegacySession } | undefined;
+    const legacyId = ctx.url.searchParams.get('sessionId');
+    if (method === 'POST' && legacyId !== null) {
+      const session = this.sessions.legacySession(legacyId, owner);
+      if (!session) {
+        sendJsonRpcError(ctx.res, 404, ErrorCodes.ConnectionClosed, 'Session not found: open a new /sse stream.', single?.id ?? null);
+        return Promise.resolve();
+      }
+      legacy = { id: legacyId, session };
+    }
+
+    // The 2026-07-28 wire repeats the method and name in headers: they must say what the body says.
+    const version = singleHeader(ctx, 'mcp-protocol-version');
+    const modern = typeof version === 'string' && MODERN_VERSIONS.has(version) && sessionId === undefined;
+    const wire = modern || ctx.req.headers['mcp-method'] !== undefined || ctx.req.headers['mcp-name'] !== undefined;
+    if (wire && frame) {
+      const mismatch = single ? wireHeaderMismatch(ctx.req.headers, single, modern) : 'a batch cannot carry Mcp-Method or Mcp-Name.';
+      if (mismatch) {
+        sendJsonRpcError(ctx.res, 400, ErrorCodes.HeaderMismatch, mismatch, single?.id ?? null);
+        return Promise.resolve();
+      }
+    }
+
+    if (legacy && frame) {
+      for (const m of frame.messages) {
+        if (m.kind !== 'request') continue;
+        if (!ReverseSessions.expect(legacy.session, m.id as JsonRpcId, m.method ?? '')) {
+          sendJsonRpcError(ctx.res, 400, ErrorCodes.InvalidRequest, `Invalid Request: the id ${JSON.stringify(m.id)} is already waiting for an answer in this session.`, m.id ?? null);
+          return Promise.resolve();
+        }
+      }
+    }
+
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(ctx.req.headers)) {
+      if (v !== undefined && (FORWARDED_REQUEST_HEADERS.has(k) || PARAM_HEADER.test(k))) headers[k] = v;
+    }
+    if (wire && single) Object.assign(headers, wireHeadersFor(single));
+    headers['host'] = `${this.target.host}:${this.target.port}`;
+    const body = frame ? Buffer.from(frame.canonical, 'utf8') : undefined;
+    if (body) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = body.length;
+    }
+    const path = legacy ? legacy.session.upstreamEndpoint : ctx.url.pathname;
+    const requests = frame?.messages.filter((m) => m.kind === 'request') ?? [];
+    const initializing = requests.some((m) => m.method === 'initialize');
+
+    return new Promise<void>((resolve) => {
+      this.inFlight++;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.inFlight--;
+        resolve();
+      };
+      let legacyStream: { id: string; session: LegacySession } | undefined;
+      const exchange: RelayExchange = {
+        ctx,
+        log: this.opts.log,
+        unanswered: new Set(requests.map((m) => m.id).filter(isJsonRpcId)),
+        answersOf: (id) => frame?.requestWithId(id)?.method ?? (legacyStream ? ReverseSessions.answered(legacyStream.session, id) : undefined),
+        endpoint: (data) => this.mapEndpoint(data, owner, (opened) => (legacyStream = opened)),
+      };
+
+      const upstream = http.request({ host: this.target.host, port: this.target.port, method, path, headers, agent: this.agent }, (upRes) => {
+        clearTimeout(headerTimer);
+        const status = upRes.statusCode ?? 502;
+        const upSession = upRes.headers['mcp-session-id'];
+        if (typeof upSession === 'string' && status >= 200 && status < 300 && initializing) {
+          if (!this.sessions.claim(upSession, owner)) {
+            upRes.destroy();
+            sendJsonRpcError(ctx.res, 502, ErrorCodes.ConnectionClosed, 'The MCP server handed out a session id that belongs to another caller.', requests[0]?.id ?? null);
+            finish();
+            return;
+          }
+        }
+        if (sessionId !== undefined && (status === 404 || (method === 'DELETE' && status >= 200 && status < 300))) this.sessions.forget(sessionId);
+        const outHeaders: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !DROPPED_RESPONSE_HEADERS.has(k)) outHeaders[k] = v;
+        const type = String(upRes.headers['content-type'] ?? '').toLowerCase();
+        const onEnd = () => {
+          if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
+          finish();
+        };
+        if (type.startsWith('text/event-stream')) return relaySse(upRes, status, outHeaders, exchange, onEnd);
+        if (type.startsWith('application/json') || (type.includes('+json') && type.startsWith('application/'))) return relayJson(upRes, status, outHeaders, exchange, onEnd);
+        // Neither JSON nor an event stream: fine for an empty 202 or an error page, never for an answer.
+        if (status >= 200 && status < 300 && exchange.unanswered.size > 0 && status !== 202) {
+          upRes.resume();
+          this.opts.log('error', `The MCP server answered a request with ${type || 'no content type'}; failed closed.`, { path: ctx.url.pathname });
+          sendJsonRpcError(ctx.res, 502, ErrorCodes.InternalError, "The MCP server's answer is neither JSON nor an event stream.", requests[0]?.id ?? null);
+          onEnd();
+          return;
+        }
+        ctx.res.writeHead(status, { ...outHeaders, ...(type ? { 'content-type': type } : {}) });
+        upRes.pipe(ctx.res);
+        upRes.on('end', onEnd);
+        upRes.on('error', () => {
+          ctx.res.end();
+          onEnd();
+        });
+      });
+      const timeoutMs = this.opts.responseTimeoutMs ?? 60_000;
+      const headerTimer = setTimeout(() => upstream.destroy(new Error('timeout')), timeoutMs);
+      headerTimer.unref();
+
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(headerTimer);
+        if (!ctx.res.headersSent) {
+          const timedOut = err.message === 'timeout';
+          const status = timedOut ? 504 : 502;
+          const message = timedOut
+            ? `The MCP server did not answer within ${Math.round(timeoutMs / 1000)} s.`
+            : err.code === 'ECONNREFUSED'
+              ? 'The MCP server is not accepting connections (is its container running?).'
+              : `The MCP server closed the connection: ${err.message}`;
+          this.opts.log('warn', message, { path: ctx.url.pathname });
+          sendJsonRpcError(ctx.res, status, timedOut ? ErrorCodes.RequestTimeout : ErrorCodes.ConnectionClosed, message, requests[0]?.id ?? null);
+        } else if (!ctx.res.writableEnded) ctx.res.end();
+        if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
+        finish();
+      });
+      // A client that hangs up (or closes an SSE stream) ends the upstream exchange too.
+      ctx.res.on('close', () => {
+        if (!done) upstream.destroy();
+        if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
+        finish();
+      });
+      upstream.end(body);
+    });
+  }
+
+  /**
+   * A legacy stream's `endpoint` event: the upstream's own endpoint is kept here, and the caller is told
+   * the same path with a session id of the proxy's. An endpoint on another origin is refused.
+   */
+  private mapEndpoint(data: string, owner: string, opened: (s: { id: string; session: LegacySession }) => void): string | undefined {
+    const base = `http://${this.target.host}:${this.target.port}`;
+    let url: URL;
+    try {
+      url = new URL(data.trim(), base);
+    } catch {
+      return undefined;
+    }
+    if (url.origin !== new URL(base).origin) return undefined;
+    const id = this.sessions.openLegacy(owner, url.pathname + url.search);
+    const session = this.sessions.legacySession(id, owner);
+    if (!session) return undefined;
+    opened({ id, session });
+    return `${url.pathname}?sessionId=${id}`;
+  }
+
+  health(): Record<string, unknown> {
+    return { inFlight: this.inFlight };
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,1 @@
+export { ReverseProxyBackend, type ReverseTarget } from './backend.js';
