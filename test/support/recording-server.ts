@@ -81,14 +81,29 @@ export async function startRecordingServer(mode: 'sse' | 'streamable-http'): Pro
       res.writeHead(404).end();
       return;
     }
-    const sid = req.headers['mcp-session-id'];
-    const existing = typeof sid === 'string' ? streamable.get(sid) : undefined;
-    if (existing) {
-      void existing.handleRequest(req, res);
-      return;
-    }
-    const t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void streamable.set(id, t) });
-    void mcpServer(ran).connect(t).then(() => t.handleRequest(req, res));
+    // The SDK's Streamable HTTP transport reads a body as UTF-8 JSON (req.json()); it is handed that reading.
+    req.on('end', () => {
+      const text = entry.body.toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      const sid = req.headers['mcp-session-id'];
+      const existing = typeof sid === 'string' ? streamable.get(sid) : undefined;
+      if (existing) {
+        void existing.handleRequest(req, res, parsed);
+        return;
+      }
+      if (typeof sid === 'string') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+        return;
+      }
+      const t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void streamable.set(id, t) });
+      void mcpServer(ran).connect(t).then(() => t.handleRequest(req, res, parsed));
+    });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   return {
