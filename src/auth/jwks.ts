@@ -14,10 +14,15 @@ export interface JwksOptions {
 type KeyFn = ReturnType<typeof createLocalJWKSet>;
 type Key = Awaited<ReturnType<KeyFn>>;
 
+/** While no key was ever fetched, failed fetches back off: 1 s, 2 s, 4 s, ... at most this long. */
+const MAX_COLD_BACKOFF_MS = 60_000;
+
 /**
  * The issuer's keys, cached. Refreshed in the background; an unknown kid refetches at most once per
  * cooldown (so a flood of forged kids cannot make us hammer the IdP); while the JWKS endpoint is down
- * the keys already held keep working.
+ * the keys already held keep working. Before any key was fetched (the IdP down at start, a fresh
+ * validator), a failed discovery or JWKS fetch is not retried for each request that carries a token:
+ * requests in the backoff window fail at once with the last error, so forged tokens cost no fetches.
  */
 export class JwksCache {
   private keys: KeyFn | undefined;
@@ -27,6 +32,9 @@ export class JwksCache {
   private lastUnknownKidRefetchAt = -Infinity;
   private inflight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private coldFailures = 0;
+  private retryAt = 0;
+  private lastError: Error | undefined;
   fetches = 0;
 
   constructor(
@@ -51,9 +59,25 @@ export class JwksCache {
 
   /** Fetches the JWKS; concurrent callers share one fetch. Keeps the old keys if it fails. */
   refresh(): Promise<void> {
-    this.inflight ??= this.fetchOnce().finally(() => {
-      this.inflight = undefined;
-    });
+    if (!this.keys && this.lastError && Date.now() < this.retryAt) return Promise.reject(this.lastError);
+    this.inflight ??= this.fetchOnce()
+      .then(
+        () => {
+          this.coldFailures = 0;
+          this.lastError = undefined;
+        },
+        (err: unknown) => {
+          if (!this.keys) {
+            this.coldFailures++;
+            this.retryAt = Date.now() + Math.min(MAX_COLD_BACKOFF_MS, 1000 * 2 ** (this.coldFailures - 1));
+            this.lastError = err instanceof Error ? err : new Error(String(err));
+          }
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.inflight = undefined;
+      });
     return this.inflight;
   }
 

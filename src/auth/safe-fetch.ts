@@ -2,6 +2,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { addressScope } from '../common/index.js';
 
 /**
  * Outbound HTTP for discovery, JWKS and introspection, with the SSRF rules applied where they cannot be
@@ -17,30 +18,16 @@ export interface UrlPolicy {
   allowPrivateIp: boolean;
 }
 
-const BLOCKED_V4: [string, number][] = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
-  ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-];
-
-function v4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
-}
-
 export function isLoopback(ip: string): boolean {
-  if (net.isIPv4(ip)) return ip.startsWith('127.');
-  const v6 = ip.toLowerCase();
-  return v6 === '::1' || (v6.startsWith('::ffff:') && isLoopback(v6.slice(7)));
+  return addressScope(ip) === 'loopback';
 }
 
-/** Private, link-local, shared, reserved or multicast: never a public identity provider. */
+/**
+ * Private, link-local, shared, reserved, multicast, or an IPv6 form that leads to one of those
+ * (::ffff:169.254.169.254, ::a9fe:a9fe, 64:ff9b::a9fe:a9fe, 2002:a9fe:a9fe::): never a public identity provider.
+ */
 export function isNonPublic(ip: string): boolean {
-  if (net.isIPv4(ip)) {
-    const n = v4ToInt(ip);
-    return BLOCKED_V4.some(([base, bits]) => (n >>> (32 - bits)) === (v4ToInt(base) >>> (32 - bits)));
-  }
-  const v6 = ip.toLowerCase();
-  if (v6.startsWith('::ffff:') && net.isIPv4(v6.slice(7))) return isNonPublic(v6.slice(7));
-  return v6 === '::' || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6) || v6.startsWith('ff');
+  return addressScope(ip) !== 'public';
 }
 
 function checkAddress(ip: string, policy: UrlPolicy, what: string): void {

@@ -147,6 +147,9 @@ export class TokenValidator {
 
   /** Checks jose does not do (or not in the way MCP needs), for JWTs and introspected tokens alike. */
   private checkCommon(claims: Record<string, unknown>): void {
+    // Sessions, audit events and Cedar's principal are keyed by the subject: two callers must never share
+    // one, so a number, an object or an empty string (which would all read as "") is refused (RFC 7519: StringOrURI).
+    if (typeof claims['sub'] !== 'string' || claims['sub'] === '') throw new AuthFailure('invalid_token', 'The token has no subject ("sub" must be a non-empty string).');
     const now = Math.floor(Date.now() / 1000);
     const iat = claims['iat'];
     if (iat !== undefined && (typeof iat !== 'number' || iat > now + this.config.clockToleranceSeconds)) {

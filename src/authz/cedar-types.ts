@@ -23,6 +23,8 @@ export interface CedarEntity {
   uid: EntityUid;
   attrs: Record<string, CedarValue>;
   parents: EntityUid[];
+  /** Cedar 4 entity tags (`hasTag`, `getTag`); only cedar-wasm reads them. */
+  tags?: Record<string, CedarValue>;
 }
 
 /** One authorization question, as Cedar asks it. */

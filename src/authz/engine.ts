@@ -67,12 +67,15 @@ function baseEntities(options: CedarOptions): CedarEntity[] {
   const check = wasm.checkParseEntities({ entities: raw as never });
   if (check.type === 'failure') throw new AuthzConfigError(`cedar.entities_json is not valid Cedar entity JSON: ${check.errors.map((e) => e.message).join('; ')}`);
   return raw.map((e, i) => {
-    const rec = e as { uid?: unknown; attrs?: Record<string, CedarValue>; parents?: unknown[] };
-    return {
+    const rec = e as { uid?: unknown; attrs?: Record<string, CedarValue>; parents?: unknown[]; tags?: Record<string, CedarValue> };
+    const entity: CedarEntity = {
       uid: normalizeUid(rec.uid, `entity ${i} uid`),
       attrs: rec.attrs ?? {},
       parents: (rec.parents ?? []).map((p, j) => normalizeUid(p, `entity ${i} parent ${j}`)),
     };
+    // Kept as written: a forbid on `hasTag` must see them (cedar-wasm evaluates tag expressions).
+    if (rec.tags !== undefined) entity.tags = rec.tags;
+    return entity;
   });
 }
 

@@ -10,7 +10,7 @@ export type Db = Database.Database;
  * while proxies write, and brings the schema up to date.
  */
 export function openDatabase(file: string, migrations: readonly Migration[] = allMigrations): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') ownerOnly(file);
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
@@ -22,8 +22,28 @@ export function openDatabase(file: string, migrations: readonly Migration[] = al
     db.close();
     throw err;
   }
-  if (file !== ':memory:') fs.chmodSync(file, 0o600);
   return db;
+}
+
+/**
+ * The folder 0700 and the database 0600 before SQLite opens it: SQLite gives the -wal and -shm files
+ * (recent pages of the database) the database file's mode, so they are created owner-only too. A
+ * folder that already existed with a looser mode (GATEHOUSE_HOME pointing at it) is tightened, and so
+ * are companions left by older versions.
+ */
+function ownerOnly(file: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform === 'win32') return;
+  if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export function schemaVersion(db: Db): number {

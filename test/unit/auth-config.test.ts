@@ -98,6 +98,17 @@ describe('outbound URL policy (SSRF)', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700::1111']) expect(isNonPublic(ip)).toBe(false);
   });
 
+  it('sees the IPv4 address inside every IPv6 form that connects to it (mapped, translated, compatible, NAT64, 6to4)', () => {
+    for (const ip of [
+      '::ffff:a9fe:a9fe', '::ffff:169.254.169.254', '::ffff:0:a9fe:a9fe', '::a9fe:a9fe', '::169.254.169.254', '64:ff9b::a9fe:a9fe',
+      '64:ff9b:1::a00:1', '2002:a9fe:a9fe::1', '2002:0a00:0001::', '::ffff:7f00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '::', 'fec0::1',
+    ]) expect(isNonPublic(ip), ip).toBe(true);
+    for (const ip of ['::ffff:808:808', '64:ff9b::808:808', '2002:808:808::1']) expect(isNonPublic(ip), ip).toBe(false);
+    for (const u of ['https://[::ffff:169.254.169.254]/latest/meta-data', 'https://[::ffff:10.0.0.1]/jwks', 'https://[64:ff9b::a9fe:a9fe]/x', 'https://[::a9fe:a9fe]/x', 'https://[2002:a9fe:a9fe::]/x']) {
+      expect(() => assertUrlAllowed(u, strict), u).toThrow(UnsafeUrlError);
+    }
+  });
+
   it('refuses private and link-local literals, http to other hosts, and credentials in URLs; allows loopback', () => {
     expect(() => assertUrlAllowed('http://169.254.169.254/latest/meta-data', strict)).toThrow(/link-local|private/);
     expect(() => assertUrlAllowed('https://10.0.0.1/jwks', strict)).toThrow(UnsafeUrlError);
@@ -147,6 +158,47 @@ describe('validated-token reuse', () => {
       v.close();
       server.close();
     }
+  });
+});
+
+describe('token subjects and an identity provider that is down', () => {
+  it('refuses a token whose sub is a number, an object or empty: callers never share the empty subject', async () => {
+    const { generateKeyPair, exportJWK, SignJWT } = await import('jose');
+    const { TokenValidator } = await import('../../src/auth/index.js');
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const v = new TokenValidator({ issuer, audience: 'aud', jwksUrl: `${issuer}/jwks`, resourceUrl: 'aud', scopes: [], clockToleranceSeconds: 0, insecureAllowHttp: false, allowPrivateIp: false });
+    try {
+      const token = (sub: unknown) => new SignJWT({ sub } as never).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('aud').setExpirationTime('5m').sign(privateKey);
+      for (const sub of [12345, '', { a: 1 }, ['x']]) await expect(v.validate(await token(sub)), JSON.stringify(sub)).rejects.toThrow(/subject/);
+      expect((await v.validate(await token('u-1'))).subject).toBe('u-1');
+    } finally {
+      v.close();
+      server.close();
+    }
+  });
+
+  it('while no key was ever fetched, forged tokens do not each cost a discovery or JWKS fetch (backoff)', async () => {
+    const { TokenValidator } = await import('../../src/auth/index.js');
+    // A port nobody listens on: the identity provider is down, for real.
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const issuer = `http://127.0.0.1:${port}`;
+    const v = new TokenValidator({ issuer, audience: 'aud', resourceUrl: 'aud', scopes: [], clockToleranceSeconds: 0, insecureAllowHttp: false, allowPrivateIp: false });
+    v.close(); // no background refresh: only requests cause fetches
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const statuses = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const forged = `${b64({ alg: 'RS256', kid: `x${i}` })}.${b64({ sub: 'x', iss: issuer, exp: 9e9 })}.AAAA`;
+      await v.validate(forged).catch((err: { status?: number }) => statuses.add(err.status ?? 0));
+    }
+    expect([...statuses]).toEqual([503]);
+    expect(v.jwks?.fetches).toBe(1);
   });
 });
 

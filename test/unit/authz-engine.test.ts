@@ -300,6 +300,19 @@ describe('PolicyEngine: what the JS evaluator leaves to Cedar', () => {
     }
   });
 
+  it('entity tags of entities_json are kept: a forbid on hasTag fires, as in cedar-wasm given the file as written', () => {
+    const entities = [{ uid: uid('THVGroup', 'eng'), attrs: {}, parents: [], tags: { blocked: true } }];
+    const policies = ['permit(principal, action == Action::"call_tool", resource);', 'forbid(principal in THVGroup::"eng", action, resource) when { THVGroup::"eng".hasTag("blocked") };'];
+    const az = new McpAuthorizer(config(policies, entities), 'srv');
+    const eng = principalOf({ sub: 'alice', groups: ['eng'] }, az.engine.options)!;
+    const other = principalOf({ sub: 'bob', groups: ['ops'] }, az.engine.options)!;
+    const d = az.decide(eng, { feature: 'tool', name: 'x' });
+    expect(d).toMatchObject({ allowed: false, decision: { decision: 'deny', reasons: ['policy1'] } });
+    const { request, entities: own } = cedarRequestOf(eng, { feature: 'tool', name: 'x' }, 'srv');
+    same(az.engine.decide(request, own), az.engine.decidePlain(request, own));
+    expect(az.decide(other, { feature: 'tool', name: 'x' }).allowed).toBe(true);
+  });
+
   it('policies with extension calls: JS up to the call, cedar-wasm only when evaluation reaches it', () => {
     const engine = new PolicyEngine(
       config(['permit(principal, action == Action::"call_tool", resource) when { principal has claim_clearance && principal.claim_clearance.greaterThanOrEqual(decimal("3.0")) };']),

@@ -38,6 +38,21 @@ describe('store (a real SQLite file)', () => {
     expect(again.servers.list().map((x) => x.name)).toEqual(['a']);
   });
 
+  it('keeps the folder 0700 and the database with its -wal and -shm 0600, even in a folder that existed loosely', () => {
+    const loose = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-store-loose-'));
+    fs.chmodSync(loose, 0o755);
+    const s = openStore(path.join(loose, 'gatehouse.db'));
+    try {
+      s.servers.insert(server('wal', 10009));
+      const mode = (f: string) => fs.statSync(path.join(loose, f)).mode & 0o777;
+      expect(mode('.')).toBe(0o700);
+      for (const f of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm']) expect(mode(f), f).toBe(0o600);
+    } finally {
+      s.close();
+      fs.rmSync(loose, { recursive: true, force: true });
+    }
+  });
+
   it('round-trips server definitions and keeps proxy ports unique', () => {
     const s = open();
     const a = s.servers.insert(server('alpha', 10002));
