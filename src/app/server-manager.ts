@@ -516,6 +516,7 @@ export class ServerManager {
       memoryBytes: s.memoryBytes ?? undefined,
       nanoCpus: s.nanoCpus ?? undefined,
       networkSetting: s.networkSetting,
+      reach: s.transport === 'stdio' ? undefined : await runtime.reach(),
       extraLabels: this.settings.extraLabels,
     });
     spec.name = containerName(s.name);
@@ -611,15 +612,17 @@ export class ServerManager {
   }
 
   private async httpBackend(s: ServerRecord, runtime: ContainerRuntime, id: string): Promise<McpBackend> {
-    const port = s.targetPort!;
+    // Read from the container each time (a restart, or a core that adopts it): the engine chose the port.
+    const { host, port } = await runtime.httpEndpoint(id, s.targetPort!);
     try {
-      await waitForPort(port, '127.0.0.1', this.settings.startTimeoutMs, async () => (await runtime.state(id))?.running === true);
+      await waitForPort(port, host, this.settings.startTimeoutMs, async () => (await runtime.state(id))?.running === true);
     } catch (err) {
       const hint = s.networkSetting === 'default' ? ' If your engine has no bridge network, run the server with --network host.' : '';
       throw new Error(`${(err as Error).message}.${hint}`);
     }
     return new ReverseProxyBackend(
-      { host: '127.0.0.1', port },
+      // The server is told it is on 127.0.0.1 at its own port, whichever address the proxy dials.
+      { host, port, hostHeader: `127.0.0.1:${s.targetPort!}` },
       { log: (level, message, fields) => this.logs.write({ server: s.name, source: 'proxy', level, message, fields: fields ?? null }), responseTimeoutMs: this.settings.requestTimeoutMs },
     );
   }

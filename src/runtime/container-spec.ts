@@ -17,8 +17,19 @@ export const Labels = {
 
 export type Transport = 'stdio' | 'sse' | 'streamable-http';
 
-/** 'default' = engine default network, target port published on 127.0.0.1 only; 'host' = host networking. */
+/** 'default' = the engine's default network (see UpstreamReach); 'host' = host networking. */
 export type NetworkModeSetting = 'default' | 'host' | 'none';
+
+/**
+ * How the proxy reaches an HTTP server's own port on the engine's default network, the strongest way the
+ * engine allows that leaves the proxy the only way in:
+ * - 'container-ip': nothing is published; the proxy connects to the container's address on the engine's
+ *   bridge (Linux engines whose bridge this machine routes: rootful Docker or Podman on a local socket);
+ * - 'published': the engine publishes the port on 127.0.0.1 at a random host port the engine picks
+ *   (Docker Desktop, Podman machine and rootless engines, Colima, OrbStack, Rancher Desktop: their
+ *   container addresses are inside a VM or a user namespace).
+ */
+export type UpstreamReach = 'container-ip' | 'published';
 
 export interface ContainerSpecInput {
   serverName: string;
@@ -36,6 +47,8 @@ export interface ContainerSpecInput {
   memoryBytes?: number;
   nanoCpus?: number;
   networkSetting: NetworkModeSetting;
+  /** For sse and streamable-http servers on the default network; 'published' when absent. */
+  reach?: UpstreamReach;
   extraLabels?: Record<string, string>;
 }
 
@@ -101,11 +114,11 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerCreateOp
 
   if (input.transport === 'stdio') {
     Object.assign(spec, { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true });
-  } else if (networkMode === 'default' && targetPort !== undefined) {
+  } else if (networkMode === 'default' && targetPort !== undefined && input.reach !== 'container-ip') {
     const port = `${targetPort}/tcp`;
     spec.ExposedPorts = { [port]: {} };
-    // Loopback only: the proxy in front is the only way in.
-    hostConfig.PortBindings = { [port]: [{ HostIp: '127.0.0.1', HostPort: String(targetPort) }] };
+    // Loopback only, at a port the engine picks (never the target port, which a scan would try first).
+    hostConfig.PortBindings = { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] };
   }
   return spec;
 }

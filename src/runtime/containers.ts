@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions } from 'dockerode';
-import { Labels } from './container-spec.js';
+import { Labels, type UpstreamReach } from './container-spec.js';
 import { describeEndpoint, type EngineEndpoint } from './engine.js';
 
 export class ImageUnavailableError extends Error {
@@ -28,6 +28,12 @@ export interface ContainerState {
   oomKilled: boolean;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** Where the proxy connects to an HTTP server's own port. */
+export interface HttpEndpoint {
+  host: string;
+  port: number;
 }
 
 export interface StdioAttachment {
@@ -133,6 +139,42 @@ export class ContainerRuntime {
       if (code === 409 && /in progress/i.test(errorMessage(err))) return;
       throw new Error(`Removing the container failed: ${errorMessage(err)}`);
     }
+  }
+
+  private reachCache: Promise<UpstreamReach> | undefined;
+
+  /**
+   * How the proxy can reach a container's own port on the default network without publishing it: only
+   * where this machine routes the engine's bridge (a rootful engine on Linux, on a local socket).
+   */
+  reach(): Promise<UpstreamReach> {
+    this.reachCache ??= this.docker.info().then(
+      (info: { OperatingSystem?: string; SecurityOptions?: string[] }) => {
+        const rootless = (info.SecurityOptions ?? []).some((o) => o.includes('name=rootless'));
+        const inVm = /docker desktop|boot2docker|colima|orbstack|rancher/i.test(info.OperatingSystem ?? '');
+        const localLinux = process.platform === 'linux' && this.endpoint.socketPath !== undefined && !this.endpoint.socketPath.startsWith('//');
+        const vmKind = ['docker-desktop', 'colima', 'orbstack', 'rancher-desktop'].includes(this.endpoint.kind);
+        return localLinux && !rootless && !inVm && !vmKind ? 'container-ip' : 'published';
+      },
+      () => 'published' as const,
+    );
+    return this.reachCache;
+  }
+
+  /**
+   * Where the proxy connects to a running container's HTTP port: the host's loopback on the host
+   * network, the loopback port the engine published, or the container's own address.
+   */
+  async httpEndpoint(id: string, targetPort: number): Promise<HttpEndpoint> {
+    const info = await this.docker.getContainer(id).inspect();
+    if (info.HostConfig.NetworkMode === 'host') return { host: '127.0.0.1', port: targetPort };
+    const bindings = info.NetworkSettings.Ports?.[`${targetPort}/tcp`] ?? [];
+    const loopback = bindings?.find((b) => b.HostIp === '127.0.0.1' && Number(b.HostPort) > 0);
+    if (loopback) return { host: '127.0.0.1', port: Number(loopback.HostPort) };
+    const settings = info.NetworkSettings as typeof info.NetworkSettings & { IPAddress?: string };
+    const ip = settings.IPAddress || Object.values(settings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean);
+    if (!ip) throw new Error(`The container has no address the proxy can reach on port ${targetPort} (no loopback binding, no network address).`);
+    return { host: ip, port: targetPort };
   }
 
   async state(id: string): Promise<ContainerState | undefined> {

@@ -169,10 +169,18 @@ describe('buildContainerSpec: network', () => {
 });
 
 describe('buildContainerSpec: sse and streamable-http', () => {
-  it('publishes the target port on 127.0.0.1 only, at the same host port, on the default network', () => {
+  it('publishes nothing where the proxy can reach the container itself (a rootful Linux engine)', () => {
+    const spec = buildContainerSpec(http({ reach: 'container-ip' }));
+    expect(spec.ExposedPorts).toBeUndefined();
+    expect(spec.HostConfig?.PortBindings).toBeUndefined();
+    expect(envOf(spec)).toMatchObject({ MCP_PORT: '3001', MCP_HOST: '0.0.0.0' });
+  });
+
+  it('otherwise publishes the target port on 127.0.0.1 only, at a host port the engine picks (never the target port)', () => {
     const spec = buildContainerSpec(http());
     expect(spec.ExposedPorts).toEqual({ '3001/tcp': {} });
-    expect(spec.HostConfig?.PortBindings).toEqual({ '3001/tcp': [{ HostIp: '127.0.0.1', HostPort: '3001' }] });
+    expect(spec.HostConfig?.PortBindings).toEqual({ '3001/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    expect(buildContainerSpec(http({ reach: 'published' })).HostConfig?.PortBindings).toEqual(spec.HostConfig?.PortBindings);
     expect(spec.OpenStdin).toBeUndefined();
     expect(spec.AttachStdin).toBeUndefined();
     expect(envOf(spec)).toEqual({

@@ -14,6 +14,8 @@ import {
   realProbeEnv,
 } from '../../src/runtime/engine.js';
 import type { EngineEndpoint, EngineProbeEnv } from '../../src/runtime/engine.js';
+import type Docker from 'dockerode';
+import { ContainerRuntime } from '../../src/runtime/containers.js';
 
 interface FakeMachine {
   env?: Record<string, string | undefined>;
@@ -485,5 +487,32 @@ describe('connectEngine against the real engine on this machine', () => {
     const { endpoint } = await connectEngine({ probe, timeoutMs: 1000 });
     expect(endpoint.source).not.toBe('DOCKER_HOST');
     expect(endpoint.socketPath).toBeDefined();
+  });
+});
+
+describe('how the proxy reaches an HTTP server in a container', () => {
+  const runtimeWith = (info: Record<string, unknown>, inspect: Record<string, unknown>, endpoint: Partial<EngineEndpoint> = {}) => {
+    const docker = { info: async () => info, getContainer: () => ({ inspect: async () => inspect }) } as unknown as Docker;
+    return new ContainerRuntime(docker, { kind: 'docker', source: 'test', socketPath: '/var/run/docker.sock', ...endpoint } as EngineEndpoint, '1');
+  };
+
+  it('dials the container itself only where this machine routes the bridge: a rootful engine on Linux, on a local socket', async () => {
+    const linux = process.platform === 'linux';
+    expect(await runtimeWith({ OperatingSystem: 'Debian GNU/Linux 12', SecurityOptions: ['name=seccomp'] }, {}).reach()).toBe(linux ? 'container-ip' : 'published');
+    expect(await runtimeWith({ OperatingSystem: 'Ubuntu', SecurityOptions: ['name=seccomp', 'name=rootless'] }, {}).reach()).toBe('published');
+    expect(await runtimeWith({ OperatingSystem: 'Docker Desktop' }, {}).reach()).toBe('published');
+    expect(await runtimeWith({ OperatingSystem: 'Ubuntu' }, {}, { kind: 'colima' }).reach()).toBe('published');
+    expect(await runtimeWith({ OperatingSystem: 'Ubuntu' }, {}, { socketPath: undefined }).reach()).toBe('published');
+  });
+
+  it('reads the address from the container: host network, the published loopback port, or its own address', async () => {
+    const host = runtimeWith({}, { HostConfig: { NetworkMode: 'host' }, NetworkSettings: { Ports: {}, Networks: {} } });
+    expect(await host.httpEndpoint('c', 3001)).toEqual({ host: '127.0.0.1', port: 3001 });
+    const published = runtimeWith({}, { HostConfig: { NetworkMode: 'bridge' }, NetworkSettings: { Ports: { '3001/tcp': [{ HostIp: '0.0.0.0', HostPort: '4000' }, { HostIp: '127.0.0.1', HostPort: '49213' }] }, Networks: { bridge: { IPAddress: '172.17.0.2' } } } });
+    expect(await published.httpEndpoint('c', 3001)).toEqual({ host: '127.0.0.1', port: 49213 });
+    const direct = runtimeWith({}, { HostConfig: { NetworkMode: 'bridge' }, NetworkSettings: { Ports: {}, IPAddress: '', Networks: { bridge: { IPAddress: '172.17.0.3' } } } });
+    expect(await direct.httpEndpoint('c', 3001)).toEqual({ host: '172.17.0.3', port: 3001 });
+    const none = runtimeWith({}, { HostConfig: { NetworkMode: 'none' }, NetworkSettings: { Ports: {}, Networks: { none: { IPAddress: '' } } } });
+    await expect(none.httpEndpoint('c', 3001)).rejects.toThrow(/no address/);
   });
 });

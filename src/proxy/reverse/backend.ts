@@ -22,6 +22,8 @@ const MODERN_VERSIONS = new Set(['2026-07-28']);
 export interface ReverseTarget {
   host: string;
   port: number;
+  /** The Host header the server sees (default host:port): its own view of where it listens. */
+  hostHeader?: string;
 }
 
 function singleHeader(ctx: ProxyContext, name: string): string | undefined | null {
@@ -40,12 +42,15 @@ function singleHeader(ctx: ProxyContext, name: string): string | undefined | nul
 export class ReverseProxyBackend implements McpBackend {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly sessions = new ReverseSessions();
+  private readonly hostHeader: string;
   private inFlight = 0;
 
   constructor(
     private readonly target: ReverseTarget,
     private readonly opts: { log: ProxyLog; responseTimeoutMs?: number },
-  ) {}
+  ) {
+    this.hostHeader = target.hostHeader ?? `${target.host}:${target.port}`;
+  }
 
   handle(ctx: ProxyContext): Promise<void> {
     const owner = ctx.identity?.subject ?? '';
@@ -97,7 +102,7 @@ export class ReverseProxyBackend implements McpBackend {
       if (v !== undefined && (FORWARDED_REQUEST_HEADERS.has(k) || PARAM_HEADER.test(k))) headers[k] = v;
     }
     if (wire && single) Object.assign(headers, wireHeadersFor(single));
-    headers['host'] = `${this.target.host}:${this.target.port}`;
+    headers['host'] = this.hostHeader;
     const body = frame ? Buffer.from(frame.canonical, 'utf8') : undefined;
     if (body) {
       headers['content-type'] = 'application/json';
@@ -198,7 +203,8 @@ export class ReverseProxyBackend implements McpBackend {
    * the same path with a session id of the proxy's. An endpoint on another origin is refused.
    */
   private mapEndpoint(data: string, owner: string, opened: (s: { id: string; session: LegacySession }) => void): string | undefined {
-    const base = `http://${this.target.host}:${this.target.port}`;
+    // Relative to the Host the server was told: an absolute endpoint it builds from it is its own.
+    const base = `http://${this.hostHeader}`;
     let url: URL;
     try {
       url = new URL(data.trim(), base);
