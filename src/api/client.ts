@@ -96,8 +96,8 @@ export class ApiClient {
   policyHistory(name: string): Promise<PolicyVersionView[]> {
     return this.call('GET', `/v1/policies/${encodeURIComponent(name)}/history`);
   }
-  savePolicy(name: string, config: unknown, note?: string): Promise<{ version: number; check: PolicyCheckView; servers: string[] }> {
-    return this.call('PUT', `/v1/policies/${encodeURIComponent(name)}`, { config, ...(note ? { note } : {}) });
+  savePolicy(name: string, config: unknown, note?: string, opts: { strict?: boolean } = {}): Promise<{ version: number; check: PolicyCheckView; servers: string[] }> {
+    return this.call('PUT', `/v1/policies/${encodeURIComponent(name)}`, { config, ...(note ? { note } : {}), ...(opts.strict ? { strict: true } : {}) });
   }
   removePolicy(name: string): Promise<{ removed: string }> {
     return this.call('DELETE', `/v1/policies/${encodeURIComponent(name)}`);

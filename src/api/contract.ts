@@ -20,6 +20,8 @@ export const RunRequestSchema = z
     authzConfig: z.unknown().optional(),
     /** Or attach an existing policy set by name. */
     policySet: z.string().min(1).max(64).optional(),
+    /** Refuse an authzConfig Cedar's validator has findings about (by default they are warnings). */
+    authzStrict: z.boolean().optional(),
     volumes: z.array(z.string()).optional(),
     permissionProfile: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
@@ -125,7 +127,8 @@ export interface ApiErrorBody {
 
 // ---- policies ------------------------------------------------------------------------------
 
-export const PolicySaveSchema = z.object({ config: z.unknown(), note: z.string().max(500).optional() }).strict();
+/** `strict`: refuse the version when Cedar's validator has findings (by default they are warnings, as ToolHive loads it). */
+export const PolicySaveSchema = z.object({ config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional() }).strict();
 /** `server`: also check `arg_<name>` reads against the arguments that server's tools and prompts declare. */
 export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional() }).strict();
 export const PolicyAttachSchema = z.object({ policySet: z.string().min(1).max(64).nullable() }).strict();

@@ -253,7 +253,7 @@ export class ApiServer {
       }
       if (method === 'PUT') {
         const body = PolicySaveSchema.parse(await readJson(req));
-        return sendJson(res, 200, authz.save(name, body.config, body.note ?? null));
+        return sendJson(res, 200, authz.save(name, body.config, body.note ?? null, { strict: body.strict === true }));
       }
       if (method === 'DELETE') {
         authz.delete(name);

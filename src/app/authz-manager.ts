@@ -7,6 +7,7 @@ import {
   simulate,
   ToolKnowledge,
   type AuthzConfig,
+  type CheckOptions,
   type CheckResult,
   type KnownArguments,
   type SimulationInput,
@@ -31,7 +32,8 @@ export class PolicyCheckError extends BadRequestError {
     readonly check: CheckResult,
     what: string,
   ) {
-    super(`${what} has errors; nothing was changed:\n${check.errors.map((p) => `  ${describeProblem(p)}`).join('\n')}`);
+    const refused = check.errors.length > 0 ? check.errors : check.warnings;
+    super(`${what} ${check.errors.length > 0 ? 'has errors' : "has findings, which strict mode refuses"}; nothing was changed:\n${refused.map((p) => `  ${describeProblem(p)}`).join('\n')}`);
   }
 }
 
@@ -67,9 +69,9 @@ export class AuthzManager {
   }
 
   /** Checks a config; against the arguments a server's tools and prompts declare when one is named. */
-  check(config: unknown, server?: string): CheckResult {
+  check(config: unknown, server?: string, opts: CheckOptions = {}): CheckResult {
     if (server !== undefined && !this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}". See: gatehouse ls`);
-    return checkAuthzConfig(this.parse(config), server === undefined ? {} : this.knownArguments([server]));
+    return checkAuthzConfig(this.parse(config), server === undefined ? {} : this.knownArguments([server]), opts);
   }
 
   /** Installs a server's stored attachment (start-up, run). A set that cannot be built leaves the server closed. */
@@ -183,11 +185,11 @@ export class AuthzManager {
    * server attached to the set onto it. The running servers keep their old engine until the new one
    * is built, so no request is ever decided by a half-loaded set.
    */
-  save(name: string, config: unknown, note: string | null = null): { version: number; check: CheckResult; servers: string[] } {
+  save(name: string, config: unknown, note: string | null = null, opts: CheckOptions = {}): { version: number; check: CheckResult; servers: string[] } {
     assertValidPolicySetName(name);
     const parsed = this.parse(config);
     const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
-    const check = checkAuthzConfig(parsed, this.knownArguments(servers));
+    const check = checkAuthzConfig(parsed, this.knownArguments(servers), opts);
     if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
     const engine = new PolicyEngine(parsed);
     const version = this.store.policies.save(name, parsed, note);

@@ -46,6 +46,8 @@ export interface RunRequest {
   authzConfig?: unknown;
   /** Attach this existing policy set (or, with authzConfig, the name to save it under). */
   policySet?: string;
+  /** Refuse an authzConfig with validator findings (`--strict`). */
+  authzStrict?: boolean;
   /** `-v` flags, host paths already absolute (the CLI resolves them against its own working directory). */
   volumes?: string[];
   /** none | network | absolute path to a JSON profile */
@@ -168,7 +170,7 @@ export class ServerManager {
     // Policies are checked before anything exists: a bad file refuses the run with every problem listed.
     const policySet = req.policySet ?? (req.authzConfig !== undefined ? name : undefined);
     if (req.authzConfig !== undefined) {
-      const check = this.authz.check(req.authzConfig);
+      const check = this.authz.check(req.authzConfig, undefined, { strict: req.authzStrict === true });
       if (!check.ok) throw new PolicyCheckError(check, 'The authz-config');
     } else if (policySet !== undefined) this.authz.getSet(policySet);
     const taken = this.store.servers.usedProxyPorts();
@@ -222,7 +224,7 @@ export class ServerManager {
       if (policySet !== undefined) {
         if (req.authzConfig !== undefined) {
           createdSet = this.store.policies.get(policySet) === undefined;
-          this.authz.save(policySet, req.authzConfig, `from gatehouse run ${name}`);
+          this.authz.save(policySet, req.authzConfig, `from gatehouse run ${name}`, { strict: req.authzStrict === true });
         }
         this.authz.attach(name, policySet);
         record = this.get(name);

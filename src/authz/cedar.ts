@@ -79,6 +79,11 @@ export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
   return out;
 }
 
+/** Whether Cedar's own parser takes this as an entity type name (ToolHive checks group_entity_type the same way). */
+export function isCedarTypeName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && wasm.checkParsePolicySet({ staticPolicies: `permit(principal in ${name}::"x", action, resource);` }).type === 'success';
+}
+
 export function staticPolicies(policies: readonly ParsedPolicy[]): Record<string, string> {
   return Object.fromEntries(policies.map((p) => [p.id, p.text]));
 }

@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { isCedarTypeName } from './cedar.js';
 
 /**
  * ToolHive's `authz-config` file (`--authz-config`), JSON or YAML, exactly as its guides write it:
@@ -14,7 +15,8 @@ export const CedarOptionsSchema = z.object({
   role_claim_name: z.string().optional(),
   group_entity_type: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain Cedar type name without "::"')
+    .refine((s) => !s.includes('::'), 'namespaced entity types ("A::B") are not supported; use a plain Cedar type name')
+    .refine((s) => s === '' || isCedarTypeName(s), 'must be a Cedar identifier (letters, digits and _, not starting with a digit, not a reserved word such as "in" or "if")')
     .optional(),
   multi_valued_claims: z.array(z.string().min(1)).optional(),
   primary_upstream_provider: z.string().optional(),

@@ -61,8 +61,16 @@ function normalizeUid(raw: unknown, where: string): EntityUid {
   return { type: u.type, id: u.id };
 }
 
+/**
+ * entities_json as ToolHive reads it: cedar-go's EntityMap takes an entity without `attrs` or `parents`
+ * (ToolHive's own docs leave `parents` out), where Cedar's JSON format requires both: they default to empty.
+ */
+function withDefaults(raw: unknown[]): unknown[] {
+  return raw.map((e) => (typeof e === 'object' && e !== null && !Array.isArray(e) ? { attrs: {}, parents: [], ...e } : e));
+}
+
 function baseEntities(options: CedarOptions): CedarEntity[] {
-  const raw = entitiesOf(options);
+  const raw = withDefaults(entitiesOf(options));
   if (raw.length === 0) return [];
   const check = wasm.checkParseEntities({ entities: raw as never });
   if (check.type === 'failure') throw new AuthzConfigError(`cedar.entities_json is not valid Cedar entity JSON: ${check.errors.map((e) => e.message).join('; ')}`);

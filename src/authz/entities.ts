@@ -21,24 +21,27 @@ export const FEATURE_ACTIONS = {
   resource: { action: 'read_resource', entityType: 'Resource', operation: 'read' },
 } as const;
 
-const MAX_RECORD_DEPTH = 10;
-/** Cedar decimals: i64 scaled by 10^4. */
-const DECIMAL_LIMIT = 922_337_203_685_477;
+/** ToolHive's maxClaimNestingDepth: a value nested deeper than this (a top-level claim is 0) is dropped. */
+const MAX_NESTING_DEPTH = 10;
+const TWO_63 = 2 ** 63;
 
 /**
- * A JSON number as ToolHive hands it to Cedar: Go decodes every JSON number to float64 and cedar-go
- * turns floats into `decimal` (4 fractional digits). Out of range: dropped, as there.
+ * A JSON number as ToolHive hands it to Cedar: Go decodes every JSON number to float64, and cedar-go's
+ * NewDecimalFromFloat multiplies by 10^4 and TRUNCATES to int64 (2.71828 → 2.7182, and 0.3, whose
+ * product is 2999.99..., → 0.2999). Out of range: dropped, as there.
  */
-function decimalOf(n: number): CedarValue | undefined {
-  if (!Number.isFinite(n) || Math.abs(n) > DECIMAL_LIMIT) return undefined;
-  let text = n.toFixed(4).replace(/0+$/, '');
-  if (text.endsWith('.')) text += '0';
-  if (text === '-0.0') text = '0.0';
-  return { __extn: { fn: 'decimal', arg: text } };
+export function decimalOf(n: number): CedarValue | undefined {
+  const scaled = n * 10_000;
+  if (!Number.isFinite(scaled) || scaled >= TWO_63 || scaled < -TWO_63) return undefined;
+  const t = BigInt(Math.trunc(scaled));
+  const abs = t < 0n ? -t : t;
+  const frac = (abs % 10_000n).toString().padStart(4, '0').replace(/0+$/, '') || '0';
+  return { __extn: { fn: 'decimal', arg: `${t < 0n ? '-' : ''}${abs / 10_000n}.${frac}` } };
 }
 
-/** JSON → Cedar value with ToolHive's rules; undefined means "dropped". */
+/** JSON → Cedar value with ToolHive's rules (convertToCedarValueAtDepth); undefined means "dropped". */
 export function toCedarValue(v: unknown, depth = 0): CedarValue | undefined {
+  if (depth > MAX_NESTING_DEPTH) return undefined;
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -47,7 +50,6 @@ export function toCedarValue(v: unknown, depth = 0): CedarValue | undefined {
       return decimalOf(v);
     case 'object': {
       if (v === null) return undefined;
-      if (depth >= MAX_RECORD_DEPTH) return undefined;
       if (Array.isArray(v)) {
         const items: CedarValue[] = [];
         for (const item of v) {
@@ -69,43 +71,55 @@ export function toCedarValue(v: unknown, depth = 0): CedarValue | undefined {
 }
 
 function claimAt(claims: Record<string, unknown>, path: string): unknown {
-  if (path in claims) return claims[path];
+  if (Object.hasOwn(claims, path)) return claims[path];
   // Dot paths reach into nested claims (Keycloak's realm_access.roles).
   let cur: unknown = claims;
   for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !Object.hasOwn(cur, part)) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
 }
 
-function stringsOf(v: unknown): string[] {
-  if (typeof v === 'string') return v.split(/\s+/).filter(Boolean);
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-  return [];
+/**
+ * The groups a claim names, as ToolHive's extractGroups reads it: the string items of an array (an
+ * empty array, or one without strings, names none but still counts as present); anything else (a
+ * string, a number, absent) is not a group claim. A string is not split: "admin users" is not two groups.
+ */
+function groupClaim(claims: Record<string, unknown>, name: string): string[] | undefined {
+  const v = claimAt(claims, name);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 }
 
-const DEFAULT_GROUP_CLAIMS = ['groups', 'roles', 'cognito:groups'];
+const WELL_KNOWN_GROUP_CLAIMS = ['groups', 'roles', 'cognito:groups'];
 
-/** The caller's groups: the configured group claim (or the first of groups, roles, cognito:groups), plus the role claim. */
+/**
+ * The caller's groups: the configured group claim; when it is absent or not an array, the first of
+ * groups, roles, cognito:groups that is an array; plus the role claim (no fallback). Deduplicated.
+ */
 export function groupsOf(claims: Record<string, unknown>, options: Pick<CedarOptions, 'group_claim_name' | 'role_claim_name'>): string[] {
-  const out = new Set<string>();
-  if (options.group_claim_name) {
-    for (const g of stringsOf(claimAt(claims, options.group_claim_name))) out.add(g);
-  } else {
-    for (const name of DEFAULT_GROUP_CLAIMS) {
-      const v = claimAt(claims, name);
-      if (v !== undefined) {
-        for (const g of stringsOf(v)) out.add(g);
-        break;
-      }
-    }
+  let groups = options.group_claim_name ? groupClaim(claims, options.group_claim_name) : undefined;
+  for (const name of WELL_KNOWN_GROUP_CLAIMS) {
+    if (groups !== undefined) break;
+    groups = groupClaim(claims, name);
   }
-  if (options.role_claim_name) for (const r of stringsOf(claimAt(claims, options.role_claim_name))) out.add(r);
-  return [...out];
+  const roles = options.role_claim_name ? (groupClaim(claims, options.role_claim_name) ?? []) : [];
+  return [...new Set([...(groups ?? []), ...roles])];
 }
 
-/** `claim_<name>` for every claim; multi-valued claims also as `claimset_<name>` (a Set). */
+/** What Go's strings.Fields splits on (unicode.IsSpace): not quite JavaScript's \s (NEL yes, BOM no). */
+const GO_WHITESPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+
+/** The string elements of a multi-valued claim's array (non-strings are malformed scope tokens: skipped). */
+function stringItems(v: unknown[]): string[] {
+  return v.filter((x): x is string => typeof x === 'string');
+}
+
+/**
+ * `claim_<name>` for every claim; multi-valued claims (ToolHive's multi_valued_claims) also as a string
+ * (a string claim verbatim, an array joined by single spaces) and as `claimset_<name>`, a Set (a string
+ * split on whitespace, an array's strings). A claim of any other type is left as it was.
+ */
 export function claimAttributes(claims: Record<string, unknown>, multiValued: readonly string[] = []): Record<string, CedarValue> {
   const attrs: Record<string, CedarValue> = {};
   for (const [name, value] of Object.entries(claims)) {
@@ -113,11 +127,16 @@ export function claimAttributes(claims: Record<string, unknown>, multiValued: re
     if (c !== undefined) attrs[`claim_${name}`] = c;
   }
   for (const name of multiValued) {
+    if (!Object.hasOwn(claims, name)) continue;
     const v = claims[name];
-    if (v === undefined) continue;
-    const items = stringsOf(v);
-    attrs[`claim_${name}`] = items.join(' ');
-    attrs[`claimset_${name}`] = items;
+    if (typeof v === 'string') {
+      attrs[`claim_${name}`] = v;
+      attrs[`claimset_${name}`] = v.split(GO_WHITESPACE).filter(Boolean);
+    } else if (Array.isArray(v)) {
+      const items = stringItems(v);
+      attrs[`claim_${name}`] = items.join(' ');
+      attrs[`claimset_${name}`] = items;
+    }
   }
   return attrs;
 }

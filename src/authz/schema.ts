@@ -1,4 +1,5 @@
 import type { SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarEntity, CedarValue } from './cedar-types.js';
 import type { CedarOptions } from './config.js';
 import { TOOL_ANNOTATION_HINTS } from './entities.js';
 
@@ -64,24 +65,73 @@ const featureAttrs = (extra: Record<string, Attr> = {}): Record<string, Attr> =>
   ...extra,
 });
 
-export function mcpSchema(options: CedarOptions): SchemaJson<string> {
+/** The schema type of a value in entities_json, as Cedar's JSON format reads it (undefined: cannot say). */
+function typeOfValue(v: CedarValue): Attr | undefined {
+  if (typeof v === 'string') return { type: 'String' };
+  if (typeof v === 'boolean') return { type: 'Boolean' };
+  if (typeof v === 'number') return Number.isInteger(v) ? { type: 'Long' } : undefined;
+  if (Array.isArray(v)) {
+    const types = v.map(typeOfValue);
+    const first = types[0];
+    return first && types.every((t) => JSON.stringify(t) === JSON.stringify(first)) ? { type: 'Set', element: first } : undefined;
+  }
+  if ('__entity' in v && typeof v.__entity === 'object') return { type: 'Entity', name: (v.__entity as { type: string }).type };
+  if ('__extn' in v && typeof v.__extn === 'object') return { type: 'Extension', name: (v.__extn as { fn: string }).fn };
+  return undefined;
+}
+
+const PLAIN_TYPE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The entity types entities_json brings (ToolHive's group → role hierarchy, `THVRole`, ...): declared
+ * with the types of their parents and, for types Gatehouse does not build itself, their attributes,
+ * so that `principal in THVRole::"developer"` validates as it evaluates.
+ */
+function entitiesJsonTypes(entities: readonly CedarEntity[]): Map<string, { memberOf: Set<string>; attrs: Record<string, Attr> }> {
+  const types = new Map<string, { memberOf: Set<string>; attrs: Record<string, Attr> }>();
+  const entry = (t: string) => {
+    let e = types.get(t);
+    if (!e) types.set(t, (e = { memberOf: new Set(), attrs: {} }));
+    return e;
+  };
+  for (const e of entities) {
+    if (!PLAIN_TYPE.test(e.uid.type) || e.uid.type === 'Action') continue;
+    const t = entry(e.uid.type);
+    for (const p of e.parents) if (PLAIN_TYPE.test(p.type)) (t.memberOf.add(p.type), entry(p.type));
+    for (const [k, v] of Object.entries(e.attrs)) {
+      const type = typeOfValue(v);
+      if (type && !(k in t.attrs)) t.attrs[k] = { ...type, required: false };
+    }
+  }
+  return types;
+}
+
+const BUILT_IN = new Set(['Client', 'MCP', 'Tool', 'Prompt', 'Resource', 'FeatureType']);
+
+export function mcpSchema(options: CedarOptions, entities: readonly CedarEntity[] = []): SchemaJson<string> {
   const groupType = options.group_entity_type ?? 'THVGroup';
   const claims = claimAttributeTypes(options);
   const hints = Object.fromEntries(TOOL_ANNOTATION_HINTS.map((h) => [h, BOOL]));
   const action = (resource: string, context: Record<string, Attr>) => ({
     appliesTo: { principalTypes: ['Client'], resourceTypes: [resource], context: record(context) },
   });
+  const extra = entitiesJsonTypes(entities);
+  const memberOf = (t: string, own: string[]) => [...new Set([...own, ...(extra.get(t)?.memberOf ?? [])])];
+  const entityTypes: Record<string, unknown> = {
+    Client: { memberOfTypes: memberOf('Client', [groupType]), shape: record(claims) },
+    MCP: { memberOfTypes: memberOf('MCP', []) },
+    Tool: { memberOfTypes: memberOf('Tool', ['MCP']), shape: record(featureAttrs(hints)) },
+    Prompt: { memberOfTypes: memberOf('Prompt', ['MCP']), shape: record(featureAttrs()) },
+    Resource: { memberOfTypes: memberOf('Resource', ['MCP']), shape: record(featureAttrs({ uri: { type: 'String' } })) },
+    FeatureType: { shape: record({ type: { type: 'String' }, operation: { type: 'String' }, feature: { type: 'String' } }) },
+  };
+  for (const [t, e] of [[groupType, extra.get(groupType) ?? { memberOf: new Set<string>(), attrs: {} }] as const, ...extra]) {
+    if (BUILT_IN.has(t)) continue;
+    entityTypes[t] = { memberOfTypes: [...e.memberOf], ...(Object.keys(e.attrs).length > 0 ? { shape: record(e.attrs) } : {}) };
+  }
   return {
     '': {
-      entityTypes: {
-        Client: { memberOfTypes: [groupType], shape: record(claims) },
-        [groupType]: {},
-        MCP: {},
-        Tool: { memberOfTypes: ['MCP'], shape: record(featureAttrs(hints)) },
-        Prompt: { memberOfTypes: ['MCP'], shape: record(featureAttrs()) },
-        Resource: { memberOfTypes: ['MCP'], shape: record(featureAttrs({ uri: { type: 'String' } })) },
-        FeatureType: { shape: record({ type: { type: 'String' }, operation: { type: 'String' }, feature: { type: 'String' } }) },
-      },
+      entityTypes,
       actions: {
         call_tool: action('Tool', claims),
         get_prompt: action('Prompt', claims),

@@ -9,7 +9,7 @@ import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
 import { AuthConfigFormatError } from '../auth/index.js';
 import { addClientCommands } from './client-commands.js';
-import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile } from './policy-commands.js';
+import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile, warnAboutPolicies } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
 
 type Format = 'table' | 'json';
@@ -153,7 +153,8 @@ export function buildProgram(): Command {
     .option('--cpus <n>', 'CPU limit, e.g. 1.5')
     .addOption(new Option('--network <mode>', 'container network (default: the core setting)').choices(['default', 'host', 'none']))
     .option('--authz-config <file>', "Cedar policies (ToolHive's authz-config, JSON or YAML): saved as a policy set named after the server")
-    .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)');
+    .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)')
+    .option('--strict', "refuse an --authz-config Cedar's validator has findings about (by default they are printed as warnings and the file loads, as in ToolHive)");
   addAuthOptions(runCmd).action(async (image: string, args: string[], o: Record<string, unknown>) => {
       const profile = String(o['permissionProfile']);
       const body: RunRequestBody = {
@@ -173,7 +174,12 @@ export function buildProgram(): Command {
         network: o['network'] as RunRequestBody['network'],
         auth: authConfigFromFlags(o as AuthFlags),
       };
-      if (typeof o['authzConfig'] === 'string') body.authzConfig = readAuthzConfigFile(o['authzConfig']);
+      if (typeof o['authzConfig'] === 'string') {
+        const config = readAuthzConfigFile(o['authzConfig']);
+        body.authzConfig = config;
+        if (o['strict'] === true) body.authzStrict = true;
+        else warnAboutPolicies(o['authzConfig'], config);
+      }
       if (typeof o['policySet'] === 'string') body.policySet = o['policySet'];
       const s = await withCore((api) => api.run(body));
       print(fmt(), s, () =>

@@ -128,14 +128,17 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--resource <uri>', 'a resources/read of this URI')
     .option('--args <json>', 'the call\'s arguments, e.g. \'{"operation":"add"}\'')
     .option('--server <name>', 'the server name (resources get MCP::"<server>" as parent)')
-    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; policyVersion?: number }) => {
+    .option('--strict', "refuse a file Cedar's validator has findings about (by default they are printed as warnings)")
+    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; policyVersion?: number; strict?: boolean }) => {
       if ((file === undefined) === (o.set === undefined)) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give a file or --set NAME.');
       const input = simulationInput(o);
       let result: SimulationView;
       if (file !== undefined) {
         const config = readAuthzConfigFile(file);
-        const check = checkAuthzConfig(config);
-        if (!check.ok) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
+        const check = checkAuthzConfig(config, {}, { strict: o.strict === true });
+        if (check.errors.length > 0) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
+        if (!check.ok) throw new PolicyFileError(`${file} has findings, which --strict refuses:\n${problemLines(file, check.warnings)}`);
+        warn(file, check.warnings);
         result = simulate(config, input);
       } else {
         result = await withCore((api) => api.simulatePolicy({ set: o.set!, ...(o.policyVersion !== undefined ? { version: o.policyVersion } : {}), input }));
@@ -148,9 +151,10 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .command('save <name> <file>')
     .description('save the file as a new version of a named policy set (servers using the set switch to it at once)')
     .option('--note <text>', 'what changed, kept in the history')
-    .action(async (name: string, file: string, o: { note?: string }) => {
+    .option('--strict', "refuse the file when Cedar's validator has findings about it")
+    .action(async (name: string, file: string, o: { note?: string; strict?: boolean }) => {
       const config = readAuthzConfigFile(file);
-      const r = await withCore((api) => api.savePolicy(name, config, o.note));
+      const r = await withCore((api) => api.savePolicy(name, config, o.note, { strict: o.strict === true }));
       print(r, () => savedText(name, r));
     });
 
@@ -160,8 +164,9 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .requiredOption('--server <server>', 'the server')
     .option('--file <file>', 'an authz-config file to save as the set\'s new version first')
     .option('--note <text>', 'what changed, kept in the history')
-    .action(async (name: string, o: { server: string; file?: string; note?: string }) => {
-      const saved = o.file ? await withCore((api) => api.savePolicy(name, readAuthzConfigFile(o.file!), o.note)) : undefined;
+    .option('--strict', "refuse the file when Cedar's validator has findings about it")
+    .action(async (name: string, o: { server: string; file?: string; note?: string; strict?: boolean }) => {
+      const saved = o.file ? await withCore((api) => api.savePolicy(name, readAuthzConfigFile(o.file!), o.note, { strict: o.strict === true })) : undefined;
       const s = await withCore((api) => api.attachPolicy(o.server, name));
       print({ saved, server: s }, () => `${saved ? `${savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
     });
@@ -213,6 +218,17 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
       await withCore((api) => api.removePolicy(name));
       print({ removed: name }, () => `Removed policy set ${name}.`);
     });
+}
+
+/** The validator's findings about a file that is loaded anyway (`run --authz-config`), on stderr. */
+export function warnAboutPolicies(file: string, config: AuthzConfig): void {
+  const check = checkAuthzConfig(config);
+  if (check.errors.length === 0) warn(file, check.warnings);
+}
+
+/** Findings of a file that is loaded anyway: on stderr, so `--format json` output stays clean. */
+function warn(file: string, warnings: readonly PolicyProblemView[]): void {
+  if (warnings.length > 0) process.stderr.write(`${problemLines(file, warnings)}\n${file}: loaded with ${warnings.length} warning(s) (--strict refuses them)\n`);
 }
 
 function savedText(name: string, r: { version: number; check: PolicyCheckView; servers: string[] }): string {

@@ -152,7 +152,7 @@ describe('Cedar authorization at the proxy (ToolHive guide policies, real IdP to
     // evaluation error denies in ToolHive: the calculator is listed for nobody, premium included, though
     // callable with the right arguments. Gatehouse keeps that rule (and `policy check` warns about it).
     expect(await names(alice)).toEqual(['admin_tool', 'weather']);
-    expect(await names(bob)).toEqual(['admin_tool', 'delete_notes', 'read_notes', 'weather']);
+    expect(await names(bob)).toEqual(['admin_tool', 'delete_notes', 'log_lines', 'read_notes', 'weather']);
     expect(await names(carol)).toEqual(['weather']);
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });

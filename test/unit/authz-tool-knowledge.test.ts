@@ -158,7 +158,7 @@ describe('AuthzManager and what servers said', () => {
     const after = manager.check(reads, 'files');
     expect(after.ok).toBe(true);
     expect(after.warnings).toHaveLength(1);
-    expect(after.warnings[0]!.message).toMatch(/attribute `arg_recursiv` .*not found.*none of files's tools declares an argument "recursiv"/);
+    expect(after.warnings[0]!.message).toMatch(/`arg_recursiv` reads the tool argument "recursiv", but none of files's tools declares it/);
     expect(after.warnings[0]!.message).not.toContain('did you mean');
 
     // Saving checks against the attached servers too; the typo is a warning, so the edit is taken.
