@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
@@ -130,4 +132,33 @@ export function goLikeMember(obj: unknown, name: string): unknown {
   const want = name.toUpperCase().toLowerCase();
   for (const [k, v] of Object.entries(obj)) if (k.toUpperCase().toLowerCase() === want) found = v;
   return found;
+}
+
+export interface RecordingStdioServer {
+  stdin: PassThrough;
+  stdout: PassThrough;
+  /** Every line the server read from its stdin, as bytes. */
+  lines: Buffer[];
+  ran: string[];
+  close(): Promise<void>;
+}
+
+/** The same SDK server on stdio pipes (as a container's stdin/stdout), recording every line it reads. */
+export async function startRecordingStdioServer(): Promise<RecordingStdioServer> {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const lines: Buffer[] = [];
+  let pending = Buffer.alloc(0);
+  stdin.on('data', (c: Buffer) => {
+    pending = Buffer.concat([pending, c]);
+    let nl;
+    while ((nl = pending.indexOf(0x0a)) >= 0) {
+      lines.push(pending.subarray(0, nl));
+      pending = pending.subarray(nl + 1);
+    }
+  });
+  const ran: string[] = [];
+  const server = mcpServer(ran);
+  await server.connect(new StdioServerTransport(stdin, stdout));
+  return { stdin, stdout, lines, ran, close: () => server.close() };
 }

@@ -170,9 +170,12 @@ export function relaySse(upRes: IncomingMessage, status: number, headers: Record
     maxBufferSize: MAX_RELAYED_MESSAGE_BYTES,
   });
   const decoder = new StringDecoder('utf8');
+  let lastChar = '';
   upRes.on('data', (chunk: Buffer) => {
     try {
-      parser.feed(decoder.write(chunk));
+      const text = decoder.write(chunk);
+      if (text.length > 0) lastChar = text[text.length - 1]!;
+      parser.feed(text);
     } catch (err) {
       x.log('error', `The MCP server's event stream could not be relayed: ${(err as Error).message}`);
       upRes.destroy();
@@ -190,6 +193,8 @@ export function relaySse(upRes: IncomingMessage, status: number, headers: Record
     done();
   };
   upRes.on('end', () => {
+    // A CR that ends the stream ends its line (the parser waits to see whether an LF follows).
+    if (lastChar === '\r') parser.feed('\n');
     // An event cut off by the end of the stream is dropped rather than passed unchecked.
     parser.reset();
     finish(false);
