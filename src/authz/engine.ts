@@ -108,13 +108,26 @@ export class PolicyEngine {
   private wholeSet: PreparsedPolicySet | undefined;
   stats = { decisions: 0, cacheHits: 0, wasmCalls: 0 };
 
-  constructor(readonly config: AuthzConfig) {
+  /**
+   * `evaluator: 'wasm'` decides each request with cedar-wasm's preparsed statefulIsAuthorized over the
+   * same index candidates (one preparsed set per candidate list), behind the same decision cache: the
+   * fair alternative to the JS evaluator, which bench:authz measures against it.
+   */
+  constructor(
+    readonly config: AuthzConfig,
+    private readonly engineOptions: { evaluator?: 'js' | 'wasm' } = {},
+  ) {
     this.options = config.cedar;
     this.policies = parsePolicies(config.cedar.policies).map((p) => new EnginePolicy(p));
     // checkParseEntities refused hierarchy cycles and malformed entities in entities_json.
     this.base = new MapEntityStore(baseEntities(config.cedar));
     this.listed = new Uint32Array(this.policies.length);
     for (const p of this.policies) this.add(p);
+  }
+
+  /** Forgets every cached decision (benchmarks that time cache misses on inputs seen before). */
+  clearDecisionCache(): void {
+    this.cache.clear();
   }
 
   /** The reference answer: cedar-wasm's plain isAuthorized over every policy (slow; for simulate and tests). */
@@ -183,6 +196,7 @@ export class PolicyEngine {
       this.wholeSet ??= new PreparsedPolicySet(staticPolicies(this.policies));
       return this.wholeSet.isAuthorized(request, store.all());
     }
+    if (this.engineOptions.evaluator === 'wasm') return this.evaluateInWasm(scope, store);
     const permits: string[] = [];
     const forbids: string[] = [];
     const errors: { policy: string; message: string }[] = [];
@@ -197,6 +211,21 @@ export class PolicyEngine {
     if (forbids.length > 0) return { decision: 'deny', reasons: forbids, errors };
     if (permits.length > 0) return { decision: 'allow', reasons: permits, errors };
     return { decision: 'deny', reasons: [], errors };
+  }
+
+  /** Preparsed sets by candidate list, for the wasm evaluator. */
+  private readonly bucketSets = new Map<string, PreparsedPolicySet>();
+
+  private evaluateInWasm(scope: RequestScope, store: MapEntityStore): Decision {
+    const candidates = this.candidates(scope);
+    const key = candidates.join(',');
+    let set = this.bucketSets.get(key);
+    if (!set) {
+      set = new PreparsedPolicySet(staticPolicies(candidates.map((i) => this.policies[i]!)));
+      this.bucketSets.set(key, set);
+    }
+    this.stats.wasmCalls++;
+    return set.isAuthorized(scope.request, store.all());
   }
 
   private outcomeOf(p: EnginePolicy, scope: RequestScope): PolicyOutcome {

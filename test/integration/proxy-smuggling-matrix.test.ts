@@ -3,6 +3,7 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationLayer, McpAuthorizer } from '../../src/authz/index.js';
 import { ProxyServer, ReverseProxyBackend, StdioBackend, type ProxyLog } from '../../src/proxy/index.js';
+import { openLegacyStream, rawSend, type RawAnswer } from '../support/raw-http.js';
 import { goLikeMember, startRecordingServer, startRecordingStdioServer, type RecordingServer, type RecordingStdioServer } from '../support/recording-server.js';
 
 /**
@@ -19,42 +20,6 @@ const log: ProxyLog = () => {};
 const onlyEcho = () => new McpAuthorizer({ version: '1.0', type: 'cedarv1', cedar: { policies: [`permit(principal == Client::"${user}", action == Action::"call_tool", resource == Tool::"echo");`] } }, 'srv');
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
-interface Answer {
-  status: number;
-  text: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: { accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function legacyEndpoint(port: number): Promise<{ endpoint: string; close(): void }> {
-  let req!: http.ClientRequest;
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    req = http.get({ host: '127.0.0.1', port, path: '/sse', headers: { accept: 'text/event-stream' } }, (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        const m = /event: endpoint\ndata: (.*)\n\n/.exec(buf);
-        if (m) resolve(m[1]!);
-      });
-    });
-    req.on('error', reject);
-  });
-  return { endpoint, close: () => req.destroy() };
-}
-
 const INIT = (version: string) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'matrix', version: '1' } } });
 
 /** One way a tools/call reaches a server, and what that server received. */
@@ -62,7 +27,7 @@ interface Transport {
   name: string;
   /** The tools/call message this transport carries (the stateless wire puts _meta in every request). */
   base(): Record<string, unknown>;
-  post(body: Buffer, contentType: string, message?: Record<string, unknown>): Promise<Answer>;
+  post(body: Buffer, contentType: string, message?: Record<string, unknown>): Promise<RawAnswer>;
   accepted: number;
   /** JSON-RPC bodies the server received since the last mark (stdio: lines; HTTP: POST bodies). */
   since(): Buffer[];
@@ -108,29 +73,29 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
     const stdioCommon = { since: () => stdioServer.lines.slice(stdioMark), mark: () => void (stdioMark = stdioServer.lines.length), canonical: stdioCanonical };
     const plain = () => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } });
 
-    const init = await send(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
+    const init = await rawSend(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
     const sid = String(init.headers['mcp-session-id']);
     transports.push({
       name: 'stdio, Streamable HTTP (session era)',
       base: plain,
-      post: (body, ct) => send(stdioProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body),
+      post: (body, ct) => rawSend(stdioProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body),
       accepted: 200,
       ...stdioCommon,
     });
     transports.push({
       name: 'stdio, Streamable HTTP (2026-07-28, stateless)',
       base: () => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' }, _meta: META } }),
-      post: (body, ct) => send(stdioProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, body),
+      post: (body, ct) => rawSend(stdioProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, body),
       accepted: 200,
       ...stdioCommon,
     });
-    const stdioLegacy = await legacyEndpoint(stdioProxy.port);
+    const stdioLegacy = await openLegacyStream(stdioProxy.port);
     closers.push(stdioLegacy.close);
-    await send(stdioProxy.port, 'POST', stdioLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
+    await rawSend(stdioProxy.port, 'POST', stdioLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
     transports.push({
       name: 'stdio, legacy HTTP+SSE',
       base: plain,
-      post: (body, ct) => send(stdioProxy.port, 'POST', stdioLegacy.endpoint, { 'content-type': ct }, body),
+      post: (body, ct) => rawSend(stdioProxy.port, 'POST', stdioLegacy.endpoint, { 'content-type': ct }, body),
       accepted: 202,
       ...stdioCommon,
     });
@@ -139,24 +104,24 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
       let m = 0;
       return { since: () => r.received.slice(m).filter((x) => x.method === 'POST').map((x) => x.body), mark: () => void (m = r.received.length), canonical: httpCanonical };
     };
-    const rinit = await send(streamableProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
+    const rinit = await rawSend(streamableProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
     const rsid = String(rinit.headers['mcp-session-id']);
-    await send(streamableProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': rsid, 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    await rawSend(streamableProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': rsid, 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
     transports.push({
       name: 'reverse proxy, SDK Streamable HTTP server',
       base: plain,
-      post: (body, ct) => send(streamableProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': rsid, 'mcp-protocol-version': '2025-11-25' }, body),
+      post: (body, ct) => rawSend(streamableProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': rsid, 'mcp-protocol-version': '2025-11-25' }, body),
       accepted: 200,
       ...httpRecorder(streamable),
     });
-    const reverseLegacy = await legacyEndpoint(sseProxy.port);
+    const reverseLegacy = await openLegacyStream(sseProxy.port);
     closers.push(reverseLegacy.close);
-    await send(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
-    await send(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': 'application/json' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    await rawSend(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
+    await rawSend(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': 'application/json' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
     transports.push({
       name: 'reverse proxy, SDK legacy SSE server',
       base: plain,
-      post: (body, ct) => send(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': ct }, body),
+      post: (body, ct) => rawSend(sseProxy.port, 'POST', reverseLegacy.endpoint, { 'content-type': ct }, body),
       accepted: 202,
       ...httpRecorder(sse),
     });
@@ -302,8 +267,8 @@ describe('answers a client could read otherwise than the proxy checked them', ()
     const proxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'streamable-http', log, layers: [authorizationLayer(() => az, log)] });
     await proxy.listen();
     await proxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: (srv.address() as { port: number }).port }, { log }), 'running');
-    const init = await send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
-    const list = () => send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","id":5,"method":"tools/list"}');
+    const init = await rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
+    const list = () => rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","id":5,"method":"tools/list"}');
     return { list, close: async () => (await proxy.close(), srv.close()) };
   }
   const tools = '[{"name":"echo"},{"name":"delete_repo"},{"name":"get_env"}]';

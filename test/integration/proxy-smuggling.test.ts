@@ -9,6 +9,7 @@ import type { AuthState } from '../../src/auth/index.js';
 import { authorizationLayer, McpAuthorizer } from '../../src/authz/index.js';
 import { ProxyServer, ReverseProxyBackend, StdioBackend, type ProxyLog } from '../../src/proxy/index.js';
 import { goLikeMember, startRecordingServer, type RecordingServer } from '../support/recording-server.js';
+import { openLegacyStream, rawSend, type RawAnswer } from '../support/raw-http.js';
 import { startToolsServer } from '../support/tools-server.js';
 
 /**
@@ -19,54 +20,6 @@ import { startToolsServer } from '../support/tools-server.js';
 const user = os.userInfo().username;
 const log: ProxyLog = () => {};
 const iconv = createRequire(import.meta.url)('iconv-lite') as { decode(b: Buffer, enc: string): string };
-
-interface Answer {
-  status: number;
-  text: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    // A connection per request: Node's client mishandles a HEAD after an OPTIONS with a body on one socket.
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: { accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Opens a legacy SSE stream and returns its endpoint and the events that arrive on it. */
-async function openLegacyStream(port: number, headers: Record<string, string> = {}): Promise<{ endpoint: string; events: string[]; close(): void }> {
-  const events: string[] = [];
-  let endpoint = '';
-  let req!: http.ClientRequest;
-  await new Promise<void>((resolve, reject) => {
-    req = http.get({ host: '127.0.0.1', port, path: '/sse', headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = ev.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (ev.includes('event: endpoint')) {
-            endpoint = data;
-            resolve();
-          } else if (data) events.push(data);
-        }
-      });
-    });
-    req.on('error', reject);
-  });
-  return { endpoint, events, close: () => req.destroy() };
-}
 
 const waitFor = async (cond: () => boolean, ms = 3000) => {
   const until = Date.now() + ms;
@@ -92,7 +45,7 @@ describe('reverse proxy in front of an SDK legacy SSE server (the UTF-7 reproduc
     await proxy.listen();
     await proxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: upstream.port }, { log }), 'running');
     stream = await openLegacyStream(proxy.port);
-    const post = (body: string) => send(proxy.port, 'POST', stream.endpoint, { 'content-type': 'application/json' }, body);
+    const post = (body: string) => rawSend(proxy.port, 'POST', stream.endpoint, { 'content-type': 'application/json' }, body);
     expect((await post('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')).status).toBe(202);
     await post('{"jsonrpc":"2.0","method":"notifications/initialized"}');
   });
@@ -106,7 +59,7 @@ describe('reverse proxy in front of an SDK legacy SSE server (the UTF-7 reproduc
     upstream.ran.length = 0;
   });
 
-  const post = (body: string | Buffer, contentType = 'application/json', path = stream.endpoint) => send(proxy.port, 'POST', path, { 'content-type': contentType }, body);
+  const post = (body: string | Buffer, contentType = 'application/json', path = stream.endpoint) => rawSend(proxy.port, 'POST', path, { 'content-type': contentType }, body);
 
   it('the upstream really reads UTF-7 (the control): the smuggled text names delete_repo and get_env', () => {
     expect(iconv.decode(Buffer.from(SMUGGLED_CALL), 'utf-7')).toContain('"name":"delete_repo"');
@@ -158,13 +111,13 @@ describe('reverse proxy in front of an SDK legacy SSE server (the UTF-7 reproduc
   it('refuses PUT, PATCH and the other methods MCP does not define (405), bodies or not', async () => {
     const body = '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}';
     for (const method of ['PUT', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND']) {
-      const r = await send(proxy.port, method, stream.endpoint, { 'content-type': 'application/json' }, body);
+      const r = await rawSend(proxy.port, method, stream.endpoint, { 'content-type': 'application/json' }, body);
       expect(r.status, method).toBe(405);
     }
     // A GET or DELETE carrying a body is refused too: only POST bodies are read, and every one of them is authorized.
     const length = String(Buffer.byteLength(body));
-    expect((await send(proxy.port, 'GET', '/sse', { 'content-type': 'application/json', 'content-length': length }, body)).status).toBe(400);
-    expect((await send(proxy.port, 'DELETE', '/mcp', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, body)).status).toBe(400);
+    expect((await rawSend(proxy.port, 'GET', '/sse', { 'content-type': 'application/json', 'content-length': length }, body)).status).toBe(400);
+    expect((await rawSend(proxy.port, 'DELETE', '/mcp', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, body)).status).toBe(400);
     expect(upstream.received.map((x) => `${x.method} ${x.url}`)).toEqual([]);
   });
 });
@@ -225,12 +178,12 @@ describe('ambiguous JSON never reaches a server (stdio and reverse proxy)', () =
   });
 
   it('stdio: each is refused with a JSON-RPC error (400) and the server receives nothing', async () => {
-    const init = await send(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }));
+    const init = await rawSend(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }));
     const sid = String(init.headers['mcp-session-id']);
     serverSaw = [];
     for (const text of AMBIGUOUS) {
       const body = text.replaceAll('ALLOWED', 'weather').replaceAll('DENIED', 'admin_tool');
-      const r = await send(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body);
+      const r = await rawSend(stdioProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body);
       expect(r.status, body).toBe(400);
       expect((JSON.parse(r.text) as { error: { code: number } }).error.code, body).toBeLessThan(0);
     }
@@ -242,7 +195,7 @@ describe('ambiguous JSON never reaches a server (stdio and reverse proxy)', () =
     upstream.received.length = 0;
     for (const text of AMBIGUOUS) {
       const body = text.replaceAll('ALLOWED', 'echo').replaceAll('DENIED', 'delete_repo');
-      const r = await send(reverseProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, body);
+      const r = await rawSend(reverseProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, body);
       expect(r.status, body).toBe(400);
     }
     expect(upstream.received).toEqual([]);
@@ -253,7 +206,7 @@ describe('ambiguous JSON never reaches a server (stdio and reverse proxy)', () =
     upstream.received.length = 0;
     const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
     for (const batch of [[call(1, 'echo'), call(2, 'delete_repo')], [call(3, 'delete_repo'), call(4, 'echo')], [{ jsonrpc: '2.0', id: 5, method: 'tools/list' }, call(6, 'get_env')]]) {
-      const r = await send(reverseProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify(batch));
+      const r = await rawSend(reverseProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify(batch));
       expect(r.status).toBe(403);
     }
     expect(upstream.received).toEqual([]);
@@ -314,12 +267,12 @@ describe('reverse proxy sessions and the 2026-07-28 wire headers', () => {
     // The SDK client opens its GET stream right after initializing: let it arrive before counting.
     await waitFor(() => upstream.received.some((x) => x.method === 'GET'));
     upstream.received.length = 0;
-    const hijack = await send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer bob', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {} } }));
+    const hijack = await rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer bob', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {} } }));
     expect(hijack.status).toBe(404);
-    expect((await send(proxy.port, 'GET', '/mcp', { authorization: 'Bearer bob', 'mcp-session-id': sid, accept: 'text/event-stream' })).status).toBe(404);
-    expect((await send(proxy.port, 'DELETE', '/mcp', { authorization: 'Bearer bob', 'mcp-session-id': sid })).status).toBe(404);
+    expect((await rawSend(proxy.port, 'GET', '/mcp', { authorization: 'Bearer bob', 'mcp-session-id': sid, accept: 'text/event-stream' })).status).toBe(404);
+    expect((await rawSend(proxy.port, 'DELETE', '/mcp', { authorization: 'Bearer bob', 'mcp-session-id': sid })).status).toBe(404);
     expect(upstream.received).toEqual([]);
-    const unknown = await send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer alice', 'mcp-session-id': 'made-up', 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping' }));
+    const unknown = await rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer alice', 'mcp-session-id': 'made-up', 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping' }));
     expect(unknown.status).toBe(404);
     const echoed = await alice.client.callTool({ name: 'echo', arguments: { message: 'mine' } });
     expect(JSON.stringify(echoed)).toContain('echo: mine');
@@ -327,7 +280,7 @@ describe('reverse proxy sessions and the 2026-07-28 wire headers', () => {
   });
 
   const modern = (body: Record<string, unknown>, headers: Record<string, string>) =>
-    send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer alice', 'mcp-protocol-version': '2026-07-28', ...headers }, JSON.stringify(body));
+    rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', authorization: 'Bearer alice', 'mcp-protocol-version': '2026-07-28', ...headers }, JSON.stringify(body));
   const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
   it('Mcp-Method and Mcp-Name must say what the body says (-32020), and are forwarded as the body says', async () => {
@@ -391,7 +344,7 @@ describe('stdio: subscriptions/listen, per-session log levels, methods named lik
   it('a denied URI in subscriptions/listen is 403 and the server is never asked to subscribe', async () => {
     serverSaw = [];
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-    const r = await send(
+    const r = await rawSend(
       proxy.port,
       'POST',
       '/mcp',
@@ -404,10 +357,10 @@ describe('stdio: subscriptions/listen, per-session log levels, methods named lik
   });
 
   it('denies methods named like Object.prototype members (default deny holds)', async () => {
-    const init = await send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }));
+    const init = await rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }));
     const sid = String(init.headers['mcp-session-id']);
     for (const method of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
-      const r = await send(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 2, method }));
+      const r = await rawSend(proxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, JSON.stringify({ jsonrpc: '2.0', id: 2, method }));
       expect(r.status, method).toBe(403);
     }
   });
@@ -443,15 +396,15 @@ describe('public routes stay behind the Host/Origin check', () => {
       proxy.setState('error', 'the container exited with code 1; last output: GITHUB_TOKEN=ghp_exampleSecretValue is invalid');
       const rebinding = { host: `attacker.example:${proxy.port}`, origin: `http://attacker.example:${proxy.port}` };
       for (const path of ['/health', '/.well-known/oauth-protected-resource', '/.well-known/oauth-authorization-server', '/mcp']) {
-        expect((await send(proxy.port, 'GET', path, rebinding)).status, path).toBe(403);
+        expect((await rawSend(proxy.port, 'GET', path, rebinding)).status, path).toBe(403);
       }
-      expect((await send(proxy.port, 'GET', '/health', { origin: 'https://evil.example' })).status).toBe(403);
-      const health = await send(proxy.port, 'GET', '/health', {});
+      expect((await rawSend(proxy.port, 'GET', '/health', { origin: 'https://evil.example' })).status).toBe(403);
+      const health = await rawSend(proxy.port, 'GET', '/health', {});
       expect(health.status).toBe(503);
       expect(JSON.parse(health.text)).toMatchObject({ server: 'github', status: 'error' });
       expect(health.text).not.toContain('ghp_');
       expect(health.text).not.toContain('last output');
-      expect((await send(proxy.port, 'POST', '/health', { 'content-type': 'application/json' }, '{}')).status).toBe(405);
+      expect((await rawSend(proxy.port, 'POST', '/health', { 'content-type': 'application/json' }, '{}')).status).toBe(405);
     } finally {
       await proxy.close();
     }
