@@ -1,4 +1,4 @@
-import { visit, type ParseErrorCode } from 'jsonc-parser';
+import { visit } from 'jsonc-parser';
 
 /**
  * JSON as the proxy reads every MCP message: RFC 8259 (JSON.parse: the one reader whose value every
@@ -45,28 +45,45 @@ export function foldName(name: string): string {
   return name.toLowerCase();
 }
 
-function checkString(s: string, path: string): void {
-  if (!s.isWellFormed()) throw new StrictJsonError('lone-surrogate', `the string at ${path || 'the top level'} holds an unpaired UTF-16 surrogate`);
+type PathStep = string | number;
+
+function where(path: readonly PathStep[]): string {
+  let text = '';
+  for (const step of path) text += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  return text === '' ? 'the top level' : text.slice(1);
 }
 
-function checkValue(value: unknown, depth: number, path: string): void {
-  if (typeof value === 'string') return checkString(value, path);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new StrictJsonError('number-range', `the number at ${path || 'the top level'} is too large to be represented exactly`);
-    return;
+/**
+ * Checks a parsed value (see the module comment) and returns how many object members it holds, which
+ * findDuplicateName compares with the text. `path` is a stack, turned into words only for an error.
+ */
+function checkValue(value: unknown, path: PathStep[]): number {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw loneSurrogate(path);
+    return 0;
   }
-  if (typeof value !== 'object' || value === null) return;
-  if (depth >= MAX_JSON_DEPTH) throw new StrictJsonError('too-deep', `the message nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new StrictJsonError('number-range', `the number at ${where(path)} is too large to be represented exactly`);
+    return 0;
+  }
+  if (typeof value !== 'object' || value === null) return 0;
+  if (path.length >= MAX_JSON_DEPTH) throw new StrictJsonError('too-deep', `the message nests deeper than ${MAX_JSON_DEPTH} levels`);
+  let members = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkValue(value[i], depth + 1, `${path}[${i}]`);
-    return;
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      members += checkValue(value[i], path);
+      path.pop();
+    }
+    return members;
   }
   const names = Object.keys(value);
-  if (names.length === 1) checkString(names[0]!, path);
-  else if (names.length > 1) {
+  if (names.length === 1) {
+    if (!names[0]!.isWellFormed()) throw loneSurrogate(path);
+  } else if (names.length > 1) {
     const folded = new Map<string, string>();
     for (const name of names) {
-      checkString(name, path);
+      if (!name.isWellFormed()) throw loneSurrogate(path);
       const f = foldName(name);
       const other = folded.get(f);
       if (other !== undefined) {
@@ -75,21 +92,54 @@ function checkValue(value: unknown, depth: number, path: string): void {
       folded.set(f, name);
     }
   }
-  for (const name of names) checkValue((value as Record<string, unknown>)[name], depth + 1, `${path}.${name}`);
+  members += names.length;
+  for (const name of names) {
+    path.push(name);
+    members += checkValue((value as Record<string, unknown>)[name], path);
+    path.pop();
+  }
+  return members;
 }
 
-function describe(path: string): string {
-  return path === '' ? 'the message' : `the object at ${path.slice(1)}`;
+function loneSurrogate(path: readonly PathStep[]): StrictJsonError {
+  return new StrictJsonError('lone-surrogate', `the string at ${where(path)} holds an unpaired UTF-16 surrogate`);
+}
+
+function describe(path: readonly PathStep[]): string {
+  return path.length === 0 ? 'the message' : `the object at ${where(path)}`;
 }
 
 /**
- * Exact duplicates are gone from JSON.parse's value (the last one wins), so they are found in the text,
- * by jsonc-parser's scanner (strict mode). It only ever refuses: the value that is used is JSON.parse's.
+ * Object members written in JSON text that JSON.parse accepted: outside strings, a colon is only ever a
+ * name separator. Strings are skipped with indexOf, so the cost is in the structure, not the payload.
  */
-function findDuplicateName(text: string): string | undefined {
+function countMembersInText(text: string): number {
+  let members = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) members++;
+    else if (c === 0x22) {
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      i = end;
+    }
+  }
+  return members;
+}
+
+/**
+ * Exact duplicates are gone from JSON.parse's value (the last one wins), so the text holds more members
+ * than the value. Only then is the text read again, by jsonc-parser's scanner (strict mode), to name the
+ * duplicate. It only ever refuses: the value that is used is JSON.parse's.
+ */
+function findDuplicateName(text: string): string {
   const open: Set<string>[] = [];
   let duplicate: string | undefined;
-  let failed: ParseErrorCode | undefined;
   visit(
     text,
     {
@@ -105,15 +155,10 @@ function findDuplicateName(text: string): string | undefined {
       onObjectEnd: () => {
         open.pop();
       },
-      onError: (code) => {
-        failed ??= code;
-      },
     },
     { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
   );
-  // JSON.parse accepted the text; a scanner that disagrees is not trusted to have seen every name.
-  if (failed !== undefined) throw new StrictJsonError('syntax', 'the message could not be checked for duplicate member names');
-  return duplicate;
+  return duplicate ?? '(unnamed)';
 }
 
 /** Parses JSON text strictly (see the module comment); throws StrictJsonError. */
@@ -124,10 +169,9 @@ export function parseStrictJson(text: string): unknown {
   } catch {
     throw new StrictJsonError('syntax', 'the body is not valid JSON');
   }
-  checkValue(value, 0, '');
-  if (typeof value === 'object' && value !== null) {
-    const duplicate = findDuplicateName(text);
-    if (duplicate !== undefined) throw new StrictJsonError('duplicate-name', `the member name ${JSON.stringify(duplicate)} appears twice in one object`);
+  const members = checkValue(value, []);
+  if (typeof value === 'object' && value !== null && countMembersInText(text) !== members) {
+    throw new StrictJsonError('duplicate-name', `the member name ${JSON.stringify(findDuplicateName(text))} appears twice in one object`);
   }
   return value;
 }

@@ -32,6 +32,11 @@ describe('strict JSON', () => {
     // An escape spells the same name: still a duplicate.
     expect(problemOf('{"name":"echo","n\\u0061me":"delete_repo"}')).toBe('duplicate-name');
     expect(parseStrictJson('{"a":{"a":1},"b":[{"a":2},{"a":3}]}')).toEqual({ a: { a: 1 }, b: [{ a: 2 }, { a: 3 }] });
+    // Colons, quotes and backslashes inside strings are payload, not structure.
+    expect(problemOf('{"a":"x\\":y","a":1}')).toBe('duplicate-name');
+    expect(problemOf('{"k\\\\":1,"k\\\\":2}')).toBe('duplicate-name');
+    expect(problemOf('[{"u":"http://a:b@c:80"},{"v":"::"},{"u":1,"w":[{"u":2,"u":3}]}]')).toBe('duplicate-name');
+    expect(parseStrictJson('{"u":"http://a:b@c","q":"\\":","w":"\\\\","x:y":":"}')).toEqual({ u: 'http://a:b@c', q: '":', w: '\\', 'x:y': ':' });
   });
 
   it('refuses names that case-insensitive readers (Go) take for one: ASCII case, ſ, the Kelvin sign, Greek sigma', () => {
