@@ -2,6 +2,7 @@ import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-
 import { AuthzConfigError, type AuthzConfig } from './config.js';
 import { parsePolicies, PolicyParseError, problemFrom, staticPolicies, validateAgainstSchema, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
+import { explainNumberRead, numberReads } from './number-reads.js';
 import { claimAttributeTypes, mcpSchema } from './schema.js';
 
 /**
@@ -239,6 +240,12 @@ export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}
     }
     seen.add(key);
     warnings.push(problem);
+  }
+  for (const p of parsed) {
+    for (const r of numberReads(p.json)) {
+      const problem = problemFrom(explainNumberRead(r, p.text), p.text, p.index, 'warning');
+      if (!warnings.some((w) => w.policy === p.index && w.message === problem.message)) warnings.push(problem);
+    }
   }
   warnings.sort(byPlace);
   return { ok: !(opts.strict === true && warnings.length > 0), errors: [], warnings };

@@ -23,6 +23,28 @@ describe('checkAuthzConfig', () => {
     expect(arg).not.toMatch(/did you mean|not found/);
   });
 
+  it('warns where a number argument or claim meets a Long: decimals, as ToolHive makes them, error or never match', () => {
+    const r = checkAuthzConfig(
+      config([
+        'permit(principal, action == Action::"call_tool", resource == Tool::"get-sum") when { resource has arg_a && resource.arg_a < 10 };',
+        'permit(principal, action, resource) when { resource has arg_n && resource.arg_n == 1 };',
+        'permit(principal, action, resource) when { principal has claim_age && 18 <= principal.claim_age };',
+        'permit(principal, action, resource) when { resource has arg_a && resource.arg_a.lessThan(decimal("10.0")) && resource has arg_s && resource.arg_s == "1" };',
+      ]),
+    );
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => [w.policy, w.column])).toEqual([
+      [0, 117],
+      [1, 75],
+      [2, 87],
+    ]);
+    expect(r.warnings[0]!.message).toMatch(/`<` on `resource.arg_a` needs a Long.*decimals.*write `resource.arg_a.lessThan\(decimal\("10.0"\)\)`/);
+    expect(r.warnings[1]!.message).toMatch(/never true; write `resource.arg_n == decimal\("1.0"\)`/);
+    expect(r.warnings[2]!.message).toContain('`>=` on `principal.claim_age` needs a Long');
+    expect(r.warnings[2]!.message).toContain('write `principal.claim_age.greaterThanOrEqual(decimal("18.0"))`');
+    expect(checkAuthzConfig(config(['permit(principal, action, resource) when { resource has arg_a && resource.arg_a < 10 };']), {}, { strict: true }).ok).toBe(false);
+  });
+
   it('checks arguments against what the server declares when that is known', () => {
     const declared = checkAuthzConfig(guide, { toolArgs: new Set(['operation', 'a']) });
     expect(declared.warnings.map((w) => w.policy)).toEqual([2]);
