@@ -3,7 +3,7 @@
 import { app, clipboard, Menu, nativeImage, Tray, type MenuItemConstructorOptions } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../src/api/index.js';
+import { connectApi, type ApiClient } from '../src/api/index.js';
 import { startCore, type Core } from '../src/app/index.js';
 import { appDataDir } from '../src/store/index.js';
 import { electronBridgeLauncher } from '../src/clients/index.js';
@@ -38,19 +38,19 @@ async function refresh(api: ApiClient): Promise<void> {
 async function act(api: ApiClient, a: TrayAction): Promise<void> {
   switch (a.type) {
     case 'start':
-      await api.start(a.server);
+      await api.start({ name: a.server });
       return;
     case 'stop':
-      await api.stop(a.server);
+      await api.stop({ name: a.server });
       return;
     case 'restart':
-      await api.restart(a.server);
+      await api.restart({ name: a.server });
       return;
     case 'setup-client':
-      await api.setupClient(a.client);
+      await api.setupClient({ id: a.client });
       return;
     case 'remove-client':
-      await api.removeClient(a.client);
+      await api.removeClient({ id: a.client });
       return;
     case 'copy-url':
       clipboard.writeText(a.url);
@@ -82,6 +82,7 @@ core = await startCore({ home, bridgeLauncher: electronBridgeLauncher(process.ex
 const icon = nativeImage.createFromPath(path.join(here, '..', '..', 'assets', process.platform === 'darwin' ? 'trayTemplate.png' : 'tray.png'));
 tray = new Tray(icon);
 tray.setToolTip('Gatehouse');
-const api = new ApiClient(core.url, core.token);
+const api = connectApi(core.url, core.token);
 await refresh(api);
-setInterval(() => void refresh(api).catch(() => {}), 3000);
+// The core pushes every server and client change: the menu is rebuilt then, never on a timer.
+void api.follow('events', {}, () => void refresh(api).catch(() => {}));

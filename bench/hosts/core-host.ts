@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { ApiClient } from '../../src/api/index.js';
+import { connectApi } from '../../src/api/index.js';
 import { startCore, type Core } from '../../src/app/index.js';
 import { BENCH_RUN_LABEL } from '../lib/paths.js';
 
@@ -57,7 +57,7 @@ try {
     requestTimeoutMs: 30_000,
     extraLabels: { [BENCH_RUN_LABEL]: runLabel },
   });
-  const api = new ApiClient(core.url, core.token);
+  const api = connectApi(core.url, core.token);
   const s = await api.run({ image, name: 'everything', permissionProfile: 'none', proxyPort: Number(portArg) });
   // The container's init process, so the benchmark can count the server's CPU and memory too.
   const docker = process.env['DOCKER_HOST'] ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });

@@ -33,105 +33,175 @@ export const RunRequestSchema = z
   .strict();
 export type RunRequestBody = z.infer<typeof RunRequestSchema>;
 
-export interface ServerView {
-  name: string;
-  image: string | null;
-  transport: 'stdio' | 'sse' | 'streamable-http';
-  status: string;
-  statusDetail: string | null;
-  desiredState: 'running' | 'stopped';
-  url: string;
-  proxyPort: number;
-  targetPort: number | null;
-  group: string;
-  permissionProfile: string;
-  secrets: { name: string; target: string }[];
+export const ServerStatusSchema = z.enum(['starting', 'running', 'stopping', 'stopped', 'error', 'unknown']);
+const SecretRefSchema = z.object({ name: z.string(), target: z.string() });
+
+export const ServerViewSchema = z.object({
+  name: z.string(),
+  image: z.string().nullable(),
+  transport: TransportSchema,
+  status: ServerStatusSchema,
+  statusDetail: z.string().nullable(),
+  desiredState: z.enum(['running', 'stopped']),
+  url: z.string(),
+  proxyPort: z.number().int(),
+  targetPort: z.number().int().nullable(),
+  group: z.string(),
+  permissionProfile: z.string(),
+  secrets: z.array(SecretRefSchema),
   /** Authentication settings as stored (ToolHive's oidcConfig shape); {type:'none'} is local mode. */
-  auth: unknown;
+  auth: z.unknown(),
   /** The Cedar policy set that authorizes the server's requests (null: no authorization). */
-  policySet: string | null;
-  containerId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+  policySet: z.string().nullable(),
+  containerId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ServerView = z.infer<typeof ServerViewSchema>;
 
-export interface ServerDetail extends ServerView {
-  health?: Record<string, unknown>;
-  history: { status: string; detail: string | null; exitCode: number | null; at: string }[];
-}
+export const StatusChangeSchema = z.object({ status: ServerStatusSchema, detail: z.string().nullable(), exitCode: z.number().int().nullable(), at: z.string() });
 
-export const SecretSetSchema = z.object({ value: z.string().min(1).max(1024 * 1024) }).strict();
+export const ServerDetailSchema = ServerViewSchema.extend({
+  health: z.record(z.string(), z.unknown()).optional(),
+  history: z.array(StatusChangeSchema),
+});
+export type ServerDetail = z.infer<typeof ServerDetailSchema>;
+
+const UsageSchema = z.array(z.object({ server: z.string(), target: z.string() }));
 
 /** A secret as the API shows it: its name and where it is used, never its value. */
-export interface SecretView {
-  name: string;
-  usedBy: { server: string; target: string }[];
-}
+export const SecretViewSchema = z.object({ name: z.string(), usedBy: UsageSchema });
+export type SecretView = z.infer<typeof SecretViewSchema>;
 
-export interface SecretsInfo {
-  provider: 'keychain' | 'environment';
-  description: string;
-  writable: boolean;
-  secrets: SecretView[];
+export const SecretsInfoSchema = z.object({
+  provider: z.enum(['keychain', 'environment']),
+  description: z.string(),
+  writable: z.boolean(),
+  secrets: z.array(SecretViewSchema),
   /** References whose secret is missing from the provider (servers that will not start). */
-  missing: { name: string; usedBy: { server: string; target: string }[] }[];
-}
-
-export interface IdpProfileView {
-  name: string;
-  config: Record<string, unknown>;
-  usedBy: string[];
-  updatedAt: string;
-}
-
-export interface CoreInfo {
-  version: string;
-  pid: number;
-  home: string;
-  engine: { connected: true; name: string; version: string } | { connected: false; error: string };
-}
-
-export interface LogLine {
-  id: number;
-  ts: number;
-  server: string;
-  source: 'container' | 'proxy' | 'core' | 'audit';
-  level: string;
-  message: string;
-  fields: Record<string, unknown> | null;
-}
-
-export const LogQuerySchema = z.object({
-  server: z.string().optional(),
-  source: z.enum(['container', 'proxy', 'core', 'audit']).array().optional(),
-  search: z.string().max(500).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).optional(),
-  afterId: z.coerce.number().int().min(0).optional(),
-  follow: z.boolean().optional(),
+  missing: z.array(z.object({ name: z.string(), usedBy: UsageSchema })),
 });
+export type SecretsInfo = z.infer<typeof SecretsInfoSchema>;
 
-export type ApiErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'not_found'
-  | 'conflict'
-  | 'engine_unavailable'
-  | 'image_unavailable'
-  | 'keychain_unavailable'
-  | 'client_config'
-  | 'internal';
+export const IdpProfileViewSchema = z.object({
+  name: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  usedBy: z.array(z.string()),
+  updatedAt: z.string(),
+});
+export type IdpProfileView = z.infer<typeof IdpProfileViewSchema>;
 
-export interface ApiErrorBody {
-  error: { code: ApiErrorCode; message: string; check?: PolicyCheckView };
-}
+export const CoreInfoSchema = z.object({
+  version: z.string(),
+  pid: z.number().int(),
+  home: z.string(),
+  engine: z.discriminatedUnion('connected', [
+    z.object({ connected: z.literal(true), name: z.string(), version: z.string() }),
+    z.object({ connected: z.literal(false), error: z.string() }),
+  ]),
+});
+export type CoreInfo = z.infer<typeof CoreInfoSchema>;
+
+export const LogSourceSchema = z.enum(['container', 'proxy', 'core', 'audit']);
+
+export const LogLineSchema = z.object({
+  id: z.number().int(),
+  ts: z.number(),
+  server: z.string(),
+  source: LogSourceSchema,
+  level: z.string(),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()).nullable(),
+});
+export type LogLine = z.infer<typeof LogLineSchema>;
+
+export const RemovedSchema = z.object({ removed: z.string() });
+export const OkSchema = z.object({ ok: z.literal(true) });
+
+// ---- query strings -------------------------------------------------------------------------
+// GET and DELETE inputs travel in the query string: each schema takes the typed value (the client's
+// side) and its string form (what arrives), so one schema serves both ends.
+
+const queryInt = (min: number, max: number) => z.union([z.number(), z.string().regex(/^\d{1,16}$/).transform(Number)]).pipe(z.number().int().min(min).max(max));
+const queryFlag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+const queryList = <T extends z.ZodEnum>(item: T) => z.union([z.array(item), item]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+export const LogQuerySchema = z
+  .object({
+    server: z.string().min(1).max(63).optional(),
+    sources: queryList(LogSourceSchema).optional(),
+    search: z.string().max(500).optional(),
+    limit: queryInt(1, 10_000).optional(),
+    afterId: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict();
+export type LogQuery = z.input<typeof LogQuerySchema>;
+
+export const NameSchema = z.string().min(1).max(128);
+export const ForceSchema = queryFlag.optional();
+export const VersionSchema = queryInt(1, 1_000_000_000).optional();
+
+// ---- errors --------------------------------------------------------------------------------
+
+export const ApiErrorCodeSchema = z.enum([
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'engine_unavailable',
+  'image_unavailable',
+  'keychain_unavailable',
+  'client_config',
+  'internal',
+]);
+export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
+
+/**
+ * What the user can do about an error, as data: the CLI words it as a command, the app as a button.
+ * Core messages say what went wrong and never name a CLI flag.
+ */
+export const ErrorHintSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('list-servers') }),
+  z.object({ action: z.literal('choose-another-name'), server: z.string() }),
+  z.object({ action: z.literal('stop-server'), server: z.string() }),
+  z.object({ action: z.literal('start-server'), server: z.string() }),
+  z.object({ action: z.literal('force') }),
+  z.object({ action: z.literal('set-secret'), secret: z.string() }),
+  z.object({ action: z.literal('add-idp'), profile: z.string() }),
+  z.object({ action: z.literal('list-policies') }),
+  z.object({ action: z.literal('policy-history'), policySet: z.string() }),
+  z.object({ action: z.literal('detach-policy'), servers: z.array(z.string()) }),
+  z.object({ action: z.literal('install-client'), client: z.string() }),
+  z.object({ action: z.literal('stop-core') }),
+  z.object({ action: z.literal('retry') }),
+]);
+export type ErrorHint = z.infer<typeof ErrorHintSchema>;
 
 // ---- policies ------------------------------------------------------------------------------
 
+export const PolicyProblemViewSchema = z.object({
+  policy: z.number().int().optional(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  message: z.string(),
+  severity: z.enum(['error', 'warning']),
+});
+export type PolicyProblemView = z.infer<typeof PolicyProblemViewSchema>;
+
+export const PolicyCheckViewSchema = z.object({ ok: z.boolean(), errors: z.array(PolicyProblemViewSchema), warnings: z.array(PolicyProblemViewSchema) });
+export type PolicyCheckView = z.infer<typeof PolicyCheckViewSchema>;
+
+export const ApiErrorBodySchema = z.object({
+  error: z.object({ code: ApiErrorCodeSchema, message: z.string(), hint: ErrorHintSchema.optional(), check: PolicyCheckViewSchema.optional() }),
+});
+export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
+
 /** `strict`: refuse the version when Cedar's validator has findings (by default they are warnings, as ToolHive loads it). */
-export const PolicySaveSchema = z.object({ config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional() }).strict();
+export const PolicySaveSchema = z.object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional() }).strict();
 /** `server`: also check `arg_<name>` reads against the arguments that server's tools and prompts declare. */
 export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional() }).strict();
-export const PolicyAttachSchema = z.object({ policySet: z.string().min(1).max(64).nullable() }).strict();
+export const PolicyAttachSchema = z.object({ name: NameSchema, policySet: z.string().min(1).max(64).nullable() }).strict();
 
 /** A simulated request: who (claims), what (a tool, prompt or resource) and with which arguments. */
 export const SimulationInputSchema = z
@@ -157,84 +227,94 @@ export const PolicySimulateSchema = z
 
 export type SimulationInputBody = z.infer<typeof SimulationInputSchema>;
 
-export interface PolicyProblemView {
-  policy?: number;
-  line?: number;
-  column?: number;
-  message: string;
-  severity: 'error' | 'warning';
-}
+export const PolicySetViewSchema = z.object({
+  name: z.string(),
+  currentVersion: z.number().int(),
+  config: z.unknown(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  servers: z.array(z.string()),
+});
+export type PolicySetView = z.infer<typeof PolicySetViewSchema>;
 
-export interface PolicyCheckView {
-  ok: boolean;
-  errors: PolicyProblemView[];
-  warnings: PolicyProblemView[];
-}
+export const PolicyVersionViewSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  config: z.unknown(),
+  note: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type PolicyVersionView = z.infer<typeof PolicyVersionViewSchema>;
 
-export interface PolicySetView {
-  name: string;
-  currentVersion: number;
-  config: unknown;
-  createdAt: string;
-  updatedAt: string;
-  servers: string[];
-}
+export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()) });
 
-export interface PolicyVersionView {
-  name: string;
-  version: number;
-  config: unknown;
-  note: string | null;
-  createdAt: string;
-}
+const DecisionViewSchema = z.object({
+  decision: z.enum(['allow', 'deny']),
+  reasons: z.array(z.string()),
+  errors: z.array(z.object({ policy: z.string(), message: z.string() })),
+});
+export type DecisionView = z.infer<typeof DecisionViewSchema>;
 
-export interface DecisionView {
-  decision: 'allow' | 'deny';
-  reasons: string[];
-  errors: { policy: string; message: string }[];
-}
-
-export interface SimulationView {
-  allowed: boolean;
-  decision: DecisionView;
-  determining: { id: string; index: number; text: string }[];
-  reference: DecisionView;
-  request: { principal: string; action: string; resource: string };
-  problem?: string;
-}
+export const SimulationViewSchema = z.object({
+  allowed: z.boolean(),
+  decision: DecisionViewSchema,
+  determining: z.array(z.object({ id: z.string(), index: z.number().int(), text: z.string() })),
+  reference: DecisionViewSchema,
+  request: z.object({ principal: z.string(), action: z.string(), resource: z.string() }),
+  problem: z.string().optional(),
+});
+export type SimulationView = z.infer<typeof SimulationViewSchema>;
 
 // ---- MCP clients ---------------------------------------------------------------------------
 
-export const RenameSchema = z.object({ name: z.string().min(1).max(63) }).strict();
+export const RenameSchema = z.object({ name: NameSchema, newName: z.string().min(1).max(63) }).strict();
 
-export const ClientSetupSchema = z.object({ group: z.string().min(1).max(63).optional() }).strict();
-export const ClientRemoveSchema = z.object({ group: z.string().min(1).max(63).optional() }).strict();
+export const ClientSetupSchema = z.object({ id: NameSchema, group: z.string().min(1).max(63).optional() }).strict();
 
-export type ClientStateView = 'not-installed' | 'not-registered' | 'in-sync' | 'out-of-sync' | 'error';
+export const ClientStateViewSchema = z.enum(['not-installed', 'not-registered', 'in-sync', 'out-of-sync', 'error']);
+export type ClientStateView = z.infer<typeof ClientStateViewSchema>;
 
 /** One MCP client: installed? registered (for which server groups)? its file in sync? */
-export interface ClientView {
-  id: string;
-  name: string;
-  file: string;
-  installed: boolean;
-  groups: string[];
-  state: ClientStateView;
-  problems: string[];
+export const ClientViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  file: z.string(),
+  installed: z.boolean(),
+  groups: z.array(z.string()),
+  state: ClientStateViewSchema,
+  problems: z.array(z.string()),
   /** Gatehouse's entries in the file now. */
-  entries: string[];
-  note?: string;
-}
+  entries: z.array(z.string()),
+  note: z.string().optional(),
+});
+export type ClientView = z.infer<typeof ClientViewSchema>;
+
+const ServerReasonSchema = z.array(z.object({ server: z.string(), reason: z.string() }));
 
 /** What `client setup` / `client remove` changed. */
-export interface ClientChangeView {
-  client: ClientView;
-  written: string[];
-  removed: string[];
-  unchanged: string[];
-  conflicts: { server: string; reason: string }[];
-  unsupported: { server: string; reason: string }[];
-  fileChanged: boolean;
-  created: boolean;
-  backup?: string;
-}
+export const ClientChangeViewSchema = z.object({
+  client: ClientViewSchema,
+  written: z.array(z.string()),
+  removed: z.array(z.string()),
+  unchanged: z.array(z.string()),
+  conflicts: ServerReasonSchema,
+  unsupported: ServerReasonSchema,
+  fileChanged: z.boolean(),
+  created: z.boolean(),
+  backup: z.string().optional(),
+});
+export type ClientChangeView = z.infer<typeof ClientChangeViewSchema>;
+
+// ---- secrets -------------------------------------------------------------------------------
+
+export const SecretSetSchema = z.object({ name: NameSchema, value: z.string().min(1).max(1024 * 1024) }).strict();
+
+// ---- push ----------------------------------------------------------------------------------
+
+/** What the core pushes so nothing polls: a server's new state, a server gone, clients' sync state. */
+export const CoreEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('server'), server: ServerViewSchema }),
+  z.object({ type: z.literal('server-removed'), name: z.string() }),
+  z.object({ type: z.literal('clients'), clients: z.array(ClientViewSchema) }),
+]);
+export type CoreEvent = z.infer<typeof CoreEventSchema>;

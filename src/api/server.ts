@@ -1,91 +1,65 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
-import { BadRequestError, ClientConfigError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
-import type { ClientManager } from '../app/client-manager.js';
-import { ConfigFileError } from '../clients/config-file/index.js';
-import { PolicyCheckError } from '../app/authz-manager.js';
-import { InvalidNameError } from '../app/names.js';
-import type { ServerManager } from '../app/server-manager.js';
-import type { LogSink } from '../logs/index.js';
+import { BadRequestError, NotFoundError } from '../app/errors.js';
 import { isAllowedHost } from '../proxy/index.js';
-import { EngineNotFoundError, ImageUnavailableError } from '../runtime/index.js';
-import { InvalidSecretNameError, KeychainUnavailableError, ReadOnlySecretsError, SecretNotFoundError, DataKeyError } from '../secrets/index.js';
-import type { ServerRecord, Store } from '../store/index.js';
-import type { SecretsProvider } from '../secrets/index.js';
-import { assertValidSecretName } from '../secrets/index.js';
-import {
-  LogQuerySchema,
-  PolicyAttachSchema,
-  PolicyCheckSchema,
-  PolicySaveSchema,
-  PolicySimulateSchema,
-  RunRequestSchema,
-  SecretSetSchema,
-  ClientRemoveSchema,
-  RenameSchema,
-  ClientSetupSchema, type ApiErrorCode, type CoreInfo, type SecretsInfo, type ServerDetail, type ServerView } from './contract.js';
+import { REQUEST_HEADER } from './client.js';
+import { CoreEvents } from './core-events.js';
+import { errorResponse } from './error-mapping.js';
+import { createHandlers, type ApiDeps, type Handlers } from './handlers.js';
+import { pathParams, routes, streams, type RouteName, type RouteSpec, type StreamName, type StreamSpec } from './routes.js';
+import { SECURITY_HEADERS, StaticFiles } from './static-files.js';
+import { UiSessions } from './ui-sessions.js';
 
-export interface ApiDeps {
-  token: string;
-  manager: ServerManager;
-  store: Store;
-  logs: LogSink;
-  clients: ClientManager;
-  coreInfo: () => Promise<CoreInfo>;
-  secrets: () => SecretsProvider;
-  shutdown: () => void;
+export interface ApiServerOptions {
+  /** The built renderer (index.html and assets/); the app's pages are served from it. */
+  rendererDir?: string;
+  /** Check every response against its route's schema (tests): a mismatch is a 500. */
+  checkResponses?: boolean;
 }
 
 const MAX_API_BODY = 1024 * 1024;
+const KEEPALIVE_MS = 15_000;
 
-function view(m: ServerManager, s: ServerRecord): ServerView {
-  return {
-    name: s.name,
-    image: s.image,
-    transport: s.transport,
-    status: s.status,
-    statusDetail: s.statusDetail,
-    desiredState: s.desiredState,
-    url: m.url(s),
-    proxyPort: s.proxyPort,
-    targetPort: s.targetPort,
-    group: s.group,
-    permissionProfile: s.permissionProfile,
-    secrets: s.secrets,
-    auth: s.auth,
-    policySet: s.policySet,
-    containerId: s.containerId,
-    createdAt: s.createdAt,
-    updatedAt: s.updatedAt,
-  };
+interface Compiled<S> {
+  name: string;
+  spec: S;
+  pattern: RegExp;
+  params: string[];
 }
 
-function errorStatus(err: unknown): [number, ApiErrorCode] {
-  if (err instanceof NotFoundError) return [404, 'not_found'];
-  if (err instanceof ConflictError) return [409, 'conflict'];
-  if (err instanceof BadRequestError || err instanceof InvalidNameError || err instanceof z.ZodError) return [400, 'bad_request'];
-  if (err instanceof EngineNotFoundError || err instanceof EngineUnavailableError) return [503, 'engine_unavailable'];
-  if (err instanceof ImageUnavailableError) return [422, 'image_unavailable'];
-  if (err instanceof SecretNotFoundError) return [404, 'not_found'];
-  if (err instanceof InvalidSecretNameError) return [400, 'bad_request'];
-  if (err instanceof ReadOnlySecretsError) return [409, 'conflict'];
-  if (err instanceof KeychainUnavailableError || err instanceof DataKeyError) return [503, 'keychain_unavailable'];
-  if (err instanceof ClientConfigError || err instanceof ConfigFileError) return [409, 'client_config'];
-  return [500, 'internal'];
+function compile<S extends { path: string }>(table: Record<string, S>): Compiled<S>[] {
+  return Object.entries(table).map(([name, spec]) => {
+    const source = spec.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:([a-zA-Z]+)/g, '([^/]+)');
+    return { name, spec, pattern: new RegExp(`^${source}$`), params: pathParams(spec.path) };
+  });
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff' });
   res.end(text);
+}
+
+function sendPage(res: http.ServerResponse, status: number, title: string, text: string): void {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>${esc(title)}</title><main><h1>${esc(title)}</h1><p>${esc(text)}</p></main></html>`;
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -104,18 +78,42 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** The control API: loopback only, bearer token on every call, JSON in and out. */
-export class ApiServer {
-  private readonly server: http.Server;
+function queryObject(url: URL): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const all = url.searchParams.getAll(key);
+    out[key] = all.length === 1 ? all[0] : all;
+  }
+  return out;
+}
 
-  constructor(private readonly deps: ApiDeps) {
+/**
+ * The control API over HTTP, derived from the route map, and the app's pages. Loopback only; every API
+ * call carries the bearer token (CLI) or the app's session cookie with the request header, from the
+ * app's own origin only (a page elsewhere can neither read nor send: CSRF, DNS rebinding).
+ */
+export class ApiServer {
+  readonly sessions = new UiSessions();
+  readonly events: CoreEvents;
+  private readonly server: http.Server;
+  private readonly handlers: Handlers;
+  private readonly routeTable = compile<RouteSpec>(routes);
+  private readonly streamTable = compile<StreamSpec>(streams);
+  private readonly files: StaticFiles | undefined;
+  private baseUrl = '';
+  private readonly openStreams = new Set<() => void>();
+
+  constructor(
+    private readonly deps: ApiDeps,
+    private readonly opts: ApiServerOptions = {},
+  ) {
+    this.handlers = createHandlers(deps);
+    this.events = new CoreEvents(deps.store, deps.manager, deps.clients);
+    this.files = opts.rendererDir !== undefined ? new StaticFiles(opts.rendererDir) : undefined;
     this.server = http.createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        const [status, code] = errorStatus(err);
-        const message = err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') : (err as Error).message;
-        // A refused policy set carries its problems (policy number, line, column) for the UI to point at.
-        const details = err instanceof PolicyCheckError ? { check: err.check } : {};
-        if (!res.headersSent) sendJson(res, status, { error: { code, message, ...details } });
+      this.handle(req, res).catch((err: unknown) => {
+        const { status, body } = errorResponse(err);
+        if (!res.headersSent) sendJson(res, status, body);
         else res.end();
       });
     });
@@ -127,208 +125,154 @@ export class ApiServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         const a = this.server.address() as AddressInfo;
-        resolve(`http://${host}:${a.port}`);
+        this.baseUrl = `http://${host}:${a.port}`;
+        resolve(this.baseUrl);
       });
     });
   }
 
+  /** A URL that signs a browser in to the app once (printed by `serve`, opened by `gatehouse ui`). */
+  loginUrl(): string {
+    return `${this.baseUrl}/login?code=${this.sessions.issueCode()}`;
+  }
+
   close(): Promise<void> {
+    for (const end of this.openStreams) end();
+    this.events.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
   }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!isAllowedHost(req.headers.host) || req.headers.origin !== undefined) {
-      sendJson(res, 403, { error: { code: 'unauthorized', message: 'Forbidden.' } });
-      return;
-    }
-    if (!tokenMatches(req.headers.authorization, this.deps.token)) {
-      sendJson(res, 401, { error: { code: 'unauthorized', message: 'Missing or wrong API token (see the discovery file core.json).' } });
+  private get cookieName(): string {
+    // Cookies ignore ports: the port in the name keeps two cores (two users) from overwriting each other.
+    return `gatehouse_session_${new URL(this.baseUrl).port}`;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const host = req.headers.host;
+    // The app's own origin is the only one allowed to send an Origin header at all.
+    if (!isAllowedHost(host) || (req.headers.origin !== undefined && req.headers.origin !== `http://${host}`)) {
+      sendJson(res, 403, { error: { code: 'forbidden', message: 'Forbidden.' } });
       return;
     }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    const { manager, store } = this.deps;
-    const method = req.method ?? 'GET';
-
-    if (parts[0] !== 'v1') throw new NotFoundError(`No API route ${url.pathname}.`);
-    const [, resource, name, action] = parts;
-
-    if (resource === 'core' && method === 'GET') return sendJson(res, 200, await this.deps.coreInfo());
-    if (resource === 'shutdown' && method === 'POST') {
-      sendJson(res, 200, { ok: true });
-      setImmediate(() => this.deps.shutdown());
+    if (!url.pathname.startsWith('/v1/')) return this.page(req, url, res);
+    if (!this.authorized(req)) {
+      sendJson(res, 401, { error: { code: 'unauthorized', message: 'Missing or wrong API token (see the discovery file core.json).' } });
       return;
     }
-    if (resource === 'servers') {
-      if (name === undefined) {
-        if (method === 'GET') return sendJson(res, 200, manager.list().map((s) => view(manager, s)));
-        if (method === 'POST') {
-          const body = RunRequestSchema.parse(await readJson(req));
-          return sendJson(res, 201, view(manager, await manager.run(body)));
-        }
-      } else if (action === undefined) {
-        if (method === 'GET') {
-          const s = manager.get(name);
-          const detail: ServerDetail = {
-            ...view(manager, s),
-            health: manager.health(name),
-            history: store.statusHistory.forServer(name).map(({ status, detail, exitCode, at }) => ({ status, detail, exitCode, at })),
-          };
-          return sendJson(res, 200, detail);
-        }
-        if (method === 'DELETE') {
-          await manager.remove(name, url.searchParams.get('force') === 'true');
-          return sendJson(res, 200, { removed: name });
-        }
-      } else if (action === 'policy' && method === 'PUT') {
-        const body = PolicyAttachSchema.parse(await readJson(req));
-        manager.get(name);
-        manager.authz.attach(name, body.policySet);
-        return sendJson(res, 200, view(manager, manager.get(name)));
-      } else if (action === 'auth' && method === 'PUT') {
-        const body = (await readJson(req)) as { auth?: unknown };
-        return sendJson(res, 200, view(manager, manager.setAuth(name, body.auth)));
-      } else if (method === 'POST') {
-        if (action === 'start') return sendJson(res, 200, view(manager, await manager.start(name)));
-        if (action === 'stop') return sendJson(res, 200, view(manager, await manager.stop(name)));
-        if (action === 'restart') return sendJson(res, 200, view(manager, await manager.restart(name)));
-        if (action === 'rename') return sendJson(res, 200, view(manager, await manager.rename(name, RenameSchema.parse(await readJson(req)).name)));
-      }
+    const method = req.method ?? 'GET';
+    if (method === 'GET') {
+      const stream = this.match(this.streamTable, url.pathname);
+      if (stream) return this.stream(stream.entry.name as StreamName, stream.entry.spec, { ...queryObject(url), ...stream.params }, req, res);
     }
-    if (resource === 'logs' && method === 'GET') return this.logs(url, req, res);
-    if (resource === 'policies') return this.policies(method, name, action, url, req, res);
-    if (resource === 'policy-check' && method === 'POST') {
-      const body = PolicyCheckSchema.parse(await readJson(req));
-      return sendJson(res, 200, manager.authz.check(body.config, body.server));
+    const found = this.match(
+      this.routeTable.filter((r) => r.spec.method === method),
+      url.pathname,
+    );
+    if (!found) throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+    const { entry, params } = found;
+    const raw = method === 'POST' || method === 'PUT' ? await readJson(req) : queryObject(url);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadRequestError('The request body must be a JSON object.');
+    const input = entry.spec.input.parse({ ...raw, ...params });
+    const handler = this.handlers[entry.name as RouteName] as (input: unknown, ctx: { uiLoginUrl: () => string }) => unknown;
+    const output = await handler(input, { uiLoginUrl: () => this.loginUrl() });
+    if (this.opts.checkResponses) {
+      const checked = entry.spec.output.safeParse(output);
+      if (!checked.success) throw new Error(`The response of ${entry.name} does not match its schema: ${checked.error.message}`);
     }
-    if (resource === 'policy-simulate' && method === 'POST') {
-      const body = PolicySimulateSchema.parse(await readJson(req));
-      const source = body.config !== undefined ? { config: body.config } : { set: body.set!, ...(body.version !== undefined ? { version: body.version } : {}) };
-      return sendJson(res, 200, manager.authz.simulate(source, body.input));
-    }
-    if (resource === 'clients') {
-      const clients = this.deps.clients;
-      if (name === undefined && method === 'GET') return sendJson(res, 200, clients.list());
-      if (name !== undefined && action === undefined && method === 'GET') return sendJson(res, 200, clients.status(name));
-      if (name !== undefined && action === 'setup' && method === 'POST') {
-        const body = ClientSetupSchema.parse(await readJson(req));
-        return sendJson(res, 200, await clients.setup(name, body.group));
-      }
-      if (name !== undefined && action === 'remove' && method === 'POST') {
-        const body = ClientRemoveSchema.parse(await readJson(req));
-        return sendJson(res, 200, await clients.remove(name, body.group));
-      }
-    }
-    if (resource === 'secrets') return this.secrets(method, name, url, req, res);
-    if (resource === 'idps') {
-      if (name === undefined && method === 'GET') return sendJson(res, 200, manager.auth.profiles());
-      if (name !== undefined && method === 'GET') {
-        const p = manager.auth.profiles().find((x) => x.name === name);
-        if (!p) throw new NotFoundError(`No identity-provider profile named "${name}".`);
-        return sendJson(res, 200, p);
-      }
-      if (name !== undefined && method === 'PUT') {
-        manager.auth.putProfile(name, ((await readJson(req)) as { config?: unknown }).config);
-        return sendJson(res, 200, manager.auth.profiles().find((x) => x.name === name));
-      }
-      if (name !== undefined && method === 'DELETE') {
-        manager.auth.removeProfile(name);
-        return sendJson(res, 200, { removed: name });
-      }
-    }
-    throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+    if (entry.name === 'setupClient' || entry.name === 'removeClient') this.events.clientsChanged();
+    sendJson(res, entry.spec.status ?? 200, output);
   }
 
-  private async policies(method: string, name: string | undefined, action: string | undefined, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const authz = this.deps.manager.authz;
-    if (name === undefined && method === 'GET') return sendJson(res, 200, authz.listSets());
-    if (name !== undefined && action === 'history' && method === 'GET') return sendJson(res, 200, authz.history(name));
-    if (name !== undefined && action === undefined) {
-      if (method === 'GET') {
-        const version = url.searchParams.get('version');
-        return sendJson(res, 200, version ? authz.version(name, Number(version)) : authz.getSet(name));
-      }
-      if (method === 'PUT') {
-        const body = PolicySaveSchema.parse(await readJson(req));
-        return sendJson(res, 200, authz.save(name, body.config, body.note ?? null, { strict: body.strict === true }));
-      }
-      if (method === 'DELETE') {
-        authz.delete(name);
-        return sendJson(res, 200, { removed: name });
-      }
-    }
-    throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+  /** Bearer token; or the app's session cookie, sent by the app's own code (the request header) from its own origin. */
+  private authorized(req: http.IncomingMessage): boolean {
+    if (req.headers.authorization !== undefined) return tokenMatches(req.headers.authorization, this.deps.token);
+    if (req.headers[REQUEST_HEADER] !== '1') return false;
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin') return false;
+    return this.sessions.valid(cookie(req, this.cookieName));
   }
 
-  private async secrets(method: string, name: string | undefined, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const provider = this.deps.secrets();
-    const usage = new Map<string, { server: string; target: string }[]>();
-    for (const s of this.deps.manager.list()) {
-      for (const ref of s.secrets) usage.set(ref.name, [...(usage.get(ref.name) ?? []), { server: s.name, target: ref.target }]);
-    }
-    if (name === undefined && method === 'GET') {
-      const names = await provider.list();
-      const info: SecretsInfo = {
-        provider: provider.kind,
-        description: provider.description,
-        writable: provider.writable,
-        secrets: names.map((n) => ({ name: n, usedBy: usage.get(n) ?? [] })),
-        missing: [...usage.entries()].filter(([n]) => !names.includes(n)).map(([n, usedBy]) => ({ name: n, usedBy })),
-      };
-      return sendJson(res, 200, info);
-    }
-    if (name !== undefined) {
-      assertValidSecretName(name);
-      if (method === 'PUT') {
-        const { value } = SecretSetSchema.parse(await readJson(req));
-        await provider.set(name, value);
-        return sendJson(res, 200, { name, usedBy: usage.get(name) ?? [] });
+  private match<S>(table: Compiled<S>[], pathname: string): { entry: Compiled<S>; params: Record<string, string> } | undefined {
+    for (const entry of table) {
+      const m = entry.pattern.exec(pathname);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      try {
+        entry.params.forEach((p, i) => (params[p] = decodeURIComponent(m[i + 1]!)));
+      } catch {
+        throw new BadRequestError('Malformed path.');
       }
-      if (method === 'DELETE') {
-        const users = usage.get(name) ?? [];
-        if (users.length > 0 && url.searchParams.get('force') !== 'true') {
-          throw new ConflictError(`Secret "${name}" is used by ${users.map((u) => u.server).join(', ')}; those servers would not start without it. Use --force to remove it anyway.`);
-        }
-        if (!(await provider.delete(name))) throw new NotFoundError(`No secret named "${name}".`);
-        return sendJson(res, 200, { removed: name });
-      }
+      return { entry, params };
     }
-    throw new NotFoundError(`No API route ${method} ${url.pathname}.`);
+    return undefined;
   }
 
-  private logs(url: URL, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const q = LogQuerySchema.parse({
-      server: url.searchParams.get('server') ?? undefined,
-      source: url.searchParams.getAll('source').length ? url.searchParams.getAll('source') : undefined,
-      search: url.searchParams.get('search') ?? undefined,
-      limit: url.searchParams.get('limit') ?? undefined,
-      afterId: url.searchParams.get('afterId') ?? undefined,
-      follow: url.searchParams.get('follow') === 'true',
-    });
-    if (q.server !== undefined) this.deps.manager.get(q.server);
-    this.deps.logs.flush();
-    const query = { server: q.server, sources: q.source, search: q.search, limit: q.limit, afterId: q.afterId };
-    if (!q.follow) return sendJson(res, 200, this.deps.store.logs.query(query));
-    // Follow: backlog first, then live lines as newline-delimited JSON until the client leaves.
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
-    let lastId = q.afterId ?? 0;
-    for (const e of this.deps.store.logs.query({ ...query, limit: q.limit ?? 100 })) {
-      res.write(JSON.stringify(e) + '\n');
-      lastId = e.id;
+  /** The app's pages: the one-time sign-in, then the built renderer. */
+  private page(req: http.IncomingMessage, url: URL, res: http.ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: { code: 'bad_request', message: 'Method not allowed.' } });
+      return;
     }
-    const unsubscribe = this.deps.logs.follow((e) => {
-      if (e.id <= lastId) return;
-      if (q.server !== undefined && e.server !== q.server) return;
-      if (q.source && !q.source.includes(e.source)) return;
-      res.write(JSON.stringify(e) + '\n');
-    });
-    const keepAlive = setInterval(() => res.write('\n'), 15_000);
-    req.on('close', () => {
+    if (url.pathname === '/login') {
+      const session = this.sessions.exchange(url.searchParams.get('code') ?? '');
+      if (session === undefined) {
+        sendPage(res, 403, 'This sign-in link is used up', 'Each link signs in once and expires after 15 minutes. Run "gatehouse ui" for a new one.');
+        return;
+      }
+      // 303 to a URL without the code: it leaves the address bar and the history at once.
+      res.writeHead(303, {
+        ...SECURITY_HEADERS,
+        location: '/',
+        'cache-control': 'no-store',
+        'set-cookie': `${this.cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`,
+      });
+      res.end();
+      return;
+    }
+    if (!this.files?.available()) {
+      sendPage(res, 404, 'The Gatehouse app is not built', 'Run "npm run build" in the Gatehouse folder, then reload this page.');
+      return;
+    }
+    this.files.serve(url.pathname, res);
+  }
+
+  private stream(name: StreamName, spec: StreamSpec, raw: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const input = spec.input.parse(raw) as { server?: string };
+    if (input.server !== undefined) this.deps.manager.get(input.server);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
+    const send = (e: unknown) => res.write(`data: ${JSON.stringify(e)}\n\n`);
+    let unsubscribe: () => void;
+    if (name === 'events') unsubscribe = this.events.subscribe(send);
+    else unsubscribe = this.followLogs(input, send);
+    res.write(': ready\n\n');
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    const end = () => {
       unsubscribe();
       clearInterval(keepAlive);
+      this.openStreams.delete(end);
+      res.end();
+    };
+    this.openStreams.add(end);
+    req.on('close', end);
+  }
+
+  /** Backlog first (the query's last lines after afterId), then every new line that matches. */
+  private followLogs(q: { server?: string; sources?: string[]; search?: string; limit?: number; afterId?: number }, send: (e: unknown) => void): () => void {
+    this.deps.logs.flush();
+    let lastId = q.afterId ?? 0;
+    for (const e of this.deps.store.logs.query({ server: q.server, sources: q.sources as never, search: q.search, limit: q.limit ?? 100, afterId: q.afterId })) {
+      send(e);
+      lastId = e.id;
+    }
+    return this.deps.logs.follow((e) => {
+      if (e.id <= lastId) return;
+      if (q.server !== undefined && e.server !== q.server) return;
+      if (q.sources && !q.sources.includes(e.source)) return;
+      send(e);
     });
   }
 }

@@ -70,7 +70,7 @@ export class AuthzManager {
 
   /** Checks a config; against the arguments a server's tools and prompts declare when one is named. */
   check(config: unknown, server?: string, opts: CheckOptions = {}): CheckResult {
-    if (server !== undefined && !this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}". See: gatehouse ls`);
+    if (server !== undefined && !this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}".`, { action: 'list-servers' });
     return checkAuthzConfig(this.parse(config), server === undefined ? {} : this.knownArguments([server]), opts);
   }
 
@@ -165,7 +165,7 @@ export class AuthzManager {
 
   getSet(name: string): PolicySetRecord & { servers: string[] } {
     const p = this.store.policies.get(name);
-    if (!p) throw new NotFoundError(`No policy set named "${name}". See: gatehouse policy ls`);
+    if (!p) throw new NotFoundError(`No policy set named "${name}".`, { action: 'list-policies' });
     return { ...p, servers: this.store.servers.byPolicySet(name).map((s) => s.name) };
   }
 
@@ -176,7 +176,7 @@ export class AuthzManager {
 
   version(name: string, version: number): PolicyVersionRecord {
     const v = this.store.policies.version(name, version);
-    if (!v) throw new NotFoundError(`Policy set "${name}" has no version ${version}. See: gatehouse policy history ${name}`);
+    if (!v) throw new NotFoundError(`Policy set "${name}" has no version ${version}.`, { action: 'policy-history', policySet: name });
     return v;
   }
 
@@ -220,7 +220,7 @@ export class AuthzManager {
 
   delete(name: string): void {
     const set = this.getSet(name);
-    if (set.servers.length > 0) throw new ConflictError(`Policy set "${name}" is attached to ${set.servers.join(', ')}. Detach it first: gatehouse policy detach --server ${set.servers[0]}`);
+    if (set.servers.length > 0) throw new ConflictError(`Policy set "${name}" is attached to ${set.servers.join(', ')}.`, { action: 'detach-policy', servers: set.servers });
     this.store.policies.delete(name);
     this.engines.delete(name);
   }

@@ -53,9 +53,7 @@ export class ClientManager {
     const client = this.spec(id);
     return this.serialized(async () => {
       if (!this.installed(client)) {
-        throw new ClientConfigError(
-          `${client.name} is not installed here (no folder ${detectDirOf(client, this.opts.user)}). Install it and open it once, then run: gatehouse client setup ${client.id}`,
-        );
+        throw new ClientConfigError(`${client.name} is not installed here (no folder ${detectDirOf(client, this.opts.user)}).`, { action: 'install-client', client: client.id });
       }
       const added = this.store.clientRegistrations.add(client.id, group);
       try {

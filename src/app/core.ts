@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApiServer } from '../api/index.js';
 import type { CoreInfo } from '../api/index.js';
 import { LogSink } from '../logs/index.js';
@@ -48,6 +49,10 @@ export interface CoreOptions {
   clientUser?: UserEnvironment;
   /** How client entries start the stdio bridge (default: this Node binary and bin/gatehouse.js). */
   bridgeLauncher?: BridgeLauncher;
+  /** The built app (default: dist-renderer/ beside src/ and dist/). */
+  rendererDir?: string;
+  /** Check every API response against its route's schema (tests). */
+  checkApiResponses?: boolean;
 }
 
 export interface Core {
@@ -59,9 +64,14 @@ export interface Core {
   secrets: SecretsProvider;
   sealed: SealedStore;
   clients: ClientManager;
+  /** A one-time URL that signs a browser in to the app. */
+  loginUrl(): string;
   /** Clean quit: stops containers (their servers come back at the next start) and releases everything. */
   stop(): Promise<void>;
 }
+
+/** Where `npm run build` puts the app: dist-renderer/ at the top of the package (from src/app or dist/app). */
+export const DEFAULT_RENDERER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist-renderer');
 
 /** The composition root: one per user, shared by the CLI (`gatehouse serve`), Electron and tests. */
 export async function startCore(opts: CoreOptions = {}): Promise<Core> {
@@ -175,7 +185,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
         return { version: VERSION, pid: process.pid, home: paths.dir, engine: { connected: false, error: (err as Error).message } };
       }
     };
-    const api = new ApiServer({
+    const api = new ApiServer(
+      {
       token,
       manager,
       store,
@@ -184,13 +195,15 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       coreInfo,
       secrets: () => secrets,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
-    });
+      },
+      { rendererDir: opts.rendererDir ?? DEFAULT_RENDERER_DIR, checkResponses: opts.checkApiResponses === true },
+    );
     const url = await api.listen(opts.apiPort ?? 0);
     cleanup.unshift(() => void api.close());
 
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
-    return { url, token, paths, store, manager, secrets, sealed, clients, stop };
+    return { url, token, paths, store, manager, secrets, sealed, clients, loginUrl: () => api.loginUrl(), stop };
   } catch (err) {
     for (const c of cleanup) {
       try {

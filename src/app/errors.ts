@@ -1,7 +1,20 @@
-/** Errors the control API maps to stable HTTP statuses and CLI exit codes. */
-export class NotFoundError extends Error {}
-export class ConflictError extends Error {}
-export class BadRequestError extends Error {}
-export class EngineUnavailableError extends Error {}
+import type { ErrorHint } from '../api/contract.js';
+
+/**
+ * Errors the control API maps to stable codes and HTTP statuses (and the CLI to exit codes). The
+ * message says what went wrong; the hint, what the user can do, for the CLI and the app to word.
+ */
+export class AppError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: ErrorHint,
+  ) {
+    super(message);
+  }
+}
+export class NotFoundError extends AppError {}
+export class ConflictError extends AppError {}
+export class BadRequestError extends AppError {}
+export class EngineUnavailableError extends AppError {}
 /** A client's configuration file cannot be changed as asked (client not installed, file malformed, locked, read-only). */
-export class ClientConfigError extends Error {}
+export class ClientConfigError extends AppError {}

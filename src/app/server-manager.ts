@@ -117,7 +117,7 @@ export class ServerManager {
 
   get(name: string): ServerRecord {
     const s = this.store.servers.get(name);
-    if (!s) throw new NotFoundError(`No server named "${name}". See: gatehouse ls`);
+    if (!s) throw new NotFoundError(`No server named "${name}".`, { action: 'list-servers' });
     return s;
   }
 
@@ -135,7 +135,7 @@ export class ServerManager {
   async run(req: RunRequest): Promise<ServerRecord> {
     const name = req.name ?? nameFromImage(req.image);
     assertValidServerName(name);
-    if (this.store.servers.get(name)) throw new ConflictError(`A server named "${name}" already exists. Choose another --name, or remove it: gatehouse rm ${name}`);
+    if (this.store.servers.get(name)) throw new ConflictError(`A server named "${name}" already exists.`, { action: 'choose-another-name', server: name });
     const transport = req.transport ?? 'stdio';
     const profileSpec = req.permissionProfile ?? 'network';
     let profile: PermissionProfile;
@@ -162,9 +162,9 @@ export class ServerManager {
         throw new BadRequestError((err as Error).message);
       }
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.target)) throw new BadRequestError(`Invalid target variable "${ref.target}" for secret ${ref.name}.`);
-      if (req.env?.[ref.target] !== undefined) throw new BadRequestError(`${ref.target} is set both by -e and by --secret ${ref.name}; keep one.`);
+      if (req.env?.[ref.target] !== undefined) throw new BadRequestError(`${ref.target} is set both as an environment variable and by the secret ${ref.name}; keep one.`);
     }
-    if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two --secret flags target the same variable.');
+    if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two secrets target the same environment variable.');
 
     const authConfig = this.auth.parse(req.auth);
     // Policies are checked before anything exists: a bad file refuses the run with every problem listed.
@@ -176,7 +176,7 @@ export class ServerManager {
     const taken = this.store.servers.usedProxyPorts();
     let proxyPort = req.proxyPort;
     if (proxyPort !== undefined) {
-      if (!Number.isInteger(proxyPort) || proxyPort < 1 || proxyPort > 65535) throw new BadRequestError(`Invalid --proxy-port ${proxyPort}: use 1-65535.`);
+      if (!Number.isInteger(proxyPort) || proxyPort < 1 || proxyPort > 65535) throw new BadRequestError(`Invalid proxy port ${proxyPort}: use 1-65535.`);
       const owner = this.store.servers.byProxyPort(proxyPort);
       if (owner) throw new ConflictError(`Port ${proxyPort} already belongs to server "${owner.name}".`);
     } else {
@@ -282,7 +282,7 @@ export class ServerManager {
   async remove(name: string, force: boolean): Promise<void> {
     const s = this.get(name);
     if (s.status === 'running' && !force) {
-      throw new ConflictError(`Server "${name}" is running. Stop it first (gatehouse stop ${name}) or use rm --force.`);
+      throw new ConflictError(`Server "${name}" is running.`, { action: 'stop-server', server: name });
     }
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', 'removing');

@@ -66,7 +66,7 @@ export function addClientCommands(program: Command, fmt: () => Format, withCore:
     .description("write an entry for every running server of the group into the client's own config file, and keep it in sync")
     .option('--group <group>', 'server group', 'default')
     .action(async (id: string, o: { group: string }) => {
-      const ch = await withCore((api) => api.setupClient(id, o.group));
+      const ch = await withCore((api) => api.setupClient({ id, group: o.group }));
       print(ch, () => changeText('setup', ch));
       if (ch.conflicts.length > 0) process.exitCode = ExitCode.conflict;
     });
@@ -77,7 +77,7 @@ export function addClientCommands(program: Command, fmt: () => Format, withCore:
     .description("take Gatehouse's entries out of the client's config file and stop syncing it")
     .option('--group <group>', 'only this server group')
     .action(async (id: string, o: { group?: string }) => {
-      const ch = await withCore((api) => api.removeClient(id, o.group));
+      const ch = await withCore((api) => api.removeClient({ id, group: o.group }));
       print(ch, () => changeText('remove', ch));
     });
 
@@ -85,7 +85,7 @@ export function addClientCommands(program: Command, fmt: () => Format, withCore:
     .command('status [client]')
     .description('is the client set up, and does its file hold the entries it should?')
     .action(async (id: string | undefined) => {
-      const views = await withCore(async (api) => (id === undefined ? (await api.clients()).filter((c) => c.groups.length > 0 || c.entries.length > 0) : [await api.client(id)]));
+      const views = await withCore(async (api) => (id === undefined ? (await api.clients()).filter((c) => c.groups.length > 0 || c.entries.length > 0) : [await api.client({ id })]));
       print(id === undefined ? views : views[0], () => (views.length === 0 ? 'No client is set up. See: gatehouse client ls' : views.map(statusText).join('\n\n')));
       if (views.some((c) => c.state === 'out-of-sync' || c.state === 'error')) process.exitCode = ExitCode.failure;
     });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../api/index.js';
+import { connectApi, type ApiClient } from '../api/index.js';
 import { readDiscovery, isProcessAlive, lockHolder } from '../app/index.js';
 import { appPaths, type AppPaths } from '../store/index.js';
 
@@ -11,7 +11,7 @@ export class CoreUnavailableError extends Error {}
 async function reachable(paths: AppPaths): Promise<ApiClient | undefined> {
   const d = readDiscovery(paths.discovery);
   if (!d || !isProcessAlive(d.pid)) return undefined;
-  const client = new ApiClient(d.url, d.token);
+  const client = connectApi(d.url, d.token);
   try {
     await client.core();
     return client;

@@ -11,6 +11,8 @@ import { AuthConfigFormatError } from '../auth/index.js';
 import { addClientCommands } from './client-commands.js';
 import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile, warnAboutPolicies } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
+import { errorWords } from './hint-words.js';
+import { openInBrowser } from '../common/index.js';
 
 type Format = 'table' | 'json';
 
@@ -125,12 +127,21 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the Gatehouse core in the foreground (control API and proxies)')
     .option('--background', 'started by another command; do not print the banner')
+    .option('--open', 'open the app in the default browser')
+    .option('--port <port>', 'port of the control API and the app (default: any free port)', parsePort)
     .addOption(new Option('--network <mode>', 'network for containers that may use the network').choices(['default', 'host']))
-    .action(async (o: { background?: boolean; network?: 'default' | 'host' }) => {
+    .action(async (o: { background?: boolean; open?: boolean; port?: number; network?: 'default' | 'host' }) => {
       let resolveStopped: () => void = () => {};
       const stopped = new Promise<void>((r) => (resolveStopped = r));
-      const core = await startCore({ defaultNetwork: o.network, onShutdown: () => resolveStopped() });
-      if (!o.background) process.stdout.write(`Gatehouse core ${VERSION} running (control API ${core.url}, data in ${core.paths.dir}). Ctrl-C to quit.\n`);
+      const core = await startCore({ defaultNetwork: o.network, apiPort: o.port, onShutdown: () => resolveStopped() });
+      if (!o.background) {
+        const login = core.loginUrl();
+        process.stdout.write(
+          `Gatehouse core ${VERSION} running (data in ${core.paths.dir}). Ctrl-C to quit.\n\n` +
+            `  Open the app: ${login}\n  (the link signs this browser in once and expires in 15 minutes; \`gatehouse ui\` makes a new one)\n\n`,
+        );
+        if (o.open) await openInBrowser(login);
+      }
       const quit = () => void core.stop().then(() => resolveStopped());
       process.once('SIGINT', quit);
       process.once('SIGTERM', quit);
@@ -209,7 +220,7 @@ export function buildProgram(): Command {
       .description(help)
       .action(async (names: string[]) => {
         const results = await forEachName(names, async (name) => {
-          const s = await withCore((api) => api[verb](name));
+          const s = await withCore((api) => api[verb]({ name }));
           if (fmt() === 'table') print(fmt(), s, () => `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}${s.status === 'running' ? `  ${s.url}` : ''}`);
           if (verb !== 'stop' && s.status !== 'running') process.exitCode ??= ExitCode.failure;
           return s;
@@ -223,7 +234,7 @@ export function buildProgram(): Command {
     .alias('mv')
     .description('rename a server (same URL; a running server restarts under the new name; client entries follow)')
     .action(async (name: string, newName: string) => {
-      const s = await withCore((api) => api.rename(name, newName));
+      const s = await withCore((api) => api.rename({ name, newName }));
       print(fmt(), s, () => `Renamed ${name} to ${s.name} (${s.status})  ${s.url}`);
     });
 
@@ -234,7 +245,7 @@ export function buildProgram(): Command {
     .option('-f, --force', 'remove even if running')
     .action(async (names: string[], o: { force?: boolean }) => {
       const results = await forEachName(names, async (name) => {
-        const r = await withCore((api) => api.remove(name, o.force === true));
+        const r = await withCore((api) => api.remove({ name, force: o.force === true }));
         if (fmt() === 'table') print(fmt(), r, () => `Removed ${name}.`);
         return r;
       });
@@ -246,7 +257,7 @@ export function buildProgram(): Command {
     .alias('inspect')
     .description('show one server in detail, with its status history')
     .action(async (name: string) => {
-      const s = await withCore((api) => api.getServer(name));
+      const s = await withCore((api) => api.getServer({ name }));
       print(fmt(), s, () =>
         [
           `${s.name}: ${s.status}${s.statusDetail ? ` (${s.statusDetail})` : ''}`,
@@ -275,7 +286,7 @@ export function buildProgram(): Command {
     .option('-n, --tail <n>', 'how many lines', (v) => parsePort(v), 200)
     .action(async (name: string, o: { follow?: boolean; proxy?: boolean; audit?: boolean; all?: boolean; search?: string; tail: number }) => {
       const api = await connectCore();
-      const sources = o.all ? undefined : o.proxy ? ['proxy'] : o.audit ? ['audit'] : ['container', 'core'];
+      const sources: LogLine['source'][] | undefined = o.all ? undefined : o.proxy ? ['proxy'] : o.audit ? ['audit'] : ['container', 'core'];
       const lines = await api.logs({ server: name, sources, search: o.search, limit: o.tail });
       if (!o.follow) {
         print(fmt(), lines, () => lines.map(logLine).join('\n'));
@@ -285,7 +296,7 @@ export function buildProgram(): Command {
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
       await api
-        .followLogs({ server: name, sources, afterId: lines.at(-1)?.id ?? 0 }, (l) => process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n'), ac.signal)
+        .follow('followLogs', { server: name, sources, limit: 10_000, afterId: lines.at(-1)?.id ?? 0 }, (l) => process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n'), ac.signal)
         .catch((err: unknown) => {
           if (!ac.signal.aborted) throw err;
         });
@@ -296,14 +307,14 @@ export function buildProgram(): Command {
     .action(async (server: string, o: AuthFlags & { none?: boolean }) => {
       const config = o.none ? { type: 'none' } : authConfigFromFlags(o);
       if (config === undefined) throw new CommanderError(ExitCode.usage, 'gatehouse.auth', 'Give --none, or authentication flags (--oidc-issuer, --idp, --oidc-config, --k8s-service-account).');
-      const s = await withCore((api) => api.setAuth(server, config));
+      const s = await withCore((api) => api.setAuth({ name: server, auth: config }));
       print(fmt(), s, () => `${s.name}: authentication ${describeAuth(s.auth)}`);
     });
   auth
     .command('show <server>')
     .description("show a server's authentication settings")
     .action(async (server: string) => {
-      const s = await withCore((api) => api.getServer(server));
+      const s = await withCore((api) => api.getServer({ name: server }));
       print(fmt(), s.auth, () => `${s.name}: ${describeAuth(s.auth)}\n${JSON.stringify(s.auth, null, 2)}`);
     });
 
@@ -315,7 +326,7 @@ export function buildProgram(): Command {
       .option('--from-file <file>', 'a ConfigMap manifest or the oidc.json object, as in ToolHive\'s shared configuration')
       .option('--key <key>', 'the ConfigMap data key (default: its only key, or oidc.json)'),
   ).action(async (name: string, o: AuthFlags & { fromFile?: string; key?: string }) => {
-    const p = await withCore((api) => api.putIdp(name, idpProfileFromFlags(o)));
+    const p = await withCore((api) => api.putIdp({ name, config: idpProfileFromFlags(o) }));
     print(fmt(), p, () => `Profile ${name} saved${p.usedBy.length ? `; applied to ${p.usedBy.join(', ')}` : ''}.`);
   });
   idp
@@ -332,7 +343,7 @@ export function buildProgram(): Command {
     .command('show <name>')
     .description('show a profile')
     .action(async (name: string) => {
-      const p = await withCore((api) => api.idp(name));
+      const p = await withCore((api) => api.idp({ name }));
       print(fmt(), p, () => `${p.name} (used by ${p.usedBy.join(', ') || 'no server'})\n${JSON.stringify(p.config, null, 2)}`);
     });
   idp
@@ -340,7 +351,7 @@ export function buildProgram(): Command {
     .alias('remove')
     .description('delete a profile (refused while servers use it)')
     .action(async (name: string) => {
-      const r = await withCore((api) => api.removeIdp(name));
+      const r = await withCore((api) => api.removeIdp({ name }));
       print(fmt(), r, () => `Removed profile ${name}.`);
     });
 
@@ -352,7 +363,7 @@ export function buildProgram(): Command {
       const api = await connectCore();
       const value = await readSecretValue(`Value for ${name} (input hidden): `);
       if (value === '') throw new CommanderError(ExitCode.usage, 'gatehouse.secret', 'The value is empty: nothing was stored.');
-      const r = await api.setSecret(name, value);
+      const r = await api.setSecret({ name, value });
       print(fmt(), r, () => `Stored secret ${name}${r.usedBy.length ? ` (used by ${r.usedBy.map((u) => u.server).join(', ')}; restart them to apply)` : ''}.`);
     });
   secret
@@ -375,7 +386,7 @@ export function buildProgram(): Command {
     .description('delete a secret from the keychain')
     .option('-f, --force', 'delete even if servers use it')
     .action(async (name: string, o: { force?: boolean }) => {
-      const r = await withCore((api) => api.removeSecret(name, o.force === true));
+      const r = await withCore((api) => api.removeSecret({ name, force: o.force === true }));
       print(fmt(), r, () => `Removed secret ${name}.`);
     });
 
@@ -394,6 +405,16 @@ export function buildProgram(): Command {
           info.engine.connected ? `Container engine: ${info.engine.name}, version ${info.engine.version}` : `Container engine: not available. ${info.engine.error}`,
         ].join('\n'),
       );
+    });
+
+  program
+    .command('ui')
+    .description('open the Gatehouse app in the default browser (starts the core if needed)')
+    .option('--no-open', 'only print the sign-in link')
+    .action(async (o: { open: boolean }) => {
+      const { url } = await withCore((api) => api.uiLoginCode());
+      process.stdout.write(`Open the app: ${url}\n`);
+      if (o.open) await openInBrowser(url);
     });
 
   program
@@ -423,7 +444,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code.startsWith('gatehouse.')) process.stderr.write(`gatehouse: ${err.message}\n`);
       return ExitCode.usage;
     }
-    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    process.stderr.write(`gatehouse: ${errorWords(err)}\n`);
     if (err instanceof AuthFlagError || err instanceof AuthConfigFormatError || isPolicyUsageError(err)) return ExitCode.usage;
     if (err instanceof CoreUnavailableError) return ExitCode.coreUnavailable;
     if (err instanceof CoreAlreadyRunningError) return ExitCode.conflict;

@@ -88,7 +88,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--server <name>', "also check the arguments policies read against those the server's tools and prompts declare")
     .action(async (file: string, o: { key?: string; strict?: boolean; server?: string }) => {
       const config = readAuthzConfigFile(file, o.key);
-      const result = o.server === undefined ? checkAuthzConfig(config) : await withCore((api) => api.checkPolicy(config, o.server));
+      const result = o.server === undefined ? checkAuthzConfig(config) : await withCore((api) => api.checkPolicy({ config, server: o.server }));
       const failed = !result.ok || (o.strict === true && result.warnings.length > 0);
       print(result, () => {
         const lines = [problemLines(file, [...result.errors, ...result.warnings])].filter(Boolean);
@@ -154,7 +154,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .action(async (name: string, file: string, o: { note?: string; strict?: boolean }) => {
       const config = readAuthzConfigFile(file);
-      const r = await withCore((api) => api.savePolicy(name, config, o.note, { strict: o.strict === true }));
+      const r = await withCore((api) => api.savePolicy({ name, config, note: o.note, strict: o.strict === true }));
       print(r, () => savedText(name, r));
     });
 
@@ -166,8 +166,8 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--note <text>', 'what changed, kept in the history')
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .action(async (name: string, o: { server: string; file?: string; note?: string; strict?: boolean }) => {
-      const saved = o.file ? await withCore((api) => api.savePolicy(name, readAuthzConfigFile(o.file!), o.note, { strict: o.strict === true })) : undefined;
-      const s = await withCore((api) => api.attachPolicy(o.server, name));
+      const saved = o.file ? await withCore((api) => api.savePolicy({ name, config: readAuthzConfigFile(o.file!), note: o.note, strict: o.strict === true })) : undefined;
+      const s = await withCore((api) => api.attachPolicy({ name: o.server, policySet: name }));
       print({ saved, server: s }, () => `${saved ? `${savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
     });
 
@@ -176,7 +176,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .description('remove authorization from a server (every request passes, as without --authz-config)')
     .requiredOption('--server <server>', 'the server')
     .action(async (o: { server: string }) => {
-      const s = await withCore((api) => api.attachPolicy(o.server, null));
+      const s = await withCore((api) => api.attachPolicy({ name: o.server, policySet: null }));
       print(s, () => `Server ${s.name} has no policy set: every request passes.`);
     });
 
@@ -198,7 +198,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .description('a policy set as an authz-config file (current version, or --policy-version N)')
     .option('--policy-version <n>', 'an earlier version (see policy history)', (v) => Number(v))
     .action(async (name: string, o: { policyVersion?: number }) => {
-      const p = await withCore((api) => api.policy(name, o.policyVersion));
+      const p = await withCore((api) => api.policy({ name, version: o.policyVersion }));
       print(p, () => JSON.stringify(p.config, null, 2));
     });
 
@@ -206,7 +206,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .command('history <name>')
     .description('every saved version of a policy set')
     .action(async (name: string) => {
-      const versions = await withCore((api) => api.policyHistory(name));
+      const versions = await withCore((api) => api.policyHistory({ name }));
       print(versions, () => table(['VERSION', 'SAVED', 'POLICIES', 'NOTE'], versions.map((v) => [`v${v.version}`, formatTime(Date.parse(v.createdAt)), String((v.config as AuthzConfig).cedar.policies.length), v.note ?? ''])));
     });
 
@@ -215,7 +215,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .alias('remove')
     .description('delete a policy set and its history (refused while servers use it)')
     .action(async (name: string) => {
-      await withCore((api) => api.removePolicy(name));
+      await withCore((api) => api.removePolicy({ name }));
       print({ removed: name }, () => `Removed policy set ${name}.`);
     });
 }

@@ -3,3 +3,4 @@ export { isProcessAlive } from './process-alive.js';
 export { GenerationalCache } from './generational-cache.js';
 export { isEventStream, withEndHook, withOwnSignals, type Fetch } from './own-signal-fetch.js';
 export { addressScope, type AddressScope } from './ip-address.js';
+export { openInBrowser } from './open-in-browser.js';

@@ -105,7 +105,22 @@ export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' 
 
 /** Server definitions: one row per server, the source of truth for what should exist. */
 export class ServersRepository {
+  private readonly listeners = new Set<(name: string) => void>();
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * Called with a server's name after any write to its row (possibly inside a transaction that is not
+   * committed yet: read the row later, not in the callback).
+   */
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(...names: string[]): void {
+    for (const l of this.listeners) for (const n of names) l(n);
+  }
 
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
@@ -140,6 +155,7 @@ export class ServersRepository {
         status: s.status ?? 'stopped',
         now,
       });
+    this.changed(s.name);
     return this.getOrThrow(s.name);
   }
 
@@ -170,24 +186,29 @@ export class ServersRepository {
 
   setContainer(name: string, containerId: string | null, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET container_id = ?, updated_at = ? WHERE name = ?').run(containerId, now, name);
+    this.changed(name);
   }
 
   setDesiredState(name: string, desired: DesiredState, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET desired_state = ?, updated_at = ? WHERE name = ?').run(desired, now, name);
+    this.changed(name);
   }
 
   setStatus(name: string, status: ServerStatus, detail: string | null, now = new Date().toISOString()): void {
     this.db
       .prepare('UPDATE servers SET status = ?, status_detail = ?, updated_at = ? WHERE name = ?')
       .run(status, detail, now, name);
+    this.changed(name);
   }
 
   setAuth(name: string, auth: unknown, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET auth_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(auth), now, name);
+    this.changed(name);
   }
 
   setPolicySet(name: string, policySet: string | null, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET policy_set = ?, updated_at = ? WHERE name = ?').run(policySet, now, name);
+    this.changed(name);
   }
 
   byPolicySet(policySet: string): ServerRecord[] {
@@ -196,10 +217,12 @@ export class ServersRepository {
 
   /** Removes a server and what its lists said (its history and logs stay, as records). */
   delete(name: string): boolean {
-    return this.db.transaction(() => {
+    const deleted = this.db.transaction(() => {
       this.db.prepare('DELETE FROM server_features WHERE server = ?').run(name);
       return this.db.prepare('DELETE FROM servers WHERE name = ?').run(name).changes > 0;
     })();
+    if (deleted) this.changed(name);
+    return deleted;
   }
 
   /** Renames a server and everything recorded under its name (history, logs), in one transaction. */
@@ -210,5 +233,6 @@ export class ServersRepository {
       this.db.prepare('UPDATE logs SET server = ? WHERE server = ?').run(to, from);
       this.db.prepare('UPDATE server_features SET server = ? WHERE server = ?').run(to, from);
     })();
+    this.changed(from, to);
   }
 }

@@ -242,34 +242,34 @@ describe('authentication at the proxy (real oidc-provider, real containers, real
   });
 
   it('changes settings on a running server without restarting its container; a bad change keeps the old settings', async () => {
-    const before = await t.api.getServer('secure-b');
-    await t.api.setAuth('secure-b', { type: 'none' });
+    const before = await t.api.getServer({ name: 'secure-b' });
+    await t.api.setAuth({ name: 'secure-b', auth: { type: 'none' } });
     expect((await post(b.url)).status).toBe(200);
-    await expect(t.api.setAuth('secure-b', { type: 'inline', inline: { issuer: 'not a url' } })).rejects.toThrow(/issuer/);
+    await expect(t.api.setAuth({ name: 'secure-b', auth: { type: 'inline', inline: { issuer: 'not a url' } } })).rejects.toThrow(/issuer/);
     expect((await post(b.url)).status).toBe(200);
-    await t.api.setAuth('secure-b', { type: 'inline', inline: { issuer: idp.issuer } });
+    await t.api.setAuth({ name: 'secure-b', auth: { type: 'inline', inline: { issuer: idp.issuer } } });
     expect((await post(b.url)).status).toBe(401);
-    const after = await t.api.getServer('secure-b');
+    const after = await t.api.getServer({ name: 'secure-b' });
     expect(after.containerId).toBe(before.containerId);
     expect(after.status).toBe('running');
   });
 
   it('shared profiles: many servers use one; editing it switches all of them at once', async () => {
-    await t.api.putIdp('corp', { issuer: idp.issuer });
-    await t.api.setAuth('secure-a', { type: 'configMap', configMap: { name: 'corp' } });
-    await t.api.setAuth('secure-b', { type: 'configMap', configMap: { name: 'corp' } });
-    expect((await t.api.idp('corp')).usedBy).toEqual(['secure-a', 'secure-b']);
+    await t.api.putIdp({ name: 'corp', config: { issuer: idp.issuer } });
+    await t.api.setAuth({ name: 'secure-a', auth: { type: 'configMap', configMap: { name: 'corp' } } });
+    await t.api.setAuth({ name: 'secure-b', auth: { type: 'configMap', configMap: { name: 'corp' } } });
+    expect((await t.api.idp({ name: 'corp' })).usedBy).toEqual(['secure-a', 'secure-b']);
     const fromFirst = await idp.clientCredentialsToken({ resource: a.url });
     expect((await post(a.url, { authorization: `Bearer ${fromFirst}` })).status).toBe(200);
-    await t.api.putIdp('corp', { issuer: otherIdp.issuer });
+    await t.api.putIdp({ name: 'corp', config: { issuer: otherIdp.issuer } });
     expect((await post(a.url, { authorization: `Bearer ${fromFirst}` })).status).toBe(401);
     expect((await post(a.url, { authorization: `Bearer ${await otherIdp.clientCredentialsToken({ resource: a.url })}` })).status).toBe(200);
     expect((await post(b.url, { authorization: `Bearer ${await otherIdp.clientCredentialsToken({ resource: b.url })}` })).status).toBe(200);
-    await expect(t.api.removeIdp('corp')).rejects.toThrow(/used by secure-a, secure-b/);
+    await expect(t.api.removeIdp({ name: 'corp' })).rejects.toThrow(/used by secure-a, secure-b/);
   });
 
   it('Kubernetes service accounts: only the configured subject, with the configured audience', async () => {
-    await t.api.setAuth('secure-a', { type: 'kubernetes', kubernetes: { serviceAccount: 'mcp-client', namespace: 'client-apps', issuer: idp.issuer, jwksUrl: idp.jwksUri, audience: a.url } });
+    await t.api.setAuth({ name: 'secure-a', auth: { type: 'kubernetes', kubernetes: { serviceAccount: 'mcp-client', namespace: 'client-apps', issuer: idp.issuer, jwksUrl: idp.jwksUri, audience: a.url } } });
     const sa = (await idp.userToken({ sub: 'system:serviceaccount:client-apps:mcp-client', resource: a.url })).accessToken;
     const otherSa = (await idp.userToken({ sub: 'system:serviceaccount:client-apps:intruder', resource: a.url })).accessToken;
     expect(await callWithToken(a.url, sa)).toContain('authenticated');

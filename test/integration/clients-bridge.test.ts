@@ -30,7 +30,7 @@ describe('gatehouse bridge: stdio to the proxy (real core, real container, real 
     return b;
   };
   const sessions = async () => {
-    const health = (await env.t.api.getServer(SERVER)).health as { sessions?: { streamableHttp?: number } } | undefined;
+    const health = (await env.t.api.getServer({ name: SERVER })).health as { sessions?: { streamableHttp?: number } } | undefined;
     return health?.sessions?.streamableHttp ?? -1;
   };
 
@@ -186,7 +186,7 @@ describe('gatehouse bridge: stdio to the proxy (real core, real container, real 
   it('tells the client to start a stopped server, then serves again once it runs', async () => {
     const b = await bridge();
     expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'running' } }))).toContain('running');
-    await env.t.api.stop(SERVER);
+    await env.t.api.stop({ name: SERVER });
     try {
       await expect(b.client.callTool({ name: 'echo', arguments: { message: 'stopped' } })).rejects.toThrow(
         `MCP server "${SERVER}" is stopped. Start it with: gatehouse start ${SERVER}`,
@@ -195,7 +195,7 @@ describe('gatehouse bridge: stdio to the proxy (real core, real container, real 
       const late = await bridge({ connect: false });
       await expect(late.client.connect(late.transport)).rejects.toThrow(`Start it with: gatehouse start ${SERVER}`);
     } finally {
-      await env.t.api.start(SERVER);
+      await env.t.api.start({ name: SERVER });
     }
     expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'started again' } }))).toContain('started again');
     await waitFor(async () => (b.notifications.includes('notifications/tools/list_changed') ? true : undefined), 'tools/list_changed', 5_000);
@@ -203,7 +203,7 @@ describe('gatehouse bridge: stdio to the proxy (real core, real container, real 
 
   it('reconnects when the core restarts: an in-flight call fails, later calls work and the lists are announced as changed', async () => {
     const b = await bridge();
-    const before = await env.t.api.getServer(SERVER);
+    const before = await env.t.api.getServer({ name: SERVER });
     expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toContain('before');
     const resource = (await b.client.listResources()).resources[0]!;
     await b.client.subscribeResource({ uri: resource.uri });
@@ -222,7 +222,7 @@ describe('gatehouse bridge: stdio to the proxy (real core, real container, real 
     // A call made while the bridge reconnects waits for the new session, then goes through.
     const during = b.client.callTool({ name: 'echo', arguments: { message: 'sent while reconnecting' } });
     await restarting;
-    const after = await env.t.api.getServer(SERVER);
+    const after = await env.t.api.getServer({ name: SERVER });
     expect(after.status).toBe('running');
     expect(after.proxyPort).toBe(before.proxyPort);
     expect(after.containerId).toBe(before.containerId); // adopted, not recreated

@@ -36,13 +36,13 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
     const api = env.t.api;
     // alpha holds a keychain secret: it must never reach a client file (the end-of-suite leak scan reads them too).
     const token = testSecret('client-entry');
-    await api.setSecret('ALPHA_TOKEN', token);
+    await api.setSecret({ name: 'ALPHA_TOKEN', value: token });
     const alpha = await api.run({ image: TEST_IMAGE, name: 'alpha', permissionProfile: 'none', secrets: [{ name: 'ALPHA_TOKEN', target: 'API_TOKEN' }] });
     const beta = await api.run({ image: TEST_IMAGE, name: 'beta', permissionProfile: 'none' });
 
-    const claude = await api.setupClient('claude-desktop');
+    const claude = await api.setupClient({ id: 'claude-desktop' });
     expect(claude.written.sort()).toEqual(['alpha', 'beta']);
-    const cursor = await api.setupClient('cursor');
+    const cursor = await api.setupClient({ id: 'cursor' });
     expect(cursor).toMatchObject({ created: true });
 
     // Claude Desktop: only our two entries were added; the user's entry and keys are as they were.
@@ -73,25 +73,25 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
     await http.connect(new StreamableHTTPClientTransport(new URL(cursorEntry.url)));
     expect(textOf(await http.callTool({ name: 'get-sum', arguments: { a: 20, b: 22 } }))).toContain('42');
     await http.close();
-    expect((await api.client('cursor')).state).toBe('in-sync');
+    expect((await api.client({ id: 'cursor' })).state).toBe('in-sync');
 
     // Stop a server: its entries go; start it: they come back with the same URL.
-    await api.stop('beta');
+    await api.stop({ name: 'beta' });
     expect(Object.keys(read(cursorFile).mcpServers)).toEqual(['alpha']);
     expect(Object.keys(read(claudeFile).mcpServers)).toEqual(['filesystem', 'alpha']);
-    await api.start('beta');
+    await api.start({ name: 'beta' });
     expect(read(cursorFile).mcpServers['beta']).toEqual({ url: beta.url, type: 'http' });
 
     // Rename: the entry follows under the new name, same URL.
-    const gamma = await api.rename('alpha', 'gamma');
+    const gamma = await api.rename({ name: 'alpha', newName: 'gamma' });
     expect(gamma.url).toBe(alpha.url);
     expect(gamma.status).toBe('running');
     expect(Object.keys(read(cursorFile).mcpServers).sort()).toEqual(['beta', 'gamma']);
     expect((read(claudeFile).mcpServers['gamma'] as { args: string[] }).args.slice(1)).toEqual(['bridge', 'gamma']);
 
     // Remove every server: the files are back to what the user had (Cursor's was created: now empty).
-    await api.remove('gamma', true);
-    await api.remove('beta', true);
+    await api.remove({ name: 'gamma', force: true });
+    await api.remove({ name: 'beta', force: true });
     expect(fs.readFileSync(claudeFile, 'utf8')).toBe(claudeOriginal);
     expect(read(cursorFile).mcpServers).toEqual({});
     expect(fs.readFileSync(`${claudeFile}.gatehouse-backup`, 'utf8')).toBe(claudeOriginal);
@@ -102,7 +102,7 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
   });
 
   it('setup of a client that is not installed is a clear error and creates nothing', async () => {
-    const err = await apiError(env.t.api.setupClient('zed'));
+    const err = await apiError(env.t.api.setupClient({ id: 'zed' }));
     expect(err.code).toBe('client_config');
     expect(err.message).toMatch(/Zed is not installed here/);
     expect(fs.existsSync(path.join(userHome, '.config', 'zed'))).toBe(false);
@@ -112,20 +112,20 @@ describe('client setup end to end: Claude Desktop through the bridge, Cursor ove
     const api = env.t.api;
     await api.run({ image: TEST_IMAGE, name: 'delta', permissionProfile: 'none' });
     await api.run({ image: TEST_IMAGE, name: 'epsilon', permissionProfile: 'none' });
-    expect((await apiError(api.rename('delta', 'epsilon'))).code).toBe('conflict');
-    expect((await apiError(api.rename('delta', 'Not A Name!'))).code).toBe('bad_request');
-    expect((await apiError(api.rename('nobody', 'x'))).code).toBe('not_found');
-    await api.stop('delta');
-    const renamed = await api.rename('delta', 'zeta');
+    expect((await apiError(api.rename({ name: 'delta', newName: 'epsilon' }))).code).toBe('conflict');
+    expect((await apiError(api.rename({ name: 'delta', newName: 'Not A Name!' }))).code).toBe('bad_request');
+    expect((await apiError(api.rename({ name: 'nobody', newName: 'x' }))).code).toBe('not_found');
+    await api.stop({ name: 'delta' });
+    const renamed = await api.rename({ name: 'delta', newName: 'zeta' });
     expect(renamed).toMatchObject({ name: 'zeta', status: 'stopped', desiredState: 'stopped', containerId: null });
-    const detail = await api.getServer('zeta');
+    const detail = await api.getServer({ name: 'zeta' });
     expect(detail.history.map((h) => h.detail)).toContain('renamed from delta');
-    expect((await apiError(api.getServer('delta'))).code).toBe('not_found');
-    const started = await api.start('zeta');
+    expect((await apiError(api.getServer({ name: 'delta' }))).code).toBe('not_found');
+    const started = await api.start({ name: 'zeta' });
     expect(started.status).toBe('running');
     expect((await env.docker.getContainer(started.containerId!).inspect()).Config.Labels['dev.gatehouse.server']).toBe('zeta');
-    await api.remove('zeta', true);
-    await api.remove('epsilon', true);
+    await api.remove({ name: 'zeta', force: true });
+    await api.remove({ name: 'epsilon', force: true });
   });
 });
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/api/index.js';
+import { connectApi } from '../../src/api/index.js';
 import { readDiscovery } from '../../src/app/index.js';
 import { openStore } from '../../src/store/index.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
@@ -104,7 +104,7 @@ describe('the gatehouse command and a core killed with SIGKILL', () => {
     const r = await cli(home, ['ls', '--format', 'json']);
     const servers = JSON.parse(r.stdout) as { name: string; status: string }[];
     expect(Object.fromEntries(servers.map((s) => [s.name, s.status]))).toEqual({ one: 'running', three: 'running', two: 'stopped' });
-    const api = new ApiClient(readDiscovery(path.join(home, 'core.json'))!.url, 'wrong-token-wrong-token-wrong-token');
+    const api = connectApi(readDiscovery(path.join(home, 'core.json'))!.url, 'wrong-token-wrong-token-wrong-token');
     await expect(api.listServers()).rejects.toThrow(/token/);
   });
 

@@ -37,7 +37,7 @@ describe('the container engine restarts while servers run', () => {
     await waitFor(async () => ((await env.docker.ping()) ? true : undefined), 'dockerd to answer again', 60_000);
 
     const back = await waitFor(async () => {
-      const d = await env.t.api.getServer('survivor');
+      const d = await env.t.api.getServer({ name: 'survivor' });
       return d.status === 'running' && d.history.filter((h) => h.status === 'running').length >= 2 ? d : undefined;
     }, 'the server to run again');
     expect(back.url).toBe(s.url);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/api/index.js';
+import { connectApi } from '../../src/api/index.js';
 import { readDiscovery } from '../../src/app/index.js';
 import { KeychainUnavailableError, OsKeychain } from '../../src/secrets/index.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
@@ -63,7 +63,7 @@ describe('server secrets end to end: keychain → container environment, and now
   });
 
   it('injects a keychain secret into the container at start (--secret NAME,target=ENV)', async () => {
-    await t.api.setSecret('GITHUB_TOKEN', token);
+    await t.api.setSecret({ name: 'GITHUB_TOKEN', value: token });
     const info = await t.api.secrets();
     expect(info.provider).toBe('keychain');
     expect(info.secrets.map((s) => s.name)).toEqual(['GITHUB_TOKEN']);
@@ -78,12 +78,12 @@ describe('server secrets end to end: keychain → container environment, and now
 
   it('keeps the reference through restarts of the server and of the core, and applies a new value on restart', async () => {
     await t.restart({ keychain: new OsKeychain('Gatehouse', 10_000, keyring.env) });
-    const s = await t.api.getServer('gh');
+    const s = await t.api.getServer({ name: 'gh' });
     expect(s.status).toBe('running');
     expect((await envOf(s.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(token);
     const rotated = testSecret('github-token-rotated');
-    await t.api.setSecret('GITHUB_TOKEN', rotated);
-    const r = await t.api.restart('gh');
+    await t.api.setSecret({ name: 'GITHUB_TOKEN', value: rotated });
+    const r = await t.api.restart({ name: 'gh' });
     expect(r.secrets).toEqual([{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
     expect((await envOf(r.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(rotated);
   });
@@ -95,40 +95,40 @@ describe('server secrets end to end: keychain → container environment, and now
   });
 
   it('protects secrets in use from removal; a server whose secret is gone fails to start and says which', async () => {
-    const refused = await apiError(t.api.removeSecret('GITHUB_TOKEN'));
+    const refused = await apiError(t.api.removeSecret({ name: 'GITHUB_TOKEN' }));
     expect(refused.status).toBe(409);
     expect(refused.message).toMatch(/used by gh/);
-    await t.api.removeSecret('GITHUB_TOKEN', true);
+    await t.api.removeSecret({ name: 'GITHUB_TOKEN', force: true });
     expect((await t.api.secrets()).missing).toEqual([{ name: 'GITHUB_TOKEN', usedBy: [{ server: 'gh', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }] }]);
-    await t.api.stop('gh');
-    const s = await t.api.start('gh');
+    await t.api.stop({ name: 'gh' });
+    const s = await t.api.start({ name: 'gh' });
     expect(s.status).toBe('error');
     expect(s.statusDetail).toMatch(/Secret "GITHUB_TOKEN" is not in the OS keychain/);
     expect(s.secrets).toEqual([{ name: 'GITHUB_TOKEN', target: 'GITHUB_PERSONAL_ACCESS_TOKEN' }]);
     // Put it back: the same definition starts again.
-    await t.api.setSecret('GITHUB_TOKEN', token);
-    expect((await t.api.start('gh')).status).toBe('running');
+    await t.api.setSecret({ name: 'GITHUB_TOKEN', value: token });
+    expect((await t.api.start({ name: 'gh' })).status).toBe('running');
   });
 
   it('says clearly when the keychain gets locked, and everything that needs no secret keeps working', async () => {
     await keyring.lock();
-    const err = await apiError(t.api.setSecret('ANOTHER', testSecret('while-locked')));
+    const err = await apiError(t.api.setSecret({ name: 'ANOTHER', value: testSecret('while-locked') }));
     expect(err.status).toBe(503);
     expect(err.code).toBe('keychain_unavailable');
     expect(err.message).toMatch(/locked/);
     const list = await apiError(t.api.secrets());
     expect(list.message).toMatch(/locked/);
     expect((await t.api.listServers()).map((s) => s.name)).toEqual(['gh']);
-    expect((await t.api.getServer('gh')).status).toBe('running');
+    expect((await t.api.getServer({ name: 'gh' })).status).toBe('running');
   });
 
   it('says clearly when the keychain service stops, and the core keeps serving', async () => {
     await keyring.stopService();
-    const err = await apiError(t.api.setSecret('ANOTHER', testSecret('while-stopped')));
+    const err = await apiError(t.api.setSecret({ name: 'ANOTHER', value: testSecret('while-stopped') }));
     expect(err.status).toBe(503);
     expect(err.message).toMatch(/Cannot write to the keychain/);
     expect(err.message).not.toContain('gh-test-secret');
-    const s = await t.api.getServer('gh');
+    const s = await t.api.getServer({ name: 'gh' });
     expect((await envOf(s.url))['GITHUB_PERSONAL_ACCESS_TOKEN']).toBe(token);
   });
 });
@@ -205,7 +205,7 @@ describe('the command line with secrets', () => {
   it('the core discovery file is private and the keychain process never sees values on its command line', async () => {
     const d = readDiscovery(path.join(home, 'core.json'));
     expect(d).toBeDefined();
-    const api = new ApiClient(d!.url, d!.token);
+    const api = connectApi(d!.url, d!.token);
     expect((await api.secrets()).secrets.map((s) => s.name)).toEqual(['API_KEY', 'TYPED']);
   });
 });
@@ -226,7 +226,7 @@ describe('no keychain at all', () => {
     try {
       const info = await t.api.secrets();
       expect(info).toMatchObject({ provider: 'environment', writable: false, secrets: [{ name: 'FROM_ENV', usedBy: [] }] });
-      const err = await apiError(t.api.setSecret('X', 'y'));
+      const err = await apiError(t.api.setSecret({ name: 'X', value: 'y' }));
       expect(err.status).toBe(409);
       expect(err.message).toMatch(/read-only/);
     } finally {

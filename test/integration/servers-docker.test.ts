@@ -42,11 +42,11 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('streams new log lines live to a follower', async () => {
-    const s = await env.t.api.getServer('everything');
+    const s = await env.t.api.getServer({ name: 'everything' });
     const seen: string[] = [];
     const ac = new AbortController();
     const lastId = (await env.t.api.logs({ server: 'everything' })).at(-1)?.id ?? 0;
-    const following = env.t.api.followLogs({ server: 'everything', sources: ['proxy'], afterId: lastId }, (l) => seen.push(l.message), ac.signal).catch(() => {});
+    const following = env.t.api.follow('followLogs', { server: 'everything', sources: ['proxy'], afterId: lastId }, (l) => seen.push(l.message), ac.signal).catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
     const client = await connectClient(new URL(s.url).origin);
     await client.callTool({ name: 'echo', arguments: { message: 'live' } });
@@ -57,8 +57,8 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('keeps the URL across stop and start, and answers 503 while stopped', async () => {
-    const before = await env.t.api.getServer('everything');
-    await env.t.api.stop('everything');
+    const before = await env.t.api.getServer({ name: 'everything' });
+    await env.t.api.stop({ name: 'everything' });
     const stopped = await fetch(`${new URL(before.url).origin}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
@@ -69,7 +69,7 @@ describe('servers in real containers, through the core', () => {
     const health = await fetch(`${new URL(before.url).origin}/health`);
     expect(((await health.json()) as { status: string }).status).toBe('stopped');
 
-    const after = await env.t.api.start('everything');
+    const after = await env.t.api.start({ name: 'everything' });
     expect(after.url).toBe(before.url);
     const client = await connectClient(new URL(after.url).origin);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'again' } }))).toContain('again');
@@ -106,7 +106,7 @@ describe('servers in real containers, through the core', () => {
     await env.docker.getContainer(s.containerId!).kill({ signal: 'SIGKILL' });
     await call;
     const failed = await waitFor(async () => {
-      const d = await env.t.api.getServer('doomed');
+      const d = await env.t.api.getServer({ name: 'doomed' });
       return d.status === 'error' ? d : undefined;
     }, 'error status');
     expect(failed.statusDetail).toMatch(/exited with code 137/);
@@ -164,11 +164,11 @@ describe('servers in real containers, through the core', () => {
   });
 
   it('removes a server: running needs --force; the container goes too', async () => {
-    const s = await env.t.api.getServer('everything-sse');
-    const refused = await apiError(env.t.api.remove('everything-sse'));
+    const s = await env.t.api.getServer({ name: 'everything-sse' });
+    const refused = await apiError(env.t.api.remove({ name: 'everything-sse' }));
     expect(refused.status).toBe(409);
-    await env.t.api.remove('everything-sse', true);
-    const gone = await apiError(env.t.api.getServer('everything-sse'));
+    await env.t.api.remove({ name: 'everything-sse', force: true });
+    const gone = await apiError(env.t.api.getServer({ name: 'everything-sse' }));
     expect(gone.status).toBe(404);
     await expect(env.docker.getContainer(s.containerId!).inspect()).rejects.toThrow();
   });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ApiClient } from '../../src/api/index.js';
+import { connectApi, type ApiClient } from '../../src/api/index.js';
 import { startCore, type Core, type CoreOptions } from '../../src/app/index.js';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll } from 'vitest';
@@ -36,6 +36,8 @@ export async function startTestCore(opts: Partial<CoreOptions> & { home?: string
     pullPolicy: 'never',
     requestTimeoutMs: 20_000,
     extraLabels: { [TEST_RUN_LABEL]: runLabel },
+    // Every API answer a test sees was checked against its route's response schema.
+    checkApiResponses: true,
     ...opts,
   });
   const t: TestCore = {
@@ -46,13 +48,13 @@ export async function startTestCore(opts: Partial<CoreOptions> & { home?: string
     async restart(extra = {}) {
       await t.core.stop();
       t.core = await startCore({ ...options(), ...extra });
-      t.api = new ApiClient(t.core.url, t.core.token);
+      t.api = connectApi(t.core.url, t.core.token);
     },
     async stop() {
       await t.core.stop();
     },
   };
-  t.api = new ApiClient(t.core.url, t.core.token);
+  t.api = connectApi(t.core.url, t.core.token);
   return t;
 }
 

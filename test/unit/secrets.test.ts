@@ -31,7 +31,8 @@ describe('keychain secrets provider', () => {
     await expect(p.set('gatehouse:data-key', 'v')).rejects.toThrow(InvalidSecretNameError);
     await expect(p.set('EMPTY', '')).rejects.toThrow(/empty/);
     const err = await p.get('MISSING').catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/Secret "MISSING" is not in the OS keychain.*gatehouse secret set MISSING/);
+    expect((err as Error).message).toBe('Secret "MISSING" is not in the OS keychain.');
+    expect((err as SecretNotFoundError).hint).toEqual({ action: 'set-secret', secret: 'MISSING' });
   });
 
   it('turns keychain failures into actionable errors', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientView, ServerView } from '../../src/api/index.js';
 import { trayMenu } from '../../src/tray/index.js';
 
-function server(name: string, status: string, detail: string | null = null): ServerView {
+function server(name: string, status: ServerView['status'], detail: string | null = null): ServerView {
   return {
     name, status, statusDetail: detail, image: 'img', transport: 'stdio', desiredState: 'running', url: `http://127.0.0.1:1/mcp`, secrets: [], auth: { type: 'none' }, policySet: null,
     proxyPort: 1, targetPort: null, group: 'default', permissionProfile: 'none', containerId: null, createdAt: '', updatedAt: '',

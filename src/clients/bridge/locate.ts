@@ -80,7 +80,7 @@ export function coreLocator(name: string, opts: CoreLocatorOptions): { locate(co
       }
       let s: ServerView;
       try {
-        s = await api.getServer(name);
+        s = await api.getServer({ name });
       } catch (err) {
         if (err instanceof ApiError && err.code === 'not_found') {
           if (!found) throw new UpstreamFatalError(`No MCP server named "${name}" in Gatehouse (${appPaths().dir}). See: gatehouse ls`);

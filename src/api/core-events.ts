@@ -1,0 +1,83 @@
+import type { ClientManager } from '../app/client-manager.js';
+import type { ServerManager } from '../app/server-manager.js';
+import type { Store } from '../store/index.js';
+import type { CoreEvent } from './contract.js';
+import { serverView } from './handlers.js';
+
+/**
+ * The push channel's source: every write to a server's row becomes one `server` (or `server-removed`)
+ * event, coalesced per turn of the event loop and read after the write's transaction committed. When
+ * servers come or go, clients' sync state is pushed too.
+ */
+export class CoreEvents {
+  private readonly listeners = new Set<(e: CoreEvent) => void>();
+  private readonly pending = new Set<string>();
+  private readonly known: Set<string>;
+  private scheduled = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly manager: ServerManager,
+    private readonly clients: ClientManager,
+  ) {
+    this.known = new Set(store.servers.list().map((s) => s.name));
+    this.unsubscribe = store.servers.onChange((name) => {
+      this.pending.add(name);
+      this.schedule();
+    });
+  }
+
+  subscribe(listener: (e: CoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** After a client's file was changed through the API. */
+  clientsChanged(): void {
+    if (this.listeners.size === 0) return;
+    this.emit({ type: 'clients', clients: this.clients.list() });
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const names = [...this.pending];
+    this.pending.clear();
+    let membership = false;
+    for (const name of names) {
+      const s = this.store.servers.get(name);
+      if (s) {
+        if (!this.known.has(name)) membership = true;
+        this.known.add(name);
+        this.emit({ type: 'server', server: serverView(this.manager, s) });
+      } else if (this.known.delete(name)) {
+        membership = true;
+        this.emit({ type: 'server-removed', name });
+      }
+    }
+    if (membership) this.clientsChanged();
+  }
+
+  private emit(e: CoreEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // one broken subscriber does not stop the others
+      }
+    }
+  }
+}

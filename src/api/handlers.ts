@@ -1,0 +1,166 @@
+import type { z } from 'zod';
+import { ConflictError, NotFoundError } from '../app/errors.js';
+import type { ClientManager } from '../app/client-manager.js';
+import type { ServerManager } from '../app/server-manager.js';
+import type { LogSink } from '../logs/index.js';
+import { assertValidSecretName, type SecretsProvider } from '../secrets/index.js';
+import type { ServerRecord, Store } from '../store/index.js';
+import type { CoreInfo, ServerDetail, ServerView } from './contract.js';
+import type { RouteName, Routes } from './routes.js';
+
+export interface ApiDeps {
+  token: string;
+  manager: ServerManager;
+  store: Store;
+  logs: LogSink;
+  clients: ClientManager;
+  coreInfo: () => Promise<CoreInfo>;
+  secrets: () => SecretsProvider;
+  shutdown: () => void;
+}
+
+/** What a handler gets besides its input: the way to make a one-time app login URL. */
+export interface HandlerContext {
+  uiLoginUrl: () => string;
+}
+
+/** One function per route: validated input in, a value of the route's output schema out. */
+export type Handlers = {
+  [K in RouteName]: (input: z.output<Routes[K]['input']>, ctx: HandlerContext) => Promise<z.input<Routes[K]['output']>> | z.input<Routes[K]['output']>;
+};
+
+export function serverView(m: ServerManager, s: ServerRecord): ServerView {
+  return {
+    name: s.name,
+    image: s.image,
+    transport: s.transport,
+    status: s.status,
+    statusDetail: s.statusDetail,
+    desiredState: s.desiredState,
+    url: m.url(s),
+    proxyPort: s.proxyPort,
+    targetPort: s.targetPort,
+    group: s.group,
+    permissionProfile: s.permissionProfile,
+    secrets: s.secrets,
+    auth: s.auth,
+    policySet: s.policySet,
+    containerId: s.containerId,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+export function createHandlers(deps: ApiDeps): Handlers {
+  const { manager, store, clients } = deps;
+  const view = (s: ServerRecord) => serverView(manager, s);
+  const secretUsage = () => {
+    const usage = new Map<string, { server: string; target: string }[]>();
+    for (const s of manager.list()) {
+      for (const ref of s.secrets) usage.set(ref.name, [...(usage.get(ref.name) ?? []), { server: s.name, target: ref.target }]);
+    }
+    return usage;
+  };
+  const profile = (name: string) => {
+    const p = manager.auth.profiles().find((x) => x.name === name);
+    if (!p) throw new NotFoundError(`No identity-provider profile named "${name}".`);
+    return p;
+  };
+  return {
+    core: () => deps.coreInfo(),
+    shutdown: () => {
+      setImmediate(() => deps.shutdown());
+      return { ok: true };
+    },
+
+    listServers: () => manager.list().map(view),
+    run: async (body) => view(await manager.run(body)),
+    getServer: ({ name }) => {
+      const detail: ServerDetail = {
+        ...view(manager.get(name)),
+        health: manager.health(name),
+        history: store.statusHistory.forServer(name).map(({ status, detail, exitCode, at }) => ({ status, detail, exitCode, at })),
+      };
+      return detail;
+    },
+    remove: async ({ name, force }) => {
+      await manager.remove(name, force === true);
+      return { removed: name };
+    },
+    start: async ({ name }) => view(await manager.start(name)),
+    stop: async ({ name }) => view(await manager.stop(name)),
+    restart: async ({ name }) => view(await manager.restart(name)),
+    rename: async ({ name, newName }) => view(await manager.rename(name, newName)),
+    setAuth: ({ name, auth }) => view(manager.setAuth(name, auth)),
+    attachPolicy: ({ name, policySet }) => {
+      manager.get(name);
+      manager.authz.attach(name, policySet);
+      return view(manager.get(name));
+    },
+
+    logs: (q) => {
+      if (q.server !== undefined) manager.get(q.server);
+      deps.logs.flush();
+      return store.logs.query({ server: q.server, sources: q.sources, search: q.search, limit: q.limit, afterId: q.afterId });
+    },
+
+    policies: () => manager.authz.listSets(),
+    policy: ({ name, version }) => (version !== undefined ? manager.authz.version(name, version) : manager.authz.getSet(name)),
+    policyHistory: ({ name }) => manager.authz.history(name),
+    savePolicy: ({ name, config, note, strict }) => manager.authz.save(name, config, note ?? null, { strict: strict === true }),
+    removePolicy: ({ name }) => {
+      manager.authz.delete(name);
+      return { removed: name };
+    },
+    checkPolicy: ({ config, server }) => manager.authz.check(config, server),
+    simulatePolicy: (body) => {
+      const source = body.config !== undefined ? { config: body.config } : { set: body.set!, ...(body.version !== undefined ? { version: body.version } : {}) };
+      return manager.authz.simulate(source, body.input);
+    },
+
+    clients: () => clients.list(),
+    client: ({ id }) => clients.status(id),
+    setupClient: ({ id, group }) => clients.setup(id, group),
+    removeClient: ({ id, group }) => clients.remove(id, group),
+
+    secrets: async () => {
+      const provider = deps.secrets();
+      const usage = secretUsage();
+      const names = await provider.list();
+      return {
+        provider: provider.kind,
+        description: provider.description,
+        writable: provider.writable,
+        secrets: names.map((n) => ({ name: n, usedBy: usage.get(n) ?? [] })),
+        missing: [...usage.entries()].filter(([n]) => !names.includes(n)).map(([n, usedBy]) => ({ name: n, usedBy })),
+      };
+    },
+    setSecret: async ({ name, value }) => {
+      assertValidSecretName(name);
+      await deps.secrets().set(name, value);
+      return { name, usedBy: secretUsage().get(name) ?? [] };
+    },
+    removeSecret: async ({ name, force }) => {
+      assertValidSecretName(name);
+      const users = secretUsage().get(name) ?? [];
+      if (users.length > 0 && force !== true) {
+        throw new ConflictError(`Secret "${name}" is used by ${users.map((u) => u.server).join(', ')}; those servers would not start without it.`, { action: 'force' });
+      }
+      if (!(await deps.secrets().delete(name))) throw new NotFoundError(`No secret named "${name}".`);
+      return { removed: name };
+    },
+
+    idps: () => manager.auth.profiles(),
+    idp: ({ name }) => profile(name),
+    putIdp: ({ name, config }) => {
+      manager.auth.putProfile(name, config);
+      return profile(name);
+    },
+    removeIdp: ({ name }) => {
+      manager.auth.removeProfile(name);
+      return { removed: name };
+    },
+
+    uiLoginCode: (_input, ctx) => ({ url: ctx.uiLoginUrl() }),
+  };
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import {
+  ClientChangeViewSchema,
+  ClientSetupSchema,
+  ClientViewSchema,
+  CoreEventSchema,
+  CoreInfoSchema,
+  ForceSchema,
+  IdpProfileViewSchema,
+  LogLineSchema,
+  LogQuerySchema,
+  NameSchema,
+  OkSchema,
+  PolicyAttachSchema,
+  PolicyCheckSchema,
+  PolicyCheckViewSchema,
+  PolicySavedSchema,
+  PolicySaveSchema,
+  PolicySetViewSchema,
+  PolicySimulateSchema,
+  PolicyVersionViewSchema,
+  RemovedSchema,
+  RenameSchema,
+  RunRequestSchema,
+  SecretSetSchema,
+  SecretsInfoSchema,
+  SecretViewSchema,
+  ServerDetailSchema,
+  ServerViewSchema,
+  SimulationViewSchema,
+  VersionSchema,
+} from './contract.js';
+
+/**
+ * The control API, written once: the HTTP binding, the typed client and the Electron IPC binding are
+ * derived from this map. An input's fields named in the path (`:name`) fill the path; the rest travel
+ * in the query string (GET, DELETE) or as the JSON body (POST, PUT). Browser-safe: zod only.
+ */
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: `/v1/${string}`;
+  input: z.ZodType<unknown, unknown>;
+  output: z.ZodType<unknown, unknown>;
+  /** The HTTP status of a success (200 unless said). */
+  status?: number;
+}
+
+/** A stream of server-sent events, each one `event` (the CLI's log follow, the app's live state). */
+export interface StreamSpec {
+  path: `/v1/${string}`;
+  input: z.ZodType<unknown, unknown>;
+  event: z.ZodType<unknown, unknown>;
+}
+
+const route = <const R extends RouteSpec>(r: R): R => r;
+const none = z.object({}).strict();
+const named = z.object({ name: NameSchema }).strict();
+const namedForce = z.object({ name: NameSchema, force: ForceSchema }).strict();
+const clientId = z.object({ id: NameSchema }).strict();
+
+export const routes = {
+  core: route({ method: 'GET', path: '/v1/core', input: none, output: CoreInfoSchema }),
+  shutdown: route({ method: 'POST', path: '/v1/shutdown', input: none, output: OkSchema }),
+
+  listServers: route({ method: 'GET', path: '/v1/servers', input: none, output: z.array(ServerViewSchema) }),
+  run: route({ method: 'POST', path: '/v1/servers', input: RunRequestSchema, output: ServerViewSchema, status: 201 }),
+  getServer: route({ method: 'GET', path: '/v1/servers/:name', input: named, output: ServerDetailSchema }),
+  remove: route({ method: 'DELETE', path: '/v1/servers/:name', input: namedForce, output: RemovedSchema }),
+  start: route({ method: 'POST', path: '/v1/servers/:name/start', input: named, output: ServerViewSchema }),
+  stop: route({ method: 'POST', path: '/v1/servers/:name/stop', input: named, output: ServerViewSchema }),
+  restart: route({ method: 'POST', path: '/v1/servers/:name/restart', input: named, output: ServerViewSchema }),
+  rename: route({ method: 'POST', path: '/v1/servers/:name/rename', input: RenameSchema, output: ServerViewSchema }),
+  setAuth: route({ method: 'PUT', path: '/v1/servers/:name/auth', input: z.object({ name: NameSchema, auth: z.unknown() }).strict(), output: ServerViewSchema }),
+  attachPolicy: route({ method: 'PUT', path: '/v1/servers/:name/policy', input: PolicyAttachSchema, output: ServerViewSchema }),
+
+  logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),
+
+  policies: route({ method: 'GET', path: '/v1/policies', input: none, output: z.array(PolicySetViewSchema) }),
+  policy: route({
+    method: 'GET',
+    path: '/v1/policies/:name',
+    input: z.object({ name: NameSchema, version: VersionSchema }).strict(),
+    output: z.union([PolicySetViewSchema, PolicyVersionViewSchema]),
+  }),
+  policyHistory: route({ method: 'GET', path: '/v1/policies/:name/history', input: named, output: z.array(PolicyVersionViewSchema) }),
+  savePolicy: route({ method: 'PUT', path: '/v1/policies/:name', input: PolicySaveSchema, output: PolicySavedSchema }),
+  removePolicy: route({ method: 'DELETE', path: '/v1/policies/:name', input: named, output: RemovedSchema }),
+  checkPolicy: route({ method: 'POST', path: '/v1/policy-check', input: PolicyCheckSchema, output: PolicyCheckViewSchema }),
+  simulatePolicy: route({ method: 'POST', path: '/v1/policy-simulate', input: PolicySimulateSchema, output: SimulationViewSchema }),
+
+  clients: route({ method: 'GET', path: '/v1/clients', input: none, output: z.array(ClientViewSchema) }),
+  client: route({ method: 'GET', path: '/v1/clients/:id', input: clientId, output: ClientViewSchema }),
+  setupClient: route({ method: 'POST', path: '/v1/clients/:id/setup', input: ClientSetupSchema, output: ClientChangeViewSchema }),
+  removeClient: route({ method: 'POST', path: '/v1/clients/:id/remove', input: ClientSetupSchema, output: ClientChangeViewSchema }),
+
+  secrets: route({ method: 'GET', path: '/v1/secrets', input: none, output: SecretsInfoSchema }),
+  setSecret: route({ method: 'PUT', path: '/v1/secrets/:name', input: SecretSetSchema, output: SecretViewSchema }),
+  removeSecret: route({ method: 'DELETE', path: '/v1/secrets/:name', input: namedForce, output: RemovedSchema }),
+
+  idps: route({ method: 'GET', path: '/v1/idps', input: none, output: z.array(IdpProfileViewSchema) }),
+  idp: route({ method: 'GET', path: '/v1/idps/:name', input: named, output: IdpProfileViewSchema }),
+  putIdp: route({ method: 'PUT', path: '/v1/idps/:name', input: z.object({ name: NameSchema, config: z.unknown() }).strict(), output: IdpProfileViewSchema }),
+  removeIdp: route({ method: 'DELETE', path: '/v1/idps/:name', input: named, output: RemovedSchema }),
+
+  /** A one-time code for the app's first visit (`gatehouse ui`): exchanged once for a session cookie. */
+  uiLoginCode: route({ method: 'POST', path: '/v1/ui/login-code', input: none, output: z.object({ url: z.string() }) }),
+} as const satisfies Record<string, RouteSpec>;
+
+export const streams = {
+  /** Log lines as they are stored, after the backlog the query asks for. */
+  followLogs: { path: '/v1/logs/stream', input: LogQuerySchema, event: LogLineSchema },
+  /** The core's state changes (servers, clients). */
+  events: { path: '/v1/events', input: none, event: CoreEventSchema },
+} as const satisfies Record<string, StreamSpec>;
+
+export type Routes = typeof routes;
+export type RouteName = keyof Routes;
+export type RouteInput<K extends RouteName> = z.input<Routes[K]['input']>;
+export type RouteOutput<K extends RouteName> = z.output<Routes[K]['output']>;
+export type Streams = typeof streams;
+export type StreamName = keyof Streams;
+export type StreamInput<K extends StreamName> = z.input<Streams[K]['input']>;
+export type StreamEvent<K extends StreamName> = z.output<Streams[K]['event']>;
+
+/** The path parameters a route's path names, in order. */
+export function pathParams(path: string): string[] {
+  return [...path.matchAll(/:([a-zA-Z]+)/g)].map((m) => m[1]!);
+}
+
+/** Input → path, query and body for a route, the one encoding the client and the IPC binding share. */
+export function encodeRequest(spec: { method?: string; path: string }, input: Record<string, unknown>): { path: string; query: URLSearchParams; body?: Record<string, unknown> } {
+  const rest: Record<string, unknown> = { ...input };
+  let path = spec.path;
+  for (const p of pathParams(spec.path)) {
+    const v = rest[p];
+    if (typeof v !== 'string' || v === '') throw new TypeError(`${spec.path} needs ${p}`);
+    path = path.replace(`:${p}`, encodeURIComponent(v));
+    delete rest[p];
+  }
+  const query = new URLSearchParams();
+  if (spec.method === 'POST' || spec.method === 'PUT') return { path, query, body: rest };
+  for (const [k, v] of Object.entries(rest)) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) query.append(k, String(item));
+  }
+  return { path, query };
+}

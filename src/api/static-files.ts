@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+
+/** The app's pages allow only their own origin: no inline script, no CDN, no framing. */
+export const APP_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': APP_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+};
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
+
+/**
+ * The built renderer (`vite build` output), read from one folder only: a path that leaves it, or a
+ * file type not listed, is not served. Paths that are no file get index.html (the app routes itself).
+ */
+export class StaticFiles {
+  constructor(readonly dir: string) {}
+
+  available(): boolean {
+    return fs.existsSync(path.join(this.dir, 'index.html'));
+  }
+
+  serve(urlPath: string, res: http.ServerResponse): void {
+    let rel: string;
+    try {
+      rel = decodeURIComponent(urlPath);
+    } catch {
+      rel = '/';
+    }
+    const file = path.resolve(this.dir, `.${path.posix.normalize(rel)}`);
+    const inside = file.startsWith(this.dir + path.sep);
+    const type = TYPES[path.extname(file)];
+    if (inside && type && isFile(file)) return send(res, file, type, rel.startsWith('/assets/'));
+    send(res, path.join(this.dir, 'index.html'), TYPES['.html']!, false);
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function send(res: http.ServerResponse, file: string, type: string, immutable: boolean): void {
+  const body = fs.readFileSync(file);
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': type,
+    'content-length': body.length,
+    // Vite names assets by their content hash; the page itself always comes fresh.
+    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-store',
+  });
+  res.end(body);
+}
