@@ -1,0 +1,98 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { ClientChangeView, ClientView, ServerView } from '../../../src/api/browser.js';
+import { api, errorText } from '../api.js';
+
+const STATE_TEXT: Record<ClientView['state'], string> = {
+  'not-installed': 'Not installed',
+  'not-registered': 'Not set up',
+  'in-sync': 'Set up, in sync',
+  'out-of-sync': 'Set up, out of sync',
+  error: 'Problem',
+};
+
+/** Clients that read their file only when they start. */
+const RESTART_TO_APPLY = new Set(['claude-desktop', 'claude-code', 'cursor', 'windsurf', 'zed']);
+
+export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) {
+  const [clients, setClients] = useState<ClientView[]>();
+  const [result, setResult] = useState<{ kind: 'error' | 'info'; text: string }>();
+  const load = useCallback(async () => setClients(await api.clients()), []);
+  // Servers come and go: their entries in the clients' files follow, so reload the states.
+  const serverNames = servers?.map((s) => s.name).join(',');
+  useEffect(() => {
+    void load().catch((err: unknown) => setResult({ kind: 'error', text: errorText(err) }));
+  }, [load, serverNames]);
+  const change = async (c: ClientView, op: 'setup' | 'remove') => {
+    setResult(undefined);
+    try {
+      const ch: ClientChangeView = op === 'setup' ? await api.setupClient({ id: c.id }) : await api.removeClient({ id: c.id });
+      const what = op === 'setup' ? `${c.name} is set up: ${ch.written.length} server(s) written to ${ch.client.file}` : `${c.name} no longer uses Gatehouse: ${ch.removed.length} entry(ies) removed`;
+      const restart = ch.fileChanged && RESTART_TO_APPLY.has(c.id) ? ` Restart ${c.name} to apply.` : '';
+      setResult({ kind: 'info', text: `${what}.${restart}` });
+      await load();
+    } catch (err) {
+      setResult({ kind: 'error', text: `${c.name}: ${errorText(err)}` });
+    }
+  };
+  return (
+    <section aria-labelledby="clients-title">
+      <div className="page-head">
+        <h1 id="clients-title">Clients</h1>
+      </div>
+      <p className="lead">Set up an MCP client in one click: Gatehouse writes an entry for each of your servers into the client's own settings file, and keeps it in sync.</p>
+      {result && (
+        <p className={`notice ${result.kind}`} role={result.kind === 'error' ? 'alert' : 'status'}>
+          {result.text}
+        </p>
+      )}
+      {clients === undefined ? (
+        <p>Loading…</p>
+      ) : (
+        <table className="clients">
+          <caption className="visually-hidden">MCP clients on this computer</caption>
+          <thead>
+            <tr>
+              <th scope="col">Client</th>
+              <th scope="col">State</th>
+              <th scope="col">Settings file</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...clients]
+              .sort((a, b) => Number(b.installed) - Number(a.installed) || a.name.localeCompare(b.name))
+              .map((c) => (
+                <tr key={c.id} data-client={c.id} className={c.installed ? '' : 'muted'}>
+                  <th scope="row">{c.name}</th>
+                  <td>
+                    <span className={`state ${c.state}`}>{STATE_TEXT[c.state]}</span>
+                    {c.problems.map((p) => (
+                      <span key={p} className="sub">
+                        {p}
+                      </span>
+                    ))}
+                  </td>
+                  <td>
+                    <code className="path">{c.file}</code>
+                  </td>
+                  <td className="actions">
+                    {c.groups.length > 0 ? (
+                      <button type="button" onClick={() => void change(c, 'remove')} aria-label={`Remove Gatehouse from ${c.name}`}>
+                        Remove
+                      </button>
+                    ) : (
+                      <button type="button" className="primary" onClick={() => void change(c, 'setup')} disabled={!c.installed} aria-label={`Set up ${c.name}`}>
+                        Set up
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

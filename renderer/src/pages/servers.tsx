@@ -1,0 +1,215 @@
+import { useState, type FormEvent } from 'react';
+import type { RunRequestBody, ServerView } from '../../../src/api/browser.js';
+import { api, errorText } from '../api.js';
+
+const STATUS_TEXT: Record<ServerView['status'], string> = {
+  running: 'Running',
+  starting: 'Starting',
+  stopping: 'Stopping',
+  stopped: 'Stopped',
+  error: 'Error',
+  unknown: 'Unknown',
+};
+
+export function ServersPage({ servers }: { servers: ServerView[] | undefined }) {
+  const [adding, setAdding] = useState(false);
+  const [message, setMessage] = useState<{ kind: 'error' | 'info'; text: string }>();
+  const act = async (what: string, op: () => Promise<unknown>) => {
+    setMessage(undefined);
+    try {
+      await op();
+    } catch (err) {
+      setMessage({ kind: 'error', text: `${what}: ${errorText(err)}` });
+    }
+  };
+  return (
+    <section aria-labelledby="servers-title">
+      <div className="page-head">
+        <h1 id="servers-title">Servers</h1>
+        <button type="button" className="primary" onClick={() => setAdding((a) => !a)} aria-expanded={adding} aria-controls="add-server">
+          {adding ? 'Close' : 'Add server'}
+        </button>
+      </div>
+      {message && (
+        <p className={`notice ${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'}>
+          {message.text}
+        </p>
+      )}
+      {adding && <AddServerForm onDone={(name) => (setAdding(false), setMessage({ kind: 'info', text: `Added ${name}.` }))} />}
+      {servers === undefined ? (
+        <p>Loading…</p>
+      ) : servers.length === 0 ? (
+        <p className="empty">No servers yet. Add one to run an MCP server in a container behind its own local proxy.</p>
+      ) : (
+        <table className="servers">
+          <caption className="visually-hidden">Servers and their state</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Transport</th>
+              <th scope="col">URL for MCP clients</th>
+              <th scope="col">Policies</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {servers.map((s) => (
+              <tr key={s.name} data-server={s.name}>
+                <th scope="row">
+                  <span className="name">{s.name}</span>
+                  <span className="sub">{s.image}</span>
+                </th>
+                <td>
+                  <span className={`status ${s.status}`}>{STATUS_TEXT[s.status]}</span>
+                  {s.statusDetail && s.status === 'error' && <span className="sub">{s.statusDetail}</span>}
+                </td>
+                <td>{s.transport}</td>
+                <td>
+                  <code>{s.url}</code>{' '}
+                  <button type="button" className="small" onClick={() => void navigator.clipboard?.writeText(s.url)} aria-label={`Copy the URL of ${s.name}`}>
+                    Copy
+                  </button>
+                </td>
+                <td>{s.policySet ?? <span className="sub">none</span>}</td>
+                <td className="actions">
+                  {s.desiredState === 'running' ? (
+                    <button type="button" onClick={() => void act(`Stop ${s.name}`, () => api.stop({ name: s.name }))} aria-label={`Stop ${s.name}`}>
+                      Stop
+                    </button>
+                  ) : (
+                    <button type="button" onClick={() => void act(`Start ${s.name}`, () => api.start({ name: s.name }))} aria-label={`Start ${s.name}`}>
+                      Start
+                    </button>
+                  )}
+                  <button type="button" onClick={() => void act(`Restart ${s.name}`, () => api.restart({ name: s.name }))} aria-label={`Restart ${s.name}`} disabled={s.desiredState !== 'running'}>
+                    Restart
+                  </button>
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => {
+                      if (confirm(`Remove ${s.name}? Its container stops and its URL is released.`)) void act(`Remove ${s.name}`, () => api.remove({ name: s.name, force: true }));
+                    }}
+                    aria-label={`Remove ${s.name}`}
+                  >
+                    Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** KEY=VALUE lines → a record; the first line that is not KEY=VALUE is the error. */
+function pairs(text: string, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new Error(`${what}, line ${i + 1}: write NAME=VALUE.`);
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
+  const [transport, setTransport] = useState<'stdio' | 'sse' | 'streamable-http'>('stdio');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const text = (k: string) => String(f.get(k) ?? '').trim();
+    setError(undefined);
+    let body: RunRequestBody;
+    try {
+      const env = pairs(text('env'), 'Environment');
+      const secrets = Object.entries(pairs(text('secrets'), 'Secrets')).map(([target, name]) => ({ name: name.trim(), target }));
+      const targetPort = text('targetPort');
+      body = {
+        image: text('image'),
+        transport,
+        ...(text('name') ? { name: text('name') } : {}),
+        ...(Object.keys(env).length ? { env } : {}),
+        ...(secrets.length ? { secrets } : {}),
+        ...(transport !== 'stdio' && targetPort ? { targetPort: Number(targetPort) } : {}),
+        ...(text('network') !== 'default' ? { network: text('network') as 'none' | 'host' } : {}),
+      };
+    } catch (err) {
+      setError(errorText(err));
+      return;
+    }
+    setBusy(true);
+    try {
+      const s = await api.run(body);
+      onDone(s.name);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form id="add-server" className="card form" onSubmit={(e) => void submit(e)} aria-labelledby="add-title" aria-busy={busy}>
+      <h2 id="add-title">Add a server</h2>
+      <div className="grid">
+        <label>
+          Image
+          <input name="image" required placeholder="ghcr.io/org/mcp-server:latest" autoComplete="off" spellCheck={false} />
+        </label>
+        <label>
+          Name <span className="sub">(optional: from the image)</span>
+          <input name="name" pattern="[a-z0-9][a-z0-9_.-]*" autoComplete="off" spellCheck={false} />
+        </label>
+        <label>
+          Transport
+          <select name="transport" value={transport} onChange={(e) => setTransport(e.target.value as typeof transport)}>
+            <option value="stdio">stdio</option>
+            <option value="streamable-http">streamable-http</option>
+            <option value="sse">sse</option>
+          </select>
+        </label>
+        {transport !== 'stdio' && (
+          <label>
+            Port in the container
+            <input name="targetPort" type="number" min={1} max={65535} required />
+          </label>
+        )}
+        <label>
+          Network
+          <select name="network" defaultValue="default">
+            <option value="default">default (the permission profile decides)</option>
+            <option value="none">none</option>
+            <option value="host">host</option>
+          </select>
+        </label>
+        <label className="wide">
+          Environment <span className="sub">(one NAME=VALUE per line; for secrets use the next field)</span>
+          <textarea name="env" rows={2} spellCheck={false} />
+        </label>
+        <label className="wide">
+          Secrets from the keychain <span className="sub">(one ENV_VAR=SECRET_NAME per line; values are never shown)</span>
+          <textarea name="secrets" rows={2} spellCheck={false} />
+        </label>
+      </div>
+      {error && (
+        <p className="notice error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="buttons">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Starting…' : 'Add and start'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectAccessible, launchBrowser } from '../support/browser.js';
+import { tempHome, useDockerCore } from '../support/core-harness.js';
+import { TEST_IMAGE } from '../support/docker.js';
+import { testSecret } from '../support/leak-registry.js';
+
+/**
+ * The app as a user meets it: `gatehouse serve` prints a sign-in link, the browser opens it, and
+ * everything happens in the window: a server added from the form runs, stops and starts from the list,
+ * Cursor is set up in one click, calls show up live in the log viewer. Real core, real containers,
+ * Debian's Chromium. Screenshots go to docs/screenshots/ for the README.
+ */
+const SHOTS = path.resolve('docs/screenshots');
+const userHome = tempHome('gatehouse-user-');
+const cursorDir = path.join(userHome, '.cursor');
+const cursorFile = path.join(cursorDir, 'mcp.json');
+
+describe('the app in the browser', () => {
+  const env = useDockerCore({ clientUser: { home: userHome, platform: 'linux', env: {} } });
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    fs.mkdirSync(cursorDir, { recursive: true });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    page.on('dialog', (d) => void d.accept());
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const shot = async (name: string) => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  };
+  const row = (server: string) => page.locator(`tr[data-server="${server}"]`);
+
+  it('signs in with the printed link once; the code leaves the address bar; the page is accessible', async () => {
+    const login = env.t.core.loginUrl();
+    await page.goto(login);
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(page.url()).not.toContain('code=');
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Servers');
+    await expect.poll(() => page.getByText('Connected to the core').count()).toBe(1);
+    await expect.poll(() => page.getByText('No servers yet').count()).toBe(1);
+    await expectAccessible(page, 'Servers (empty)');
+    // The link is spent: opening it again signs nobody in.
+    const again = await fetch(login, { redirect: 'manual' });
+    expect(again.status).toBe(403);
+  });
+
+  it('adds a server from the form and sees it run; stop and start from the list are pushed back', async () => {
+    await page.getByRole('button', { name: 'Add server', exact: true }).click();
+    await page.getByLabel('Image', { exact: true }).fill(TEST_IMAGE);
+    await page.getByLabel(/^Name/).fill('everything');
+    await page.getByLabel('Network').selectOption('none');
+    await expectAccessible(page, 'Servers, add form');
+    await shot('servers-add');
+    await page.getByRole('button', { name: 'Add and start', exact: true }).click();
+    await expect.poll(() => row('everything').locator('.status').textContent(), { timeout: 60_000 }).toBe('Running');
+    expect(await page.getByRole('status').filter({ hasText: 'Added everything.' }).count()).toBe(1);
+    const url = (await env.t.api.getServer({ name: 'everything' })).url;
+    expect(await row('everything').locator('code').textContent()).toBe(url);
+
+    await page.getByRole('button', { name: 'Stop everything', exact: true }).click();
+    await expect.poll(() => row('everything').locator('.status').textContent(), { timeout: 30_000 }).toBe('Stopped');
+    expect((await env.t.api.getServer({ name: 'everything' })).status).toBe('stopped');
+    await page.getByRole('button', { name: 'Start everything', exact: true }).click();
+    await expect.poll(() => row('everything').locator('.status').textContent(), { timeout: 60_000 }).toBe('Running');
+    // A change made elsewhere (the CLI, the tray) reaches the page the same way.
+    await env.t.api.stop({ name: 'everything' });
+    await expect.poll(() => row('everything').locator('.status').textContent(), { timeout: 30_000 }).toBe('Stopped');
+    await env.t.api.start({ name: 'everything' });
+    await expect.poll(() => row('everything').locator('.status').textContent(), { timeout: 60_000 }).toBe('Running');
+    await expectAccessible(page, 'Servers (one running)');
+    await shot('servers');
+  });
+
+  it('a form error is shown in words, with what to do, and nothing is added', async () => {
+    await page.getByRole('button', { name: 'Add server', exact: true }).click();
+    await page.getByLabel('Image', { exact: true }).fill(TEST_IMAGE);
+    await page.getByLabel(/^Name/).fill('everything');
+    await page.getByRole('button', { name: 'Add and start', exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('A server named "everything" already exists. Choose another name, or remove the existing server first.');
+    expect((await env.t.api.listServers()).map((s) => s.name)).toEqual(['everything']);
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+  });
+
+  it('sets up Cursor in one click: its file gets the server', async () => {
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Clients');
+    await page.getByRole('button', { name: 'Set up Cursor', exact: true }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Cursor is set up' }).count()).toBe(1);
+    const file = JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { mcpServers: Record<string, { url: string }> };
+    expect(file.mcpServers['everything']?.url).toBe((await env.t.api.getServer({ name: 'everything' })).url);
+    await expect.poll(() => page.locator('tr[data-client="cursor"] .state').textContent()).toBe('Set up, in sync');
+    await expectAccessible(page, 'Clients');
+    await shot('clients');
+  });
+
+  it('follows calls live in the log viewer, and finds lines by search', async () => {
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Logs');
+    const log = page.getByRole('log');
+    const client = new Client({ name: 'e2e', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL((await env.t.api.getServer({ name: 'everything' })).url)));
+    await client.callTool({ name: 'echo', arguments: { message: 'hello from the e2e test' } });
+    await expect.poll(() => log.getByText('tools/call echo').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await client.close();
+    await expectAccessible(page, 'Logs (live)');
+    await shot('logs');
+    await page.getByLabel('Search').fill('echo');
+    await expect.poll(() => log.locator('mark').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await log.locator('mark').first().textContent())?.toLowerCase()).toBe('echo');
+  });
+
+  it('keeps a secret without ever showing it back', async () => {
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    const value = testSecret('app-secret');
+    await page.getByLabel('Name', { exact: true }).fill('GITHUB_TOKEN');
+    await page.getByLabel('Value', { exact: true }).fill(value);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.getByRole('row', { name: /GITHUB_TOKEN/ }).count()).toBe(1);
+    expect(await page.getByLabel('Value', { exact: true }).inputValue()).toBe('');
+    expect(await page.content()).not.toContain(value);
+    await expectAccessible(page, 'Secrets');
+    await shot('secrets');
+  });
+
+  it('every page works from the keyboard: skip link, then the navigation', async () => {
+    await page.goto(new URL('/#/servers', page.url()).href);
+    await page.reload();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)).toBe('Servers');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Clients');
+  });
+});
