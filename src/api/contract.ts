@@ -126,16 +126,45 @@ const queryInt = (min: number, max: number) => z.union([z.number(), z.string().r
 const queryFlag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const queryList = <T extends z.ZodEnum>(item: T) => z.union([z.array(item), item]).transform((v) => (Array.isArray(v) ? v : [v]));
 
+export const LogLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
+const id = queryInt(0, Number.MAX_SAFE_INTEGER);
+
+const logFilterShape = {
+  server: z.string().min(1).max(63).optional(),
+  sources: queryList(LogSourceSchema).optional(),
+  levels: queryList(LogLevelSchema).optional(),
+  search: z.string().max(500).optional(),
+  /** Audit events only: ToolHive's outcome (success, denied, error, ...), the MCP method, the tool/prompt/resource name. */
+  outcome: z.string().min(1).max(32).optional(),
+  method: z.string().min(1).max(128).optional(),
+  target: z.string().min(1).max(2048).optional(),
+  sinceTs: id.optional(),
+  untilTs: id.optional(),
+};
+
+/** A window of log lines: the newest `limit` matching (a tail), or the oldest after `afterId` (`from: oldest`, paging forward). */
 export const LogQuerySchema = z
   .object({
-    server: z.string().min(1).max(63).optional(),
-    sources: queryList(LogSourceSchema).optional(),
-    search: z.string().max(500).optional(),
+    ...logFilterShape,
     limit: queryInt(1, 10_000).optional(),
-    afterId: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+    afterId: id.optional(),
+    beforeId: id.optional(),
+    from: z.enum(['newest', 'oldest']).optional(),
   })
   .strict();
 export type LogQuery = z.input<typeof LogQuerySchema>;
+
+export const LogHistogramQuerySchema = z.object({ ...logFilterShape, buckets: queryInt(1, 1000).optional() }).strict();
+export const LogHistogramSchema = z.object({
+  bucketMs: z.number().int(),
+  buckets: z.array(z.object({ ts: z.number(), debug: z.number().int(), info: z.number().int(), warn: z.number().int(), error: z.number().int() })),
+});
+export type LogHistogram = z.infer<typeof LogHistogramSchema>;
+
+/** How many log lines the core keeps, and for how long (whichever limit is reached first). */
+export const LogRetentionSchema = z.object({ maxLines: z.number().int().min(10_000).max(100_000_000), maxDays: z.number().int().min(1).max(3650) }).strict();
+export const SettingsSchema = z.object({ logRetention: LogRetentionSchema }).strict();
+export type Settings = z.infer<typeof SettingsSchema>;
 
 export const NameSchema = z.string().min(1).max(128);
 export const ForceSchema = queryFlag.optional();

@@ -66,6 +66,10 @@ export function createHandlers(deps: ApiDeps): Handlers {
     if (!p) throw new NotFoundError(`No identity-provider profile named "${name}".`);
     return p;
   };
+  const settingsView = () => {
+    const r = deps.logs.retention;
+    return { logRetention: { maxLines: r.maxRows, maxDays: Math.max(1, Math.round(r.maxAgeMs / 86_400_000)) } };
+  };
   return {
     core: () => deps.coreInfo(),
     shutdown: () => {
@@ -101,7 +105,21 @@ export function createHandlers(deps: ApiDeps): Handlers {
     logs: (q) => {
       if (q.server !== undefined) manager.get(q.server);
       deps.logs.flush();
-      return store.logs.query({ server: q.server, sources: q.sources, search: q.search, limit: q.limit, afterId: q.afterId });
+      return store.logs.query(q);
+    },
+    logHistogram: ({ buckets, ...q }) => {
+      if (q.server !== undefined) manager.get(q.server);
+      deps.logs.flush();
+      return store.logs.histogram(q, buckets);
+    },
+
+    settings: () => settingsView(),
+    putSettings: (next) => {
+      if (next.logRetention) {
+        store.settings.set('logRetention', next.logRetention);
+        deps.logs.setRetention({ maxRows: next.logRetention.maxLines, maxAgeMs: next.logRetention.maxDays * 86_400_000 });
+      }
+      return settingsView();
     },
 
     policies: () => manager.authz.listSets(),

@@ -7,7 +7,10 @@ import {
   CoreInfoSchema,
   ForceSchema,
   IdpProfileViewSchema,
+  LogHistogramQuerySchema,
+  LogHistogramSchema,
   LogLineSchema,
+  SettingsSchema,
   LogQuerySchema,
   NameSchema,
   OkSchema,
@@ -74,6 +77,10 @@ export const routes = {
   attachPolicy: route({ method: 'PUT', path: '/v1/servers/:name/policy', input: PolicyAttachSchema, output: ServerViewSchema }),
 
   logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),
+  logHistogram: route({ method: 'GET', path: '/v1/logs/histogram', input: LogHistogramQuerySchema, output: LogHistogramSchema }),
+
+  settings: route({ method: 'GET', path: '/v1/settings', input: none, output: SettingsSchema }),
+  putSettings: route({ method: 'PUT', path: '/v1/settings', input: SettingsSchema.partial().strict(), output: SettingsSchema }),
 
   policies: route({ method: 'GET', path: '/v1/policies', input: none, output: z.array(PolicySetViewSchema) }),
   policy: route({

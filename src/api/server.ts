@@ -2,7 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BadRequestError, NotFoundError } from '../app/errors.js';
+import { matchesLogFilter } from '../logs/index.js';
 import { isAllowedHost } from '../proxy/index.js';
+import type { LogQuery } from '../store/index.js';
 import { REQUEST_HEADER } from './client.js';
 import { CoreEvents } from './core-events.js';
 import { errorResponse } from './error-mapping.js';
@@ -247,7 +249,7 @@ export class ApiServer {
     const send = (e: unknown) => res.write(`data: ${JSON.stringify(e)}\n\n`);
     let unsubscribe: () => void;
     if (name === 'events') unsubscribe = this.events.subscribe(send);
-    else unsubscribe = this.followLogs(input, send);
+    else unsubscribe = this.followLogs(input as LogQuery, send);
     res.write(': ready\n\n');
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
     const end = () => {
@@ -260,19 +262,16 @@ export class ApiServer {
     req.on('close', end);
   }
 
-  /** Backlog first (the query's last lines after afterId), then every new line that matches. */
-  private followLogs(q: { server?: string; sources?: string[]; search?: string; limit?: number; afterId?: number }, send: (e: unknown) => void): () => void {
+  /** Backlog first (the query's newest lines after afterId), then every new line that matches. */
+  private followLogs(q: LogQuery, send: (e: unknown) => void): () => void {
     this.deps.logs.flush();
     let lastId = q.afterId ?? 0;
-    for (const e of this.deps.store.logs.query({ server: q.server, sources: q.sources as never, search: q.search, limit: q.limit ?? 100, afterId: q.afterId })) {
+    for (const e of this.deps.store.logs.query({ ...q, limit: q.limit ?? 100 })) {
       send(e);
       lastId = e.id;
     }
     return this.deps.logs.follow((e) => {
-      if (e.id <= lastId) return;
-      if (q.server !== undefined && e.server !== q.server) return;
-      if (q.sources && !q.sources.includes(e.source)) return;
-      send(e);
+      if (e.id > lastId && matchesLogFilter(e, q)) send(e);
     });
   }
 }

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiServer } from '../api/index.js';
 import type { CoreInfo } from '../api/index.js';
-import { LogSink } from '../logs/index.js';
+import { DEFAULT_RETENTION, LogSink } from '../logs/index.js';
+import { LogRetentionSchema } from '../api/contract.js';
 import { ContainerRuntime, connectEngine } from '../runtime/index.js';
 import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsProvider } from '../secrets/index.js';
-import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type Store } from '../store/index.js';
+import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type RetentionPolicy, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
 import { ServerManager } from './server-manager.js';
@@ -82,7 +83,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
   try {
     const store = openStore(paths.database);
     cleanup.unshift(() => store.close());
-    const logs = new LogSink(store.logs);
+    const logs = new LogSink(store.logs, { retention: retentionSetting(store) });
     cleanup.unshift(() => logs.close());
     logs.prune(); // retention also applies to what accumulated while Gatehouse was not running
 
@@ -214,6 +215,12 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     }
     throw err;
   }
+}
+
+/** The user's log retention (the app's Logs settings), or the default; a malformed value is the default. */
+export function retentionSetting(store: Store): RetentionPolicy {
+  const parsed = LogRetentionSchema.safeParse(store.settings.get('logRetention'));
+  return parsed.success ? { maxRows: parsed.data.maxLines, maxAgeMs: parsed.data.maxDays * 86_400_000 } : DEFAULT_RETENTION;
 }
 
 function networkFromEnv(): NetworkSetting | undefined {

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { LogEntry, LogsRepository, NewLogEntry, RetentionPolicy } from '../store/index.js';
 
-export const DEFAULT_RETENTION: RetentionPolicy = { maxRows: 500_000, maxAgeMs: 14 * 24 * 60 * 60 * 1000 };
+/** At least a million lines (a busy day of several servers), and a month. */
+export const DEFAULT_RETENTION: RetentionPolicy = { maxRows: 1_000_000, maxAgeMs: 30 * 24 * 60 * 60 * 1000 };
 
 /**
  * Collects log lines from containers, proxies and the core, writes them to SQLite in small batches
@@ -50,6 +51,16 @@ export class LogSink {
 
   prune(): number {
     return this.repo.prune(this.opts.retention ?? DEFAULT_RETENTION);
+  }
+
+  get retention(): RetentionPolicy {
+    return this.opts.retention ?? DEFAULT_RETENTION;
+  }
+
+  /** A new retention applies at once (a smaller one prunes now). */
+  setRetention(retention: RetentionPolicy): void {
+    this.opts.retention = retention;
+    this.prune();
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { PolicySetsRepository } from './policy-sets.js';
 import { ServerFeaturesRepository } from './server-features.js';
 import { ServersRepository } from './servers.js';
 import { StatusHistoryRepository } from './status-history.js';
+import { SettingsRepository } from './settings.js';
 
 export { openDatabase, schemaVersion, type Db } from './database.js';
 export { appDataDir, appPaths, type AppPaths } from './paths.js';
@@ -19,6 +20,7 @@ export * from './idp-profiles.js';
 export * from './policy-sets.js';
 export * from './client-registrations.js';
 export * from './server-features.js';
+export * from './settings.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -32,6 +34,7 @@ export interface Store {
   clientRegistrations: ClientRegistrationsRepository;
   clientEntries: ClientEntriesRepository;
   serverFeatures: ServerFeaturesRepository;
+  settings: SettingsRepository;
   close(): void;
 }
 
@@ -48,6 +51,7 @@ export function openStore(file: string): Store {
     clientRegistrations: new ClientRegistrationsRepository(db),
     clientEntries: new ClientEntriesRepository(db),
     serverFeatures: new ServerFeaturesRepository(db),
+    settings: new SettingsRepository(db),
     close: () => db.close(),
   };
 }
