@@ -104,20 +104,44 @@ describe('the app in the browser', () => {
     await shot('clients');
   });
 
-  it('follows calls live in the log viewer, and finds lines by search', async () => {
+  it('follows calls and denials live in the log viewer; filters, search, the chart and an audit event in full', async () => {
+    await env.t.api.savePolicy({
+      name: 'echo-only',
+      config: { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"echo");'], entities_json: '[]' } },
+    });
+    await env.t.api.attachPolicy({ name: 'everything', policySet: 'echo-only' });
     await page.getByRole('link', { name: 'Logs' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Logs');
-    const log = page.getByRole('log');
+    const log = page.getByRole('listbox', { name: 'Log lines' });
+    await expect.poll(() => log.getByRole('option').count()).toBeGreaterThan(0);
     const client = new Client({ name: 'e2e', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL((await env.t.api.getServer({ name: 'everything' })).url)));
     await client.callTool({ name: 'echo', arguments: { message: 'hello from the e2e test' } });
-    await expect.poll(() => log.getByText('tools/call echo').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow();
+    // Both arrive without a reload: the allowed call and the denial, as a tool-call timeline.
+    await expect.poll(() => log.locator('.decision.success').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(() => log.locator('.decision.denied').count(), { timeout: 20_000 }).toBe(1);
     await client.close();
+    expect(await log.locator('.decision.denied').locator('..').textContent()).toContain('tools/call get-env');
+    await expect.poll(() => page.locator('.histogram .bar').count()).toBeGreaterThan(0);
     await expectAccessible(page, 'Logs (live)');
     await shot('logs');
+
+    // The denied call in full: ToolHive's audit event, pretty-printed.
+    await log.locator('.decision.denied').click();
+    const detail = page.getByRole('complementary');
+    await expect.poll(() => detail.locator('pre').textContent()).toContain('"outcome": "denied"');
+    await expectAccessible(page, 'Logs (an audit event open)');
+    await shot('logs-audit-event');
+    await detail.getByRole('button', { name: "Close the line's details" }).click();
+
+    await page.getByLabel('Decision').selectOption('denied');
+    await expect.poll(() => log.getByRole('option').count()).toBe(1);
+    await page.getByLabel('Decision').selectOption('');
     await page.getByLabel('Search').fill('echo');
     await expect.poll(() => log.locator('mark').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect((await log.locator('mark').first().textContent())?.toLowerCase()).toBe('echo');
+    await page.getByLabel('Search').fill('');
   });
 
   it('keeps a secret without ever showing it back', async () => {
