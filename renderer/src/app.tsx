@@ -1,7 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ClientsPage } from './pages/clients.js';
+import { IdentityPage } from './pages/identity.js';
 import { LogsPage } from './pages/logs.js';
 import { SecretsPage } from './pages/secrets.js';
+import { ServerDetailPage } from './pages/server-detail.js';
 import { ServersPage } from './pages/servers.js';
 import { useServers } from './use-servers.js';
 
@@ -9,26 +11,42 @@ const PAGES = [
   { id: 'servers', title: 'Servers' },
   { id: 'clients', title: 'Clients' },
   { id: 'secrets', title: 'Secrets' },
+  { id: 'identity', title: 'Identity' },
   { id: 'logs', title: 'Logs' },
 ] as const;
 type PageId = (typeof PAGES)[number]['id'];
 
-function pageFromHash(): PageId {
-  const id = location.hash.replace(/^#\/?/, '');
-  return PAGES.find((p) => p.id === id)?.id ?? 'servers';
+interface Route {
+  page: PageId;
+  /** `#/servers/<name>`: one server's page. */
+  server?: string;
+  /** `#/logs?server=<name>`: the viewer's first filter. */
+  params: URLSearchParams;
+}
+
+function routeFromHash(): Route {
+  const [path = '', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [id, sub] = path.split('/');
+  const page = PAGES.find((p) => p.id === id)?.id ?? 'servers';
+  return { page, ...(page === 'servers' && sub ? { server: decodeURIComponent(sub) } : {}), params: new URLSearchParams(query) };
 }
 
 export function App() {
-  const [page, setPage] = useState<PageId>(pageFromHash);
+  const [route, setRoute] = useState<Route>(routeFromHash);
+  const page = route.page;
+  const navigated = useRef(false);
   const { servers, connection } = useServers();
   useEffect(() => {
-    const onHash = () => setPage(pageFromHash());
+    const onHash = () => setRoute(routeFromHash());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
   useEffect(() => {
-    document.title = `${PAGES.find((p) => p.id === page)!.title} · Gatehouse`;
-  }, [page]);
+    document.title = `${route.server ?? PAGES.find((p) => p.id === page)!.title} · Gatehouse`;
+    // After a navigation (not the first load), focus moves to the new page, as a screen reader expects.
+    if (navigated.current) document.getElementById('main')?.focus();
+    navigated.current = true;
+  }, [page, route.server]);
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -54,10 +72,12 @@ export function App() {
         </p>
       </header>
       <main id="main" tabIndex={-1}>
-        {page === 'servers' && <ServersPage servers={servers} />}
+        {page === 'servers' && route.server === undefined && <ServersPage servers={servers} />}
+        {page === 'servers' && route.server !== undefined && <ServerDetailPage key={route.server} name={route.server} live={servers?.find((s) => s.name === route.server)} />}
         {page === 'clients' && <ClientsPage servers={servers} />}
         {page === 'secrets' && <SecretsPage servers={servers} />}
-        {page === 'logs' && <LogsPage servers={servers} />}
+        {page === 'identity' && <IdentityPage />}
+        {page === 'logs' && <LogsPage servers={servers} initialServer={route.params.get('server') ?? undefined} />}
       </main>
     </div>
   );

@@ -64,6 +64,8 @@ export const StatusChangeSchema = z.object({ status: ServerStatusSchema, detail:
 export const ServerDetailSchema = ServerViewSchema.extend({
   health: z.record(z.string(), z.unknown()).optional(),
   history: z.array(StatusChangeSchema),
+  /** Ids of the MCP clients whose files have an entry for this server. */
+  clients: z.array(z.string()),
 });
 export type ServerDetail = z.infer<typeof ServerDetailSchema>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError, BadRequestError, ClientConfigError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
 import { PolicyCheckError } from '../app/authz-manager.js';
 import { InvalidNameError } from '../app/names.js';
+import { AuthConfigFormatError } from '../auth/index.js';
 import { ConfigFileError } from '../clients/config-file/index.js';
 import { EngineNotFoundError, ImageUnavailableError } from '../runtime/index.js';
 import { DataKeyError, InvalidSecretNameError, KeychainUnavailableError, ReadOnlySecretsError, SecretNotFoundError } from '../secrets/index.js';
@@ -34,7 +35,7 @@ function statusOf(err: unknown): [number, ApiErrorCode] {
   if (err instanceof ImageUnavailableError) return [422, 'image_unavailable'];
   if (err instanceof KeychainUnavailableError || err instanceof DataKeyError) return [503, 'keychain_unavailable'];
   if (err instanceof ClientConfigError || err instanceof ConfigFileError) return [409, 'client_config'];
-  if (err instanceof PolicyCheckError) return [400, 'bad_request'];
+  if (err instanceof PolicyCheckError || err instanceof AuthConfigFormatError) return [400, 'bad_request'];
   if (err instanceof AppError) return [400, 'bad_request'];
   return [500, 'internal'];
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConflictError, NotFoundError } from '../app/errors.js';
+import { parseIdpProfileDocument } from '../auth/index.js';
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { LogSink } from '../logs/index.js';
@@ -84,6 +85,7 @@ export function createHandlers(deps: ApiDeps): Handlers {
         ...view(manager.get(name)),
         health: manager.health(name),
         history: store.statusHistory.forServer(name).map(({ status, detail, exitCode, at }) => ({ status, detail, exitCode, at })),
+        clients: store.clientEntries.clientsOf(name),
       };
       return detail;
     },
@@ -170,8 +172,8 @@ export function createHandlers(deps: ApiDeps): Handlers {
 
     idps: () => manager.auth.profiles(),
     idp: ({ name }) => profile(name),
-    putIdp: ({ name, config }) => {
-      manager.auth.putProfile(name, config);
+    putIdp: ({ name, config, document, key }) => {
+      manager.auth.putProfile(name, document !== undefined ? parseIdpProfileDocument(document, 'the profile', key) : config);
       return profile(name);
     },
     removeIdp: ({ name }) => {

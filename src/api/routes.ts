@@ -106,7 +106,16 @@ export const routes = {
 
   idps: route({ method: 'GET', path: '/v1/idps', input: none, output: z.array(IdpProfileViewSchema) }),
   idp: route({ method: 'GET', path: '/v1/idps/:name', input: named, output: IdpProfileViewSchema }),
-  putIdp: route({ method: 'PUT', path: '/v1/idps/:name', input: z.object({ name: NameSchema, config: z.unknown() }).strict(), output: IdpProfileViewSchema }),
+  /** `config`: the profile object; or `document`: a ToolHive ConfigMap manifest or the profile as JSON/YAML text (`key`: its data key). */
+  putIdp: route({
+    method: 'PUT',
+    path: '/v1/idps/:name',
+    input: z
+      .object({ name: NameSchema, config: z.unknown().optional(), document: z.string().max(256 * 1024).optional(), key: z.string().max(253).optional() })
+      .strict()
+      .refine((b) => (b.config === undefined) !== (b.document === undefined), { message: 'give either config or document' }),
+    output: IdpProfileViewSchema,
+  }),
   removeIdp: route({ method: 'DELETE', path: '/v1/idps/:name', input: named, output: RemovedSchema }),
 
   /** A one-time code for the app's first visit (`gatehouse ui`): exchanged once for a session cookie. */

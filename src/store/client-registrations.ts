@@ -57,6 +57,11 @@ export class ClientEntriesRepository {
     return rows.map((r) => ({ client: r.client, file: r.file, entry: r.entry, server: r.server, content: JSON.parse(r.content_json) as unknown, writtenAt: r.written_at }));
   }
 
+  /** The clients whose files hold an entry Gatehouse wrote for this server. */
+  clientsOf(server: string): string[] {
+    return (this.db.prepare('SELECT DISTINCT client FROM client_entries WHERE server = ? ORDER BY client').all(server) as { client: string }[]).map((r) => r.client);
+  }
+
   /** Replaces what is recorded for one file with `entries`, in one transaction (after the file was written). */
   replaceForFile(client: string, file: string, entries: readonly { entry: string; server: string; content: unknown }[], now = new Date().toISOString()): void {
     this.db.transaction(() => {

@@ -59,7 +59,7 @@ describe('the app in the browser', () => {
     await page.getByRole('button', { name: 'Add server', exact: true }).click();
     await page.getByLabel('Image', { exact: true }).fill(TEST_IMAGE);
     await page.getByLabel(/^Name/).fill('everything');
-    await page.getByLabel('Network').selectOption('none');
+    await page.getByLabel(/^Network/).selectOption('none');
     await expectAccessible(page, 'Servers, add form');
     await shot('servers-add');
     await page.getByRole('button', { name: 'Add and start', exact: true }).click();
@@ -142,6 +142,50 @@ describe('the app in the browser', () => {
     await expect.poll(() => log.locator('mark').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect((await log.locator('mark').first().textContent())?.toLowerCase()).toBe('echo');
     await page.getByLabel('Search').fill('');
+  });
+
+  it("one server's page: its history with reasons, its clients and policies; a rename keeps the URL and the client's entry follows", async () => {
+    const url = (await env.t.api.getServer({ name: 'everything' })).url;
+    await page.getByRole('navigation').getByRole('link', { name: 'Servers' }).click();
+    await page.getByRole('link', { name: 'everything', exact: true }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('everything');
+    const facts = page.locator('.facts');
+    await expect.poll(() => facts.textContent()).toContain('cursor');
+    expect(await page.getByLabel('Cedar policy set').inputValue()).toBe('echo-only');
+    await expect.poll(() => page.locator('.history li').filter({ hasText: 'stopped' }).count()).toBeGreaterThan(0);
+    expect(await page.getByText('Local mode: no token needed').count()).toBe(1);
+    await expectAccessible(page, 'Server page');
+    await shot('server');
+    await page.getByLabel('New name').fill('tools');
+    await page.getByRole('button', { name: 'Rename', exact: true }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), { timeout: 60_000 }).toBe('tools');
+    expect(new URL(page.url()).hash).toBe('#/servers/tools');
+    expect((await env.t.api.getServer({ name: 'tools' })).url).toBe(url);
+    await expect.poll(() => (JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { mcpServers: Record<string, { url: string }> }).mcpServers['tools']?.url, { timeout: 20_000 }).toBe(url);
+    await expect.poll(() => row('tools').count()).toBe(0); // the list is not on this page; its entry follows the push
+    await page.getByRole('navigation').getByRole('link', { name: 'Servers' }).click();
+    await expect.poll(() => row('tools').locator('.status').textContent(), { timeout: 60_000 }).toBe('Running');
+    expect(await row('everything').count()).toBe(0);
+  });
+
+  it('adds a shared identity provider from a ToolHive ConfigMap, as the cluster has it', async () => {
+    await page.getByRole('link', { name: 'Identity' }).click();
+    await page.getByRole('button', { name: 'Add a profile', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).fill('company-idp');
+    const manifest = ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: company-idp', 'data:', '  oidc.json: |', '    {"issuer": "https://id.example.com", "audience": "mcp-servers"}'].join('\n');
+    await page.getByLabel(/ToolHive ConfigMap/).fill(manifest);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.getByRole('row', { name: /company-idp/ }).textContent()).toContain('https://id.example.com');
+    expect((await env.t.api.idp({ name: 'company-idp' })).config).toMatchObject({ issuer: 'https://id.example.com', audience: 'mcp-servers' });
+    await expectAccessible(page, 'Identity');
+    await shot('identity');
+    // A manifest that is no profile is refused with the reason, and nothing is saved.
+    await page.getByRole('button', { name: 'Add a profile', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).fill('broken');
+    await page.getByLabel(/ToolHive ConfigMap/).fill('kind: ConfigMap\ndata:\n  other.json: "{}"');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('not a valid identity-provider profile: issuer');
+    expect((await env.t.api.idps()).map((p) => p.name)).toEqual(['company-idp']);
   });
 
   it('keeps a secret without ever showing it back', async () => {

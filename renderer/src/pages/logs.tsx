@@ -36,8 +36,8 @@ function toLocalInput(ts: number | undefined): string {
  * the rows on screen are in the DOM, and only a window of lines is in memory, fetched by id as the user
  * scrolls. New lines are pushed by the core; the view sticks to the bottom unless the user scrolled up.
  */
-export function LogsPage({ servers }: { servers: ServerView[] | undefined }) {
-  const [filter, setFilter] = useState<Filter>({ sources: [...SOURCES] });
+export function LogsPage({ servers, initialServer }: { servers: ServerView[] | undefined; initialServer?: string | undefined }) {
+  const [filter, setFilter] = useState<Filter>({ sources: [...SOURCES], ...(initialServer ? { server: initialServer } : {}) });
   const [search, setSearch] = useState('');
   const [win, setWin] = useState<LogWindow>(emptyWindow);
   const [histogram, setHistogram] = useState<LogHistogram>();

@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
-import type { RunRequestBody, ServerView } from '../../../src/api/browser.js';
+import { useEffect, useState, type FormEvent } from 'react';
+import type { IdpProfileView, PolicySetView, RunRequestBody, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { AuthFields, authFromForm } from './auth-fields.js';
 
 const STATUS_TEXT: Record<ServerView['status'], string> = {
   running: 'Running',
@@ -59,7 +60,9 @@ export function ServersPage({ servers }: { servers: ServerView[] | undefined }) 
             {servers.map((s) => (
               <tr key={s.name} data-server={s.name}>
                 <th scope="row">
-                  <span className="name">{s.name}</span>
+                  <a className="name" href={`#/servers/${encodeURIComponent(s.name)}`}>
+                    {s.name}
+                  </a>
                   <span className="sub">{s.image}</span>
                 </th>
                 <td>
@@ -124,6 +127,11 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
   const [transport, setTransport] = useState<'stdio' | 'sse' | 'streamable-http'>('stdio');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  const [policies, setPolicies] = useState<PolicySetView[]>([]);
+  const [idps, setIdps] = useState<IdpProfileView[]>([]);
+  useEffect(() => {
+    void Promise.all([api.policies(), api.idps()]).then(([p, i]) => (setPolicies(p), setIdps(i)));
+  }, []);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
@@ -134,6 +142,9 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
       const env = pairs(text('env'), 'Environment');
       const secrets = Object.entries(pairs(text('secrets'), 'Secrets')).map(([target, name]) => ({ name: name.trim(), target }));
       const targetPort = text('targetPort');
+      const proxyPort = text('proxyPort');
+      const profile = text('profile') === 'file' ? text('profileFile') : text('profile');
+      const auth = authFromForm(f);
       body = {
         image: text('image'),
         transport,
@@ -141,7 +152,11 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
         ...(Object.keys(env).length ? { env } : {}),
         ...(secrets.length ? { secrets } : {}),
         ...(transport !== 'stdio' && targetPort ? { targetPort: Number(targetPort) } : {}),
+        ...(proxyPort ? { proxyPort: Number(proxyPort) } : {}),
+        ...(profile ? { permissionProfile: profile } : {}),
         ...(text('network') !== 'default' ? { network: text('network') as 'none' | 'host' } : {}),
+        ...((auth as { type: string }).type !== 'none' ? { auth } : {}),
+        ...(text('policySet') ? { policySet: text('policySet') } : {}),
       };
     } catch (err) {
       setError(errorText(err));
@@ -184,6 +199,11 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
           </label>
         )}
         <label>
+          Local port <span className="sub">(optional: chosen once, kept for life)</span>
+          <input name="proxyPort" type="number" min={1024} max={65535} />
+        </label>
+        <ProfileField />
+        <label>
           Network
           <select name="network" defaultValue="default">
             <option value="default">default (the permission profile decides)</option>
@@ -199,6 +219,20 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
           Secrets from the keychain <span className="sub">(one ENV_VAR=SECRET_NAME per line; values are never shown)</span>
           <textarea name="secrets" rows={2} spellCheck={false} />
         </label>
+        <label>
+          Policies
+          <select name="policySet" defaultValue="">
+            <option value="">none (no authorization)</option>
+            {policies.map((p) => (
+              <option key={p.name} value={p.name}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="wide">
+          <AuthFields idps={idps} />
+        </div>
       </div>
       {error && (
         <p className="notice error" role="alert">
@@ -211,5 +245,28 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
         </button>
       </div>
     </form>
+  );
+}
+
+/** ToolHive's permission profiles: the built-in ones, or a JSON file of the user's. */
+function ProfileField() {
+  const [kind, setKind] = useState('network');
+  return (
+    <>
+      <label>
+        Permission profile
+        <select name="profile" value={kind} onChange={(e) => setKind(e.target.value)}>
+          <option value="network">network (may reach the network)</option>
+          <option value="none">none (no network, no files)</option>
+          <option value="file">a profile file…</option>
+        </select>
+      </label>
+      {kind === 'file' && (
+        <label>
+          Profile file <span className="sub">(JSON, on this computer)</span>
+          <input name="profileFile" required placeholder="/path/to/profile.json" spellCheck={false} />
+        </label>
+      )}
+    </>
   );
 }
