@@ -2,3 +2,4 @@
 export * from './contract.js';
 export * from './routes.js';
 export * from './client.js';
+export * from './ipc-transport.js';

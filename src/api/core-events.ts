@@ -14,6 +14,7 @@ export class CoreEvents {
   private readonly pending = new Set<string>();
   private readonly known: Set<string>;
   private scheduled = false;
+  private closed = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -40,6 +41,8 @@ export class CoreEvents {
   }
 
   close(): void {
+    // A flush already scheduled must not read a store that closes right after this.
+    this.closed = true;
     this.unsubscribe();
     this.listeners.clear();
   }
@@ -54,6 +57,7 @@ export class CoreEvents {
   }
 
   private flush(): void {
+    if (this.closed) return;
     const names = [...this.pending];
     this.pending.clear();
     let membership = false;

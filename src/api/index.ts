@@ -1,5 +1,7 @@
 export * from './browser.js';
 export { ApiServer, type ApiServerOptions } from './server.js';
 export { createHandlers, type ApiDeps, type Handlers } from './handlers.js';
-export { createIpcDispatcher, type IpcResult } from './ipc-binding.js';
+export { createIpcApi, type IpcApi } from './ipc-binding.js';
+export { ApiService, type ApiServiceOptions, type StreamStart } from './service.js';
 export { CoreEvents } from './core-events.js';
+export { APP_CSP, SECURITY_HEADERS, StaticFiles } from './static-files.js';

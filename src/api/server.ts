@@ -2,14 +2,13 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BadRequestError, NotFoundError } from '../app/errors.js';
-import { matchesLogFilter } from '../logs/index.js';
 import { isAllowedHost } from '../proxy/index.js';
-import type { LogQuery } from '../store/index.js';
 import { REQUEST_HEADER } from './client.js';
-import { CoreEvents } from './core-events.js';
+import type { CoreEvents } from './core-events.js';
 import { errorResponse } from './error-mapping.js';
-import { createHandlers, type ApiDeps, type Handlers } from './handlers.js';
-import { pathParams, routes, streams, type RouteName, type RouteSpec, type StreamName, type StreamSpec } from './routes.js';
+import type { ApiDeps } from './handlers.js';
+import { pathParams, routes, streams, type RouteSpec, type StreamSpec } from './routes.js';
+import { ApiService } from './service.js';
 import { SECURITY_HEADERS, StaticFiles } from './static-files.js';
 import { UiSessions } from './ui-sessions.js';
 
@@ -96,21 +95,19 @@ function queryObject(url: URL): Record<string, unknown> {
  */
 export class ApiServer {
   readonly sessions = new UiSessions();
-  readonly events: CoreEvents;
+  /** The API itself, shared with the Electron IPC binding. */
+  readonly service: ApiService;
   private readonly server: http.Server;
-  private readonly handlers: Handlers;
   private readonly routeTable = compile<RouteSpec>(routes);
   private readonly streamTable = compile<StreamSpec>(streams);
   private readonly files: StaticFiles | undefined;
   private baseUrl = '';
-  private readonly openStreams = new Set<() => void>();
 
   constructor(
     private readonly deps: ApiDeps,
-    private readonly opts: ApiServerOptions = {},
+    opts: ApiServerOptions = {},
   ) {
-    this.handlers = createHandlers(deps);
-    this.events = new CoreEvents(deps.store, deps.manager, deps.clients);
+    this.service = new ApiService(deps, { checkResponses: opts.checkResponses === true });
     this.files = opts.rendererDir !== undefined ? new StaticFiles(opts.rendererDir) : undefined;
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -138,9 +135,12 @@ export class ApiServer {
     return `${this.baseUrl}/login?code=${this.sessions.issueCode()}`;
   }
 
+  get events(): CoreEvents {
+    return this.service.events;
+  }
+
   close(): Promise<void> {
-    for (const end of this.openStreams) end();
-    this.events.close();
+    this.service.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -168,7 +168,7 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     if (method === 'GET') {
       const stream = this.match(this.streamTable, url.pathname);
-      if (stream) return this.stream(stream.entry.name as StreamName, stream.entry.spec, { ...queryObject(url), ...stream.params }, req, res);
+      if (stream) return this.stream(stream.entry.name, { ...queryObject(url), ...stream.params }, req, res);
     }
     const found = this.match(
       this.routeTable.filter((r) => r.spec.method === method),
@@ -178,14 +178,7 @@ export class ApiServer {
     const { entry, params } = found;
     const raw = method === 'POST' || method === 'PUT' ? await readJson(req) : queryObject(url);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadRequestError('The request body must be a JSON object.');
-    const input = entry.spec.input.parse({ ...raw, ...params });
-    const handler = this.handlers[entry.name as RouteName] as (input: unknown, ctx: { uiLoginUrl: () => string }) => unknown;
-    const output = await handler(input, { uiLoginUrl: () => this.loginUrl() });
-    if (this.opts.checkResponses) {
-      const checked = entry.spec.output.safeParse(output);
-      if (!checked.success) throw new Error(`The response of ${entry.name} does not match its schema: ${checked.error.message}`);
-    }
-    if (entry.name === 'setupClient' || entry.name === 'removeClient') this.events.clientsChanged();
+    const output = await this.service.call(entry.name, { ...raw, ...params }, { uiLoginUrl: () => this.loginUrl() });
     sendJson(res, entry.spec.status ?? 200, output);
   }
 
@@ -242,36 +235,21 @@ export class ApiServer {
     this.files.serve(url.pathname, res);
   }
 
-  private stream(name: StreamName, spec: StreamSpec, raw: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const input = spec.input.parse(raw) as { server?: string };
-    if (input.server !== undefined) this.deps.manager.get(input.server);
+  private stream(name: string, raw: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
+    // A refused stream (bad input, unknown server) is answered as a call would be, before any header.
+    const start = this.service.stream(name, raw);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
     const send = (e: unknown) => res.write(`data: ${JSON.stringify(e)}\n\n`);
-    let unsubscribe: () => void;
-    if (name === 'events') unsubscribe = this.events.subscribe(send);
-    else unsubscribe = this.followLogs(input as LogQuery, send);
-    res.write(': ready\n\n');
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    let keepAlive: NodeJS.Timeout | undefined;
+    let stop: (() => void) | undefined;
     const end = () => {
-      unsubscribe();
+      stop?.();
       clearInterval(keepAlive);
-      this.openStreams.delete(end);
       res.end();
     };
-    this.openStreams.add(end);
+    stop = start(send, end);
+    res.write(': ready\n\n');
+    keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
     req.on('close', end);
-  }
-
-  /** Backlog first (the query's newest lines after afterId), then every new line that matches. */
-  private followLogs(q: LogQuery, send: (e: unknown) => void): () => void {
-    this.deps.logs.flush();
-    let lastId = q.afterId ?? 0;
-    for (const e of this.deps.store.logs.query({ ...q, limit: q.limit ?? 100 })) {
-      send(e);
-      lastId = e.id;
-    }
-    return this.deps.logs.follow((e) => {
-      if (e.id > lastId && matchesLogFilter(e, q)) send(e);
-    });
   }
 }

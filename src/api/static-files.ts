@@ -48,7 +48,8 @@ export class StaticFiles {
     return fs.existsSync(path.join(this.dir, 'index.html'));
   }
 
-  serve(urlPath: string, res: http.ServerResponse): void {
+  /** The file for a URL path with the headers to send it with (shared by the HTTP server and Electron's app:// scheme). */
+  read(urlPath: string): { headers: Record<string, string>; body: Buffer } {
     let rel: string;
     try {
       rel = decodeURIComponent(urlPath);
@@ -58,8 +59,14 @@ export class StaticFiles {
     const file = path.resolve(this.dir, `.${path.posix.normalize(rel)}`);
     const inside = file.startsWith(this.dir + path.sep);
     const type = TYPES[path.extname(file)];
-    if (inside && type && isFile(file)) return send(res, file, type, rel.startsWith('/assets/'));
-    send(res, path.join(this.dir, 'index.html'), TYPES['.html']!, false);
+    if (inside && type && isFile(file)) return load(file, type, rel.startsWith('/assets/'));
+    return load(path.join(this.dir, 'index.html'), TYPES['.html']!, false);
+  }
+
+  serve(urlPath: string, res: http.ServerResponse): void {
+    const { headers, body } = this.read(urlPath);
+    res.writeHead(200, headers);
+    res.end(body);
   }
 }
 
@@ -71,14 +78,16 @@ function isFile(p: string): boolean {
   }
 }
 
-function send(res: http.ServerResponse, file: string, type: string, immutable: boolean): void {
+function load(file: string, type: string, immutable: boolean): { headers: Record<string, string>; body: Buffer } {
   const body = fs.readFileSync(file);
-  res.writeHead(200, {
-    ...SECURITY_HEADERS,
-    'content-type': type,
-    'content-length': body.length,
-    // Vite names assets by their content hash; the page itself always comes fresh.
-    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-store',
-  });
-  res.end(body);
+  return {
+    body,
+    headers: {
+      ...SECURITY_HEADERS,
+      'content-type': type,
+      'content-length': String(body.length),
+      // Vite names assets by their content hash; the page itself always comes fresh.
+      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-store',
+    },
+  };
 }

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiServer } from '../api/index.js';
-import type { CoreInfo } from '../api/index.js';
+import { ApiServer, createIpcApi } from '../api/index.js';
+import type { CoreInfo, IpcApi } from '../api/index.js';
 import { DEFAULT_RETENTION, LogSink } from '../logs/index.js';
 import { LogRetentionSchema } from '../api/contract.js';
 import { ContainerRuntime, connectEngine } from '../runtime/index.js';
@@ -67,6 +67,8 @@ export interface Core {
   clients: ClientManager;
   /** A one-time URL that signs a browser in to the app. */
   loginUrl(): string;
+  /** The control API in process, by route and stream name (Electron's window and tray; no HTTP, no token). */
+  ipc: IpcApi;
   /** Clean quit: stops containers (their servers come back at the next start) and releases everything. */
   stop(): Promise<void>;
 }
@@ -204,7 +206,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
 
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
-    return { url, token, paths, store, manager, secrets, sealed, clients, loginUrl: () => api.loginUrl(), stop };
+    const ipc = createIpcApi(api.service, { uiLoginUrl: () => api.loginUrl() });
+    return { url, token, paths, store, manager, secrets, sealed, clients, loginUrl: () => api.loginUrl(), ipc, stop };
   } catch (err) {
     for (const c of cleanup) {
       try {
