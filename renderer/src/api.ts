@@ -1,7 +1,11 @@
-import { ApiError, createApiClient, httpTransport, type ErrorHint } from '../../src/api/browser.js';
+import { ApiError, createApiClient, httpTransport, ipcTransport, type ErrorHint, type GatehouseBridge } from '../../src/api/browser.js';
 
-/** The core's API: same origin in the browser (the session cookie authenticates). */
-export const api = createApiClient(httpTransport({ baseUrl: '' }));
+/**
+ * The core's API: in the Electron window over IPC (the preload's `window.gatehouse`); in the browser
+ * over HTTP on the same origin (the session cookie authenticates).
+ */
+const bridge = (globalThis as { gatehouse?: GatehouseBridge }).gatehouse;
+export const api = createApiClient(bridge ? ipcTransport(bridge) : httpTransport({ baseUrl: '' }));
 
 /** An error hint as the app says it (the CLI words the same hints as commands). */
 export function hintText(hint: ErrorHint): string {

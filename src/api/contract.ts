@@ -336,6 +336,18 @@ export const ClientChangeViewSchema = z.object({
 });
 export type ClientChangeView = z.infer<typeof ClientChangeViewSchema>;
 
+/** What a setup or removal would do to the client's file, before it is done (null: no file). */
+export const ClientPreviewViewSchema = z.object({
+  file: z.string(),
+  before: z.string().nullable(),
+  after: z.string().nullable(),
+  written: z.array(z.string()),
+  removed: z.array(z.string()),
+  conflicts: ServerReasonSchema,
+  unsupported: ServerReasonSchema,
+});
+export type ClientPreviewView = z.infer<typeof ClientPreviewViewSchema>;
+
 // ---- secrets -------------------------------------------------------------------------------
 
 export const SecretSetSchema = z.object({ name: NameSchema, value: z.string().min(1).max(1024 * 1024) }).strict();

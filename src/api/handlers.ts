@@ -142,6 +142,7 @@ export function createHandlers(deps: ApiDeps): Handlers {
     client: ({ id }) => clients.status(id),
     setupClient: ({ id, group }) => clients.setup(id, group),
     removeClient: ({ id, group }) => clients.remove(id, group),
+    previewClient: ({ id, op, group }) => clients.preview(id, op, group),
 
     secrets: async () => {
       const provider = deps.secrets();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ClientChangeViewSchema,
+  ClientPreviewViewSchema,
   ClientSetupSchema,
   ClientViewSchema,
   CoreEventSchema,
@@ -99,6 +100,12 @@ export const routes = {
   client: route({ method: 'GET', path: '/v1/clients/:id', input: clientId, output: ClientViewSchema }),
   setupClient: route({ method: 'POST', path: '/v1/clients/:id/setup', input: ClientSetupSchema, output: ClientChangeViewSchema }),
   removeClient: route({ method: 'POST', path: '/v1/clients/:id/remove', input: ClientSetupSchema, output: ClientChangeViewSchema }),
+  previewClient: route({
+    method: 'GET',
+    path: '/v1/clients/:id/preview',
+    input: z.object({ id: NameSchema, op: z.enum(['setup', 'remove']), group: z.string().min(1).max(63).optional() }).strict(),
+    output: ClientPreviewViewSchema,
+  }),
 
   secrets: route({ method: 'GET', path: '/v1/secrets', input: none, output: SecretsInfoSchema }),
   setSecret: route({ method: 'PUT', path: '/v1/secrets/:name', input: SecretSetSchema, output: SecretViewSchema }),

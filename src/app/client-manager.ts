@@ -12,13 +12,14 @@ import {
   type UserEnvironment,
 } from '../clients/index.js';
 import { editConfigFile, parseConfig } from '../clients/config-file/index.js';
-import type { ClientChangeView, ClientView } from '../api/index.js';
+import type { ClientChangeView, ClientPreviewView, ClientView } from '../api/contract.js';
 import type { ServerRecord, Store } from '../store/index.js';
 import { ClientConfigError, NotFoundError } from './errors.js';
 
 /** What the API shows of a client (contract types, so the core and its clients cannot drift apart). */
 export type ClientStatus = ClientView;
 export type ClientChange = ClientChangeView;
+export type ClientPreview = ClientPreviewView;
 
 export interface ClientManagerOptions {
   user: UserEnvironment;
@@ -82,6 +83,24 @@ export class ClientManager {
     });
   }
 
+  /**
+   * What `setup` (or `remove`) would write, without writing: the file's text now and after, and the
+   * entries that would change. The same sync as the real one, on the file as it is.
+   */
+  preview(id: string, op: 'setup' | 'remove', group = 'default'): ClientPreview {
+    const client = this.spec(id);
+    const file = this.file(client);
+    if (!this.installed(client)) throw new ClientConfigError(`${client.name} is not installed here (no folder ${detectDirOf(client, this.opts.user)}).`, { action: 'install-client', client: client.id });
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    const groups = new Set(this.store.clientRegistrations.list(client.id).map((r) => r.group));
+    if (op === 'setup') groups.add(group);
+    else groups.clear();
+    const doc = parseConfig(current, client.location, file);
+    const r = syncDocument(doc, client, this.wantedIn(groups), this.owned(client), this.opts.launcher, file);
+    const after = current === undefined && r.written.length === 0 ? undefined : doc.text();
+    return { file, before: current ?? null, after: after ?? null, written: r.written, removed: r.removed, conflicts: r.conflicts, unsupported: r.unsupported };
+  }
+
   /** After servers changed: every registered client follows. Problems are reported, never thrown. */
   syncAll(): Promise<void> {
     return this.serialized(async () => {
@@ -126,7 +145,10 @@ export class ClientManager {
 
   /** The servers a client should have entries for: running (as wanted by the user) servers of its groups. */
   private wanted(client: ClientSpec): ServerEndpoint[] {
-    const groups = new Set(this.store.clientRegistrations.list(client.id).map((r) => r.group));
+    return this.wantedIn(new Set(this.store.clientRegistrations.list(client.id).map((r) => r.group)));
+  }
+
+  private wantedIn(groups: ReadonlySet<string>): ServerEndpoint[] {
     return this.store.servers
       .list()
       .filter((s: ServerRecord) => groups.has(s.group) && s.desiredState === 'running')

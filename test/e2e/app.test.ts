@@ -95,8 +95,22 @@ describe('the app in the browser', () => {
   it('sets up Cursor in one click: its file gets the server', async () => {
     await page.getByRole('link', { name: 'Clients' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Clients');
+    // The user's own entry is there before, and stays.
+    fs.writeFileSync(cursorFile, '{\n  "mcpServers": {\n    "mine": { "command": "my-server" }\n  }\n}\n');
     await page.getByRole('button', { name: 'Set up Cursor', exact: true }).click();
+    // First what will change, exactly: the new entry as added lines, the user's own untouched.
+    const dialog = page.getByRole('dialog', { name: 'Set up Cursor' });
+    await expect.poll(() => dialog.locator('.diff-add').count()).toBeGreaterThan(0);
+    expect(await dialog.locator('.diff-add').allTextContents()).toContainEqual(expect.stringContaining('"everything"'));
+    // A line-level diff: the user's line may gain a comma, but it is in the file after as before.
+    const after = [...(await dialog.locator('.diff-add').allTextContents()), ...(await dialog.locator('.diff-same').allTextContents())];
+    expect(after).toContainEqual(expect.stringContaining('"mine": { "command": "my-server" }'));
+    expect(fs.readFileSync(cursorFile, 'utf8')).not.toContain('everything');
+    await expectAccessible(page, 'Clients, preview');
+    await shot('clients-preview');
+    await dialog.getByRole('button', { name: 'Write the file', exact: true }).click();
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Cursor is set up' }).count()).toBe(1);
+    expect(JSON.parse(fs.readFileSync(cursorFile, 'utf8')).mcpServers.mine).toEqual({ command: 'my-server' });
     const file = JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { mcpServers: Record<string, { url: string }> };
     expect(file.mcpServers['everything']?.url).toBe((await env.t.api.getServer({ name: 'everything' })).url);
     await expect.poll(() => page.locator('tr[data-client="cursor"] .state').textContent()).toBe('Set up, in sync');

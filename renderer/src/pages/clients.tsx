@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useState } from 'react';
-import type { ClientChangeView, ClientView, ServerView } from '../../../src/api/browser.js';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { ClientChangeView, ClientPreviewView, ClientView, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { FileDiff } from './file-diff.js';
 
 const STATE_TEXT: Record<ClientView['state'], string> = {
   'not-installed': 'Not installed',
@@ -22,7 +23,22 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
   useEffect(() => {
     void load().catch((err: unknown) => setResult({ kind: 'error', text: errorText(err) }));
   }, [load, serverNames]);
+  const [preview, setPreview] = useState<{ client: ClientView; op: 'setup' | 'remove'; view: ClientPreviewView }>();
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    if (preview) dialog.current?.showModal();
+    else dialog.current?.close();
+  }, [preview]);
+  const ask = async (c: ClientView, op: 'setup' | 'remove') => {
+    setResult(undefined);
+    try {
+      setPreview({ client: c, op, view: await api.previewClient({ id: c.id, op }) });
+    } catch (err) {
+      setResult({ kind: 'error', text: `${c.name}: ${errorText(err)}` });
+    }
+  };
   const change = async (c: ClientView, op: 'setup' | 'remove') => {
+    setPreview(undefined);
     setResult(undefined);
     try {
       const ch: ClientChangeView = op === 'setup' ? await api.setupClient({ id: c.id }) : await api.removeClient({ id: c.id });
@@ -45,6 +61,34 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
           {result.text}
         </p>
       )}
+      <dialog ref={dialog} className="preview" aria-labelledby="preview-title" onClose={() => setPreview(undefined)}>
+        {preview && (
+          <>
+            <h2 id="preview-title">
+              {preview.op === 'setup' ? `Set up ${preview.client.name}` : `Remove Gatehouse from ${preview.client.name}`}
+            </h2>
+            <p>
+              {preview.view.before === null ? 'Creates' : 'Changes'} <code className="path">{preview.view.file}</code>
+              {preview.view.written.length > 0 && <> — writes {preview.view.written.join(', ')}</>}
+              {preview.view.removed.length > 0 && <> — removes {preview.view.removed.join(', ')}</>}. Entries of your own are left as they are.
+            </p>
+            {[...preview.view.conflicts, ...preview.view.unsupported].map((c) => (
+              <p key={c.server} className="notice error">
+                {c.reason}
+              </p>
+            ))}
+            <FileDiff before={preview.view.before} after={preview.view.after} />
+            <div className="buttons">
+              <button type="button" onClick={() => setPreview(undefined)}>
+                Cancel
+              </button>
+              <button type="button" className="primary" onClick={() => void change(preview.client, preview.op)}>
+                {preview.op === 'setup' ? 'Write the file' : 'Remove the entries'}
+              </button>
+            </div>
+          </>
+        )}
+      </dialog>
       {clients === undefined ? (
         <p>Loading…</p>
       ) : (
@@ -79,11 +123,11 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
                   </td>
                   <td className="actions">
                     {c.groups.length > 0 ? (
-                      <button type="button" onClick={() => void change(c, 'remove')} aria-label={`Remove Gatehouse from ${c.name}`}>
+                      <button type="button" onClick={() => void ask(c, 'remove')} aria-label={`Remove Gatehouse from ${c.name}`}>
                         Remove
                       </button>
                     ) : (
-                      <button type="button" className="primary" onClick={() => void change(c, 'setup')} disabled={!c.installed} aria-label={`Set up ${c.name}`}>
+                      <button type="button" className="primary" onClick={() => void ask(c, 'setup')} disabled={!c.installed} aria-label={`Set up ${c.name}`}>
                         Set up
                       </button>
                     )}
