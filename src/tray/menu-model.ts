@@ -5,6 +5,7 @@ export type MenuItemModel =
   | { kind: 'label'; label: string }
   | { kind: 'separator' }
   | { kind: 'action'; label: string; action: TrayAction; enabled?: boolean }
+  | { kind: 'checkbox'; label: string; checked: boolean; action: TrayAction }
   | { kind: 'submenu'; label: string; items: MenuItemModel[] };
 
 export type TrayAction =
@@ -15,7 +16,16 @@ export type TrayAction =
   | { type: 'setup-client'; client: string }
   | { type: 'remove-client'; client: string }
   | { type: 'open-ui' }
+  | { type: 'set-start-at-login'; enabled: boolean }
   | { type: 'quit' };
+
+export interface TrayOptions {
+  /** Whether Gatehouse starts at login, as the OS says; undefined where the OS has no login items. */
+  startAtLogin?: boolean;
+}
+
+/** The clients most people use: one click from the tray's top level until they are set up. */
+export const FEATURED_CLIENTS: readonly string[] = ['claude-desktop', 'cursor'];
 
 const STATUS_MARK: Record<string, string> = { running: '●', starting: '◐', stopping: '◐', stopped: '○', error: '✕' };
 
@@ -44,7 +54,22 @@ function clientsMenu(clients: readonly ClientView[]): MenuItemModel {
   };
 }
 
-export function trayMenu(servers: readonly ServerView[], engine: { connected: boolean; detail: string }, clients: readonly ClientView[] = []): MenuItemModel[] {
+/** Start for a stopped or failed server, Stop for one running or on its way up; nothing to do while it stops. */
+function toggle(s: ServerView, engineConnected: boolean): MenuItemModel {
+  if (s.status === 'running' || s.status === 'starting') return { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } };
+  if (s.status === 'stopping') return { kind: 'action', label: 'Stopping…', action: { type: 'stop', server: s.name }, enabled: false };
+  return { kind: 'action', label: 'Start', action: { type: 'start', server: s.name }, enabled: engineConnected };
+}
+
+/** "Set up Claude Desktop", "Set up Cursor": for those installed and not set up yet. */
+function featuredSetup(clients: readonly ClientView[]): MenuItemModel[] {
+  return FEATURED_CLIENTS.flatMap((id): MenuItemModel[] => {
+    const c = clients.find((x) => x.id === id);
+    return c && c.installed && c.groups.length === 0 ? [{ kind: 'action', label: `Set up ${c.name}`, action: { type: 'setup-client', client: c.id } }] : [];
+  });
+}
+
+export function trayMenu(servers: readonly ServerView[], engine: { connected: boolean; detail: string }, clients: readonly ClientView[] = [], opts: TrayOptions = {}): MenuItemModel[] {
   const items: MenuItemModel[] = [];
   if (!engine.connected) items.push({ kind: 'label', label: `Container engine unavailable: ${engine.detail.slice(0, 80)}` });
   if (servers.length === 0) items.push({ kind: 'label', label: 'No servers yet' });
@@ -52,18 +77,45 @@ export function trayMenu(servers: readonly ServerView[], engine: { connected: bo
     const running = s.status === 'running';
     items.push({
       kind: 'submenu',
-      label: `${STATUS_MARK[s.status] ?? '?'} ${s.name}`,
+      label: `${STATUS_MARK[s.status] ?? '?'} ${s.name} — ${s.status}`,
       items: [
         { kind: 'label', label: s.status === 'error' && s.statusDetail ? `Error: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
         { kind: 'separator' },
-        running
-          ? { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } }
-          : { kind: 'action', label: 'Start', action: { type: 'start', server: s.name }, enabled: engine.connected },
+        toggle(s, engine.connected),
         { kind: 'action', label: 'Restart', action: { type: 'restart', server: s.name }, enabled: running },
         { kind: 'action', label: 'Copy URL', action: { type: 'copy-url', server: s.name, url: s.url } },
       ],
     });
   }
-  items.push({ kind: 'separator' }, clientsMenu(clients), { kind: 'action', label: 'Open Gatehouse', action: { type: 'open-ui' } }, { kind: 'action', label: 'Quit Gatehouse', action: { type: 'quit' } });
+  items.push({ kind: 'separator' }, ...featuredSetup(clients), clientsMenu(clients), { kind: 'separator' }, { kind: 'action', label: 'Open Gatehouse', action: { type: 'open-ui' } });
+  if (opts.startAtLogin !== undefined) {
+    items.push({ kind: 'checkbox', label: 'Start at login', checked: opts.startAtLogin, action: { type: 'set-start-at-login', enabled: !opts.startAtLogin } });
+  }
+  items.push({ kind: 'separator' }, { kind: 'action', label: 'Quit Gatehouse', action: { type: 'quit' } });
   return items;
+}
+
+/** What a tray action does, in words for a notice when it fails (the menu has no place for errors). */
+export function describeAction(a: TrayAction, clients: readonly ClientView[] = []): string {
+  const client = (id: string) => clients.find((c) => c.id === id)?.name ?? id;
+  switch (a.type) {
+    case 'start':
+      return `Starting ${a.server}`;
+    case 'stop':
+      return `Stopping ${a.server}`;
+    case 'restart':
+      return `Restarting ${a.server}`;
+    case 'copy-url':
+      return `Copying the URL of ${a.server}`;
+    case 'setup-client':
+      return `Setting up ${client(a.client)}`;
+    case 'remove-client':
+      return `Disconnecting ${client(a.client)}`;
+    case 'open-ui':
+      return 'Opening Gatehouse';
+    case 'set-start-at-login':
+      return a.enabled ? 'Turning on start at login' : 'Turning off start at login';
+    case 'quit':
+      return 'Quitting';
+  }
 }
