@@ -156,6 +156,13 @@ describe('the app in the browser', () => {
     await expect.poll(() => log.locator('mark').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect((await log.locator('mark').first().textContent())?.toLowerCase()).toBe('echo');
     await page.getByLabel('Search').fill('');
+    // Retention is the user's: at least a million lines by default.
+    await page.getByText('Retention', { exact: true }).click();
+    expect(Number(await page.getByLabel('Lines kept').inputValue())).toBeGreaterThanOrEqual(1_000_000);
+    await page.getByLabel('Lines kept').fill('2000000');
+    await page.getByRole('form', { name: 'Log retention' }).getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(async () => (await env.t.api.settings()).logRetention.maxLines).toBe(2_000_000);
+    await page.getByText('Retention', { exact: true }).click();
   });
 
   it("one server's page: its history with reasons, its clients and policies; a rename keeps the URL and the client's entry follows", async () => {

@@ -4,6 +4,7 @@ import { api, errorText } from '../api.js';
 import { append, emptyWindow, prepend, type LogWindow } from '../log-window.js';
 import { AuditSummary, LogDetail } from './log-detail.js';
 import { Histogram } from './log-histogram.js';
+import { RetentionSettings } from './log-retention.js';
 
 const ROW_HEIGHT = 22;
 const PAGE = 500;
@@ -242,6 +243,7 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
         <h1 id="logs-title">Logs</h1>
         <div className="buttons">
           {busy && <span role="status">{busy}</span>}
+          <RetentionSettings />
           <button type="button" onClick={copyWindow}>
             Copy lines
           </button>
