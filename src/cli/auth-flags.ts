@@ -1,44 +1,10 @@
 import fs from 'node:fs';
-import type { Command } from 'commander';
-import { parseAuthConfigDocument, parseIdpProfileDocument } from '../auth/index.js';
+import { AuthConfigFormatError, parseAuthConfigDocument, parseIdpProfileDocument } from '../auth/index.js';
+import { AuthFlagError, type AuthFlags } from './auth-options.js';
 
-export interface AuthFlags {
-  oidcIssuer?: string;
-  oidcAudience?: string;
-  oidcJwksUrl?: string;
-  oidcClientId?: string;
-  oidcClientSecret?: string;
-  oidcIntrospectionUrl?: string;
-  resourceUrl?: string;
-  oidcScopes?: string;
-  idp?: string;
-  oidcConfig?: string;
-  k8sServiceAccount?: string;
-  k8sNamespace?: string;
-  oidcInsecureAllowHttp?: boolean;
-  jwksAllowPrivateIp?: boolean;
-}
-
-/** ToolHive's authentication flags (plus --idp, --oidc-config and the Kubernetes pair), on any command. */
-export function addAuthOptions(cmd: Command): Command {
-  return cmd
-    .option('--oidc-issuer <url>', 'OIDC issuer whose tokens are accepted')
-    .option('--oidc-audience <aud>', 'required audience (default: this server\'s own URL)')
-    .option('--oidc-jwks-url <url>', 'JWKS URL (default: found by OIDC discovery)')
-    .option('--oidc-client-id <id>', 'client id (for introspection)')
-    .option('--oidc-client-secret <name>', 'NAME of a keychain secret holding the client secret (never the value)')
-    .option('--oidc-introspection-url <url>', 'RFC 7662 endpoint for opaque tokens')
-    .option('--resource-url <url>', 'the public URL of this MCP endpoint (protected resource metadata)')
-    .option('--oidc-scopes <scopes>', 'scopes to advertise, comma or space separated')
-    .option('--oidc-insecure-allow-http', 'allow an http:// issuer that is not on this machine')
-    .option('--jwks-allow-private-ip', 'allow discovery, JWKS and introspection on private addresses')
-    .option('--idp <name>', 'use a shared identity-provider profile (gatehouse idp add)')
-    .option('--oidc-config <file>', "a ToolHive oidcConfig block (YAML or JSON, or an MCPServer manifest)")
-    .option('--k8s-service-account <name>', 'accept only this Kubernetes service account (with --k8s-namespace)')
-    .option('--k8s-namespace <ns>', 'namespace of --k8s-service-account');
-}
-
-export class AuthFlagError extends Error {}
+// The flags' meaning, which needs src/auth's parsers: loaded by the commands that take the flags
+// (through loadAuthFlags), not by every command (the flags themselves are declared in auth-options.ts).
+export { addAuthOptions, AuthFlagError, type AuthFlags } from './auth-options.js';
 
 /** Turns the flags into ToolHive's oidcConfig shape; undefined when no authentication flag was given. */
 export function authConfigFromFlags(f: AuthFlags, readFile: (p: string) => string = (p) => fs.readFileSync(p, 'utf8')): unknown {
@@ -103,4 +69,9 @@ export function idpProfileFromFlags(f: AuthFlags & { fromFile?: string; key?: st
   }
   if (!f.oidcIssuer) throw new AuthFlagError('Give --from-file FILE, or --oidc-issuer (and the other --oidc-* flags).');
   return inlineFromFlags(f);
+}
+
+/** An --oidc-config or --from-file document that is not ToolHive's format (a usage error). */
+export function isAuthConfigFormatError(err: unknown): boolean {
+  return err instanceof AuthConfigFormatError;
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { describeError, runBridge } from '../clients/bridge/index.js';
 import { connectCore } from './core-connection.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -29,6 +28,8 @@ export function registerBridgeCommand(program: Command): void {
     .command('bridge <server>')
     .description("serve a server over stdin/stdout, relaying to its local proxy (for clients that only start commands, like Claude Desktop)")
     .action(async (server: string) => {
+      // Loaded here, not at the top: the bridge (the MCP SDK's transports) is this command's alone.
+      const { describeError, runBridge } = await import('../clients/bridge/index.js');
       const log = (line: string) => process.stderr.write(`gatehouse bridge ${server}: ${line}\n`);
       // stdout belongs to JSON-RPC: anything a library prints goes to stderr instead.
       const toStderr = (...args: unknown[]) => log(args.map((a) => (typeof a === 'string' ? a : describeError(a))).join(' '));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApiClient, ClientChangeView, ClientView } from '../api/index.js';
+import type { ApiClient, ClientChangeView, ClientView } from '../api/browser.js';
 import { ExitCode } from './exit-codes.js';
 import { table } from './format.js';
 

@@ -1,4 +1,4 @@
-import { ApiError } from '../api/index.js';
+import { ApiError } from '../api/browser.js';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const ExitCode = {

@@ -1,4 +1,4 @@
-import type { ErrorHint } from '../api/index.js';
+import type { ErrorHint } from '../api/browser.js';
 
 /** An error hint as the command line says it: the command to type. */
 export function hintWords(hint: ErrorHint): string {

@@ -1,15 +1,18 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { ApiClient, LogLine, RunRequestBody, ServerView } from '../api/index.js';
-import { CoreAlreadyRunningError, startCore, VERSION } from '../app/index.js';
+import type { ApiClient, LogLine, RunRequestBody, ServerView } from '../api/browser.js';
+// Only what every command needs is imported here: commander, the API client and small modules. A
+// command's heavy modules (the core for `serve`, src/auth for the authentication flags, src/authz for
+// policy files, the MCP SDK for `bridge`) are loaded with import() in its action, so `gatehouse ls`
+// and every bridge a client starts do not load the whole core (see `npm run bench:cli`).
+import { CoreAlreadyRunningError, VERSION } from '../app/light.js';
 import { connectCore, CoreUnavailableError } from './core-connection.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
-import { addAuthOptions, AuthFlagError, authConfigFromFlags, idpProfileFromFlags, type AuthFlags } from './auth-flags.js';
-import { AuthConfigFormatError } from '../auth/index.js';
+import { addAuthOptions, isAuthUsageError, loadAuthFlags, type AuthFlags } from './auth-options.js';
 import { addClientCommands } from './client-commands.js';
-import { addPolicyCommands, isPolicyUsageError, readAuthzConfigFile, warnAboutPolicies } from './policy-commands.js';
+import { addPolicyCommands, isPolicyUsageError, loadPolicyFiles } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
 import { errorWords } from './hint-words.js';
 import { openInBrowser } from '../common/index.js';
@@ -133,6 +136,7 @@ export function buildProgram(): Command {
     .action(async (o: { background?: boolean; open?: boolean; port?: number; network?: 'default' | 'host' }) => {
       let resolveStopped: () => void = () => {};
       const stopped = new Promise<void>((r) => (resolveStopped = r));
+      const { startCore } = await import('../app/index.js');
       const core = await startCore({ defaultNetwork: o.network, apiPort: o.port, onShutdown: () => resolveStopped() });
       if (!o.background) {
         const login = core.loginUrl();
@@ -167,6 +171,7 @@ export function buildProgram(): Command {
     .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)')
     .option('--strict', "refuse an --authz-config Cedar's validator has findings about (by default they are printed as warnings and the file loads, as in ToolHive)");
   addAuthOptions(runCmd).action(async (image: string, args: string[], o: Record<string, unknown>) => {
+      const { authConfigFromFlags } = await loadAuthFlags();
       const profile = String(o['permissionProfile']);
       const body: RunRequestBody = {
         image,
@@ -186,6 +191,7 @@ export function buildProgram(): Command {
         auth: authConfigFromFlags(o as AuthFlags),
       };
       if (typeof o['authzConfig'] === 'string') {
+        const { readAuthzConfigFile, warnAboutPolicies } = await loadPolicyFiles();
         const config = readAuthzConfigFile(o['authzConfig']);
         body.authzConfig = config;
         if (o['strict'] === true) body.authzStrict = true;
@@ -305,7 +311,7 @@ export function buildProgram(): Command {
   const auth = program.command('auth').description("who may call a server: ToolHive's OIDC settings, applied to the running proxy at once");
   addAuthOptions(auth.command('set <server>').description('change a server\'s authentication (the container keeps running)').option('--none', 'local mode: no token needed, loopback only'))
     .action(async (server: string, o: AuthFlags & { none?: boolean }) => {
-      const config = o.none ? { type: 'none' } : authConfigFromFlags(o);
+      const config = o.none ? { type: 'none' } : (await loadAuthFlags()).authConfigFromFlags(o);
       if (config === undefined) throw new CommanderError(ExitCode.usage, 'gatehouse.auth', 'Give --none, or authentication flags (--oidc-issuer, --idp, --oidc-config, --k8s-service-account).');
       const s = await withCore((api) => api.setAuth({ name: server, auth: config }));
       print(fmt(), s, () => `${s.name}: authentication ${describeAuth(s.auth)}`);
@@ -326,6 +332,7 @@ export function buildProgram(): Command {
       .option('--from-file <file>', 'a ConfigMap manifest or the oidc.json object, as in ToolHive\'s shared configuration')
       .option('--key <key>', 'the ConfigMap data key (default: its only key, or oidc.json)'),
   ).action(async (name: string, o: AuthFlags & { fromFile?: string; key?: string }) => {
+    const { idpProfileFromFlags } = await loadAuthFlags();
     const p = await withCore((api) => api.putIdp({ name, config: idpProfileFromFlags(o) }));
     print(fmt(), p, () => `Profile ${name} saved${p.usedBy.length ? `; applied to ${p.usedBy.join(', ')}` : ''}.`);
   });
@@ -445,7 +452,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     process.stderr.write(`gatehouse: ${errorWords(err)}\n`);
-    if (err instanceof AuthFlagError || err instanceof AuthConfigFormatError || isPolicyUsageError(err)) return ExitCode.usage;
+    if (isAuthUsageError(err) || isPolicyUsageError(err)) return ExitCode.usage;
     if (err instanceof CoreUnavailableError) return ExitCode.coreUnavailable;
     if (err instanceof CoreAlreadyRunningError) return ExitCode.conflict;
     return exitCodeFor(err);

@@ -1,34 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { stringify } from 'yaml';
-import { ApiError, type ApiClient, type PolicyCheckView, type PolicyProblemView, type SimulationInputBody, type SimulationView } from '../api/index.js';
-import { AuthzConfigError, checkAuthzConfig, describeProblem, formatAuthzConfig, parseAuthzConfigDocument, PolicyParseError, simulate, type AuthzConfig } from '../authz/index.js';
+import { ApiError, type ApiClient, type SimulationInputBody, type SimulationView } from '../api/browser.js';
+import type { AuthzConfig } from '../authz/index.js';
 import { ExitCode } from './exit-codes.js';
 import { formatTime, table } from './format.js';
 
 type Format = 'table' | 'json';
 
-export class PolicyFileError extends Error {}
+// The policy commands as commander declares them. What needs Cedar (reading, checking, formatting and
+// simulating a policy file) is in policy-files.ts, loaded by the commands that use it: the others,
+// and every other command, do not pay for src/authz (cedar-wasm) and yaml.
 
-/** Reads an authz-config file as ToolHive accepts it (JSON or YAML; also a ConfigMap or MCPServer manifest). */
-export function readAuthzConfigFile(file: string, key?: string): AuthzConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new PolicyFileError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  try {
-    return parseAuthzConfigDocument(text, file, key);
-  } catch (err) {
-    if (err instanceof AuthzConfigError) throw new PolicyFileError(err.message);
-    throw err;
-  }
-}
+let loaded: typeof import('./policy-files.js') | undefined;
 
-function problemLines(file: string, problems: readonly PolicyProblemView[]): string {
-  return problems.map((p) => `${file}: ${p.severity}: ${describeProblem(p)}`).join('\n');
+/** policy-files.ts, loaded on use. */
+export async function loadPolicyFiles(): Promise<typeof import('./policy-files.js')> {
+  return (loaded ??= await import('./policy-files.js'));
 }
 
 function parseJsonFlag(flag: string, value: string | undefined): Record<string, unknown> {
@@ -87,6 +75,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--strict', 'fail on warnings too')
     .option('--server <name>', "also check the arguments policies read against those the server's tools and prompts declare")
     .action(async (file: string, o: { key?: string; strict?: boolean; server?: string }) => {
+      const { checkAuthzConfig, problemLines, readAuthzConfigFile } = await loadPolicyFiles();
       const config = readAuthzConfigFile(file, o.key);
       const result = o.server === undefined ? checkAuthzConfig(config) : await withCore((api) => api.checkPolicy({ config, server: o.server }));
       const failed = !result.ok || (o.strict === true && result.warnings.length > 0);
@@ -102,10 +91,8 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .command('fmt <file>')
     .description("print the file with every policy in Cedar's canonical layout")
     .option('--write', 'rewrite the file in place instead of printing')
-    .action((file: string, o: { write?: boolean }) => {
-      const formatted = formatAuthzConfig(readAuthzConfigFile(file));
-      const isJson = fs.readFileSync(file, 'utf8').trimStart().startsWith('{');
-      const text = isJson ? `${JSON.stringify(formatted, null, 2)}\n` : stringify(formatted);
+    .action(async (file: string, o: { write?: boolean }) => {
+      const text = (await loadPolicyFiles()).formattedPolicyFile(file);
       if (!o.write) {
         process.stdout.write(text);
         return;
@@ -134,12 +121,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
       const input = simulationInput(o);
       let result: SimulationView;
       if (file !== undefined) {
-        const config = readAuthzConfigFile(file);
-        const check = checkAuthzConfig(config, {}, { strict: o.strict === true });
-        if (check.errors.length > 0) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
-        if (!check.ok) throw new PolicyFileError(`${file} has findings, which --strict refuses:\n${problemLines(file, check.warnings)}`);
-        warn(file, check.warnings);
-        result = simulate(config, input);
+        result = (await loadPolicyFiles()).simulateFile(file, input, o.strict === true);
       } else {
         result = await withCore((api) => api.simulatePolicy({ set: o.set!, ...(o.policyVersion !== undefined ? { version: o.policyVersion } : {}), input }));
       }
@@ -153,6 +135,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--note <text>', 'what changed, kept in the history')
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .action(async (name: string, file: string, o: { note?: string; strict?: boolean }) => {
+      const { readAuthzConfigFile, savedText } = await loadPolicyFiles();
       const config = readAuthzConfigFile(file);
       const r = await withCore((api) => api.savePolicy({ name, config, note: o.note, strict: o.strict === true }));
       print(r, () => savedText(name, r));
@@ -166,9 +149,10 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--note <text>', 'what changed, kept in the history')
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .action(async (name: string, o: { server: string; file?: string; note?: string; strict?: boolean }) => {
-      const saved = o.file ? await withCore((api) => api.savePolicy({ name, config: readAuthzConfigFile(o.file!), note: o.note, strict: o.strict === true })) : undefined;
+      const files = o.file ? await loadPolicyFiles() : undefined;
+      const saved = o.file ? await withCore((api) => api.savePolicy({ name, config: files!.readAuthzConfigFile(o.file!), note: o.note, strict: o.strict === true })) : undefined;
       const s = await withCore((api) => api.attachPolicy({ name: o.server, policySet: name }));
-      print({ saved, server: s }, () => `${saved ? `${savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
+      print({ saved, server: s }, () => `${saved ? `${files!.savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
     });
 
   policy
@@ -220,24 +204,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     });
 }
 
-/** The validator's findings about a file that is loaded anyway (`run --authz-config`), on stderr. */
-export function warnAboutPolicies(file: string, config: AuthzConfig): void {
-  const check = checkAuthzConfig(config);
-  if (check.errors.length === 0) warn(file, check.warnings);
-}
-
-/** Findings of a file that is loaded anyway: on stderr, so `--format json` output stays clean. */
-function warn(file: string, warnings: readonly PolicyProblemView[]): void {
-  if (warnings.length > 0) process.stderr.write(`${problemLines(file, warnings)}\n${file}: loaded with ${warnings.length} warning(s) (--strict refuses them)\n`);
-}
-
-function savedText(name: string, r: { version: number; check: PolicyCheckView; servers: string[] }): string {
-  const lines = [`Saved ${name} v${r.version}${r.servers.length ? `; now enforced on ${r.servers.join(', ')}` : ''}.`];
-  if (r.check.warnings.length) lines.push(problemLines(name, r.check.warnings));
-  return lines.join('\n');
-}
-
-/** Errors this module raises that are the user's input, not a failure of Gatehouse. */
+/** Errors this module raises that are the user's input, not a failure of Gatehouse. Loads nothing. */
 export function isPolicyUsageError(err: unknown): boolean {
-  return err instanceof PolicyFileError || err instanceof PolicyParseError || (err instanceof ApiError && err.check !== undefined);
+  return (loaded?.isPolicyFileError(err) ?? false) || (err instanceof ApiError && err.check !== undefined);
 }

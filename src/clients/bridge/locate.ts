@@ -1,5 +1,4 @@
-import { ApiError, type ApiClient, type ServerView } from '../../api/index.js';
-import { appPaths } from '../../store/index.js';
+import { ApiError, type ApiClient, type ServerView } from '../../api/browser.js';
 import { ServerUnavailableError, UpstreamFatalError, UpstreamTransientError, type LocateContext, type UpstreamTarget } from './upstream.js';
 
 export interface CoreLocatorOptions {
@@ -10,6 +9,14 @@ export interface CoreLocatorOptions {
   /** The core connection (tests). */
   /** The core's API (the command passes the CLI's connectCore: it starts a background core when asked). */
   connect: (opts: { start: boolean }) => Promise<ApiClient>;
+}
+
+/**
+ * The data folder's paths, for messages only: the store's index (better-sqlite3 and every repository)
+ * is loaded when a message needs it, not at every bridge start.
+ */
+async function dataPaths(): Promise<{ dir: string; coreLog: string }> {
+  return (await import('../../store/index.js')).appPaths();
 }
 
 function oneLine(text: string, max = 200): string {
@@ -64,7 +71,7 @@ export function coreLocator(name: string, opts: CoreLocatorOptions): { locate(co
         return api;
       } catch {
         throw new ServerUnavailableError(
-          `Gatehouse is not running and could not be started (see its log: ${appPaths().coreLog}). Start Gatehouse (the app, or: gatehouse serve), then try again.`,
+          `Gatehouse is not running and could not be started (see its log: ${(await dataPaths()).coreLog}). Start Gatehouse (the app, or: gatehouse serve), then try again.`,
         );
       }
     }
@@ -83,7 +90,7 @@ export function coreLocator(name: string, opts: CoreLocatorOptions): { locate(co
         s = await api.getServer({ name });
       } catch (err) {
         if (err instanceof ApiError && err.code === 'not_found') {
-          if (!found) throw new UpstreamFatalError(`No MCP server named "${name}" in Gatehouse (${appPaths().dir}). See: gatehouse ls`);
+          if (!found) throw new UpstreamFatalError(`No MCP server named "${name}" in Gatehouse (${(await dataPaths()).dir}). See: gatehouse ls`);
           throw new ServerUnavailableError(`MCP server "${name}" no longer exists in Gatehouse. See: gatehouse ls`);
         }
         throw new UpstreamTransientError(`The Gatehouse core did not answer (${err instanceof Error ? oneLine(err.message) : String(err)}).`, true);
