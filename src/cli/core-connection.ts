@@ -52,3 +52,22 @@ export async function connectCore(opts: { start: boolean } = { start: true }): P
   const tail = fs.existsSync(paths.coreLog) ? fs.readFileSync(paths.coreLog, 'utf8').split('\n').slice(-8).join('\n') : '';
   throw new CoreUnavailableError(`The Gatehouse core did not start. Its log (${paths.coreLog}) ends with:\n${tail}`);
 }
+
+/**
+ * Asks the running core to quit and waits until it has stopped: its discovery file removed (or
+ * another core's) and its lock released, or its process gone. The core answers the request first and
+ * stops right after; without the wait, "stopped" could be printed (and the next command run) while
+ * it was still closing. False when no core was running.
+ */
+export async function shutdownCore(waitMs = 10_000): Promise<boolean> {
+  const paths = appPaths();
+  const api = await reachable(paths);
+  if (!api) return false;
+  const pid = readDiscovery(paths.discovery)?.pid;
+  await api.shutdown();
+  const deadline = Date.now() + waitMs;
+  const stopped = () => pid === undefined || !isProcessAlive(pid) || (readDiscovery(paths.discovery)?.pid !== pid && lockHolder(paths.lock) !== pid);
+  // Past the deadline, as before the wait: the core was told, and says so in its own log if it hangs.
+  while (!stopped() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return true;
+}

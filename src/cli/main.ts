@@ -6,7 +6,7 @@ import type { ApiClient, LogLine, RunRequestBody, ServerView } from '../api/brow
 // policy files, the MCP SDK for `bridge`) are loaded with import() in its action, so `gatehouse ls`
 // and every bridge a client starts do not load the whole core (see `npm run bench:cli`).
 import { CoreAlreadyRunningError, VERSION } from '../app/light.js';
-import { connectCore, CoreUnavailableError } from './core-connection.js';
+import { connectCore, CoreUnavailableError, shutdownCore } from './core-connection.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
@@ -428,12 +428,10 @@ export function buildProgram(): Command {
     .command('shutdown')
     .description('quit the running core (running servers come back at its next start)')
     .action(async () => {
-      const api = await connectCore({ start: false }).catch(() => undefined);
-      if (!api) {
+      if (!(await shutdownCore())) {
         process.stdout.write('No Gatehouse core is running.\n');
         return;
       }
-      await api.shutdown();
       process.stdout.write('Gatehouse core stopped.\n');
     });
 
