@@ -2,19 +2,20 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectApi, type ApiClient } from '../api/browser.js';
+import type { ApiClient } from '../api/browser.js';
 import { readDiscovery, isProcessAlive, lockHolder } from '../app/light.js';
 // The store's paths module, not its index: the index loads better-sqlite3 and every repository, 30 ms
 // of each command's start. A reach into src/store until that folder has a light entry of its own (as
 // src/api has browser.ts and src/app has light.ts).
 import { appPaths, type AppPaths } from '../store/paths.js';
+import { connectCli } from './http-transport.js';
 
 export class CoreUnavailableError extends Error {}
 
 async function reachable(paths: AppPaths): Promise<ApiClient | undefined> {
   const d = readDiscovery(paths.discovery);
   if (!d || !isProcessAlive(d.pid)) return undefined;
-  const client = connectApi(d.url, d.token);
+  const client = connectCli(d.url, d.token);
   try {
     await client.core();
     return client;
