@@ -65,6 +65,8 @@ export interface Core {
   secrets: SecretsProvider;
   sealed: SealedStore;
   clients: ClientManager;
+  /** Where every log line goes (containers, proxies, the core); live followers see each as it is stored. */
+  logs: LogSink;
   /** A one-time URL that signs a browser in to the app. */
   loginUrl(): string;
   /** The control API in process, by route and stream name (Electron's window and tray; no HTTP, no token). */
@@ -207,7 +209,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
     const ipc = createIpcApi(api.service, { uiLoginUrl: () => api.loginUrl() });
-    return { url, token, paths, store, manager, secrets, sealed, clients, loginUrl: () => api.loginUrl(), ipc, stop };
+    return { url, token, paths, store, manager, secrets, sealed, clients, logs, loginUrl: () => api.loginUrl(), ipc, stop };
   } catch (err) {
     for (const c of cleanup) {
       try {

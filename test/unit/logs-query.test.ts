@@ -81,4 +81,25 @@ describe('log queries', () => {
     store.settings.set('logRetention', { maxLines: 5 });
     expect(retentionSetting(store)).toEqual(DEFAULT_RETENTION);
   });
+
+  it('the chart from per-minute counts equals the chart from the lines, through inserts, renames and pruning', () => {
+    const s2 = openStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-counts-')), 'gatehouse.db'));
+    const rows: NewLogEntry[] = [];
+    for (let i = 0; i < 5000; i++) rows.push({ ts: T0 + i * 7_919, server: ['a', 'b', 'c'][i % 3]!, source: (['container', 'proxy', 'audit'] as const)[i % 3]!, level: (['info', 'warn', 'error', 'debug'] as const)[i % 4]!, message: `m ${i}`, fields: null });
+    for (let i = 0; i < rows.length; i += 700) s2.logs.insertMany(rows.slice(i, i + 700));
+    const queries: LogQuery[] = [{}, { server: 'b' }, { sources: ['proxy', 'audit'] }, { levels: ['error'] }, { sinceTs: T0 + 3_600_000, untilTs: T0 + 7_200_000 - 1 }];
+    const same = () => {
+      for (const q of queries) expect(s2.logs.histogram(q, 60), JSON.stringify(q)).toEqual(s2.logs.histogramFromLines(q, 60));
+    };
+    same();
+    expect(s2.logs.histogram({}, 60).bucketMs).toBeGreaterThanOrEqual(60_000);
+    s2.db.prepare("UPDATE logs SET server = 'z' WHERE server = 'a'").run();
+    queries.push({ server: 'z' });
+    same();
+    s2.logs.prune({ maxRows: 3_000, maxAgeMs: 10 * 365 * 86_400_000 }, T0 + 1e9);
+    same();
+    s2.logs.deleteForServer('b');
+    same();
+    s2.close();
+  });
 });

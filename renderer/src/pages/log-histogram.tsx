@@ -1,4 +1,4 @@
-import { useState, type KeyboardEvent } from 'react';
+import { memo, useState, type KeyboardEvent } from 'react';
 import type { LogHistogram } from '../../../src/api/browser.js';
 
 const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -12,7 +12,7 @@ function label(ts: number, bucketMs: number): string {
  * Lines per level over time. A click (or Enter on the bar picked with the arrow keys) shows the lines up
  * to the end of that bar.
  */
-export function Histogram({ data, onSeek }: { data: LogHistogram; onSeek: (untilTs: number) => void }) {
+export const Histogram = memo(function Histogram({ data, onSeek }: { data: LogHistogram; onSeek: (untilTs: number) => void }) {
   const [cursor, setCursor] = useState<number>();
   if (data.buckets.length === 0) return null;
   const max = Math.max(...data.buckets.map((b) => b.debug + b.info + b.warn + b.error), 1);
@@ -54,4 +54,4 @@ export function Histogram({ data, onSeek }: { data: LogHistogram; onSeek: (until
       </p>
     </div>
   );
-}
+});

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { LogHistogram, LogLine, LogQuery, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { append, emptyWindow, prepend, type LogWindow } from '../log-window.js';
@@ -56,8 +56,21 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
   const query = useMemo<Filter>(() => ({ ...filter, ...(search.trim() ? { search: search.trim() } : {}) }), [filter, search]);
 
   // A new query: its newest lines, its volume chart, then the live tail.
+  const firstQuery = useRef(true);
   useEffect(() => {
     const ac = new AbortController();
+    const pending: LogLine[] = [];
+    const flush = () => {
+      if (ac.signal.aborted || pending.length === 0) return;
+      const batch = pending.splice(0);
+      setHistogram((prev) => prev && batch.reduce(addToHistogram, prev));
+      if (!winRef.current.live) return setUnseen((n) => n + batch.length);
+      setWin((w) => append(w, batch, true).window);
+      if (!stick.current) setUnseen((n) => n + batch.length);
+    };
+    // Typing in a filter waits a moment; opening the page does not.
+    const delay = firstQuery.current ? 0 : 150;
+    firstQuery.current = false;
     const timer = setTimeout(() => {
       setError(undefined);
       setUnseen(0);
@@ -65,18 +78,21 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
       stick.current = true;
       void (async () => {
         try {
-          const [rows, h] = await Promise.all([api.logs({ ...query, limit: PAGE }), api.logHistogram({ ...query, buckets: 120 })]);
+          // The rows first; the chart may take longer (a search counts every match) and arrives on its own.
+          void api.logHistogram({ ...query, buckets: 120 }).then(
+            (h) => !ac.signal.aborted && setHistogram(h),
+            () => {},
+          );
+          const rows = await api.logs({ ...query, limit: PAGE });
           if (ac.signal.aborted) return;
           setWin({ rows, live: true, older: rows.length >= PAGE });
-          setHistogram(h);
           await api.follow(
             'followLogs',
             { ...query, limit: PAGE, afterId: rows.at(-1)?.id ?? 0 },
             (l) => {
-              setHistogram((prev) => prev && addToHistogram(prev, l));
-              if (!winRef.current.live) return setUnseen((n) => n + 1);
-              setWin((w) => append(w, [l], true).window);
-              if (!stick.current) setUnseen((n) => n + 1);
+              // At a thousand lines a second, one render per frame, not one per line.
+              pending.push(l);
+              if (pending.length === 1) requestAnimationFrame(flush);
             },
             ac.signal,
           );
@@ -84,7 +100,7 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
           if (!ac.signal.aborted) setError(errorText(err));
         }
       })();
-    }, 150);
+    }, delay);
     return () => {
       clearTimeout(timer);
       ac.abort();
@@ -179,6 +195,10 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
     }
   };
 
+  const seekRef = useRef(seek);
+  seekRef.current = seek;
+  const onSeek = useCallback((ts: number) => void seekRef.current(ts), []);
+
   const exportJsonl = async () => {
     setBusy('Exporting…');
     try {
@@ -208,7 +228,7 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
 
   const first = Math.max(0, Math.floor(viewport.top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(win.rows.length, Math.ceil((viewport.top + viewport.height) / ROW_HEIGHT) + OVERSCAN);
-  const visible = win.rows.slice(first, last);
+  const visible = useMemo(() => win.rows.slice(first, last), [win.rows, first, last]);
   const selectedLine = win.rows.find((l) => l.id === selected);
 
   const onKey = (e: KeyboardEvent<HTMLDivElement>) => {
@@ -312,7 +332,7 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
           <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="words in any line" />
         </label>
       </form>
-      {histogram && <Histogram data={histogram} onSeek={(ts) => void seek(ts)} />}
+      {histogram && <Histogram data={histogram} onSeek={onSeek} />}
       {error && (
         <p className="notice error" role="alert">
           {error}
@@ -323,25 +343,7 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
           {win.rows.length === 0 ? (
             <p className="empty">{query.search ? 'No line matches.' : 'No lines yet.'}</p>
           ) : (
-            <div style={{ height: win.rows.length * ROW_HEIGHT, position: 'relative' }}>
-              {visible.map((l, i) => (
-                <div
-                  key={l.id}
-                  id={`log-${l.id}`}
-                  role="option"
-                  aria-selected={l.id === selected}
-                  className={`log-row level-${l.level} source-${l.source}${l.id === selected ? ' selected' : ''}`}
-                  style={{ top: (first + i) * ROW_HEIGHT }}
-                  onClick={() => setSelected(l.id)}
-                >
-                  <span className="ts">{time(l.ts)}</span>
-                  <span className="srv">{l.server}</span>
-                  <span className="src">{l.source}</span>
-                  <span className="lvl">{l.level}</span>
-                  <span className="msg">{l.source === 'audit' && l.fields ? <AuditSummary line={l} /> : <Highlighted text={l.message} term={query.search ?? ''} />}</span>
-                </div>
-              ))}
-            </div>
+            <LogRows rows={visible} first={first} total={win.rows.length} selected={selected} search={query.search ?? ''} onSelect={setSelected} />
           )}
         </div>
         {selectedLine && <LogDetail line={selectedLine} onClose={() => setSelected(undefined)} />}
@@ -354,6 +356,31 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
     </section>
   );
 }
+
+/** The rows on screen; memoized, so a scroll that keeps them draws nothing new. */
+const LogRows = memo(function LogRows({ rows, first, total, selected, search, onSelect }: { rows: LogLine[]; first: number; total: number; selected: number | undefined; search: string; onSelect: (id: number) => void }) {
+  return (
+    <div style={{ height: total * ROW_HEIGHT, position: 'relative' }}>
+      {rows.map((l, i) => (
+        <div
+          key={l.id}
+          id={`log-${l.id}`}
+          role="option"
+          aria-selected={l.id === selected}
+          className={`log-row level-${l.level} source-${l.source}${l.id === selected ? ' selected' : ''}`}
+          style={{ top: (first + i) * ROW_HEIGHT }}
+          onClick={() => onSelect(l.id)}
+        >
+          <span className="ts">{time(l.ts)}</span>
+          <span className="srv">{l.server}</span>
+          <span className="src">{l.source}</span>
+          <span className="lvl">{l.level}</span>
+          <span className="msg">{l.source === 'audit' && l.fields ? <AuditSummary line={l} /> : <Highlighted text={l.message} term={search} />}</span>
+        </div>
+      ))}
+    </div>
+  );
+});
 
 function addToHistogram(h: LogHistogram, l: LogLine): LogHistogram {
   const ts = Math.floor(l.ts / h.bucketMs) * h.bucketMs;
