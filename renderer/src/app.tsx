@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { ClientsPage } from './pages/clients.js';
 import { IdentityPage } from './pages/identity.js';
 import { LogsPage } from './pages/logs.js';
+import { PoliciesPage } from './pages/policies.js';
 import { SecretsPage } from './pages/secrets.js';
 import { ServerDetailPage } from './pages/server-detail.js';
 import { ServersPage } from './pages/servers.js';
@@ -12,6 +13,7 @@ const PAGES = [
   { id: 'clients', title: 'Clients' },
   { id: 'secrets', title: 'Secrets' },
   { id: 'identity', title: 'Identity' },
+  { id: 'policies', title: 'Policies' },
   { id: 'logs', title: 'Logs' },
 ] as const;
 type PageId = (typeof PAGES)[number]['id'];
@@ -77,6 +79,7 @@ export function App() {
         {page === 'clients' && <ClientsPage servers={servers} />}
         {page === 'secrets' && <SecretsPage servers={servers} />}
         {page === 'identity' && <IdentityPage />}
+        {page === 'policies' && <PoliciesPage />}
         {page === 'logs' && <LogsPage servers={servers} initialServer={route.params.get('server') ?? undefined} />}
       </main>
     </div>

@@ -209,6 +209,16 @@ describe('the app in the browser', () => {
     expect((await env.t.api.idps()).map((p) => p.name)).toEqual(['company-idp']);
   });
 
+  it('lists the policy sets, the servers each decides for, and their versions', async () => {
+    await page.getByRole('link', { name: 'Policies' }).click();
+    const set = page.getByRole('row', { name: /echo-only/ });
+    await expect.poll(() => set.textContent()).toContain('tools');
+    await set.getByRole('button', { name: 'echo-only' }).click();
+    await expect.poll(() => page.getByLabel('The policies of echo-only').textContent()).toContain('resource == Tool::"echo"');
+    await expectAccessible(page, 'Policies');
+    await shot('policies');
+  });
+
   it('keeps a secret without ever showing it back', async () => {
     await page.getByRole('link', { name: 'Secrets' }).click();
     const value = testSecret('app-secret');
