@@ -33,7 +33,7 @@ export const RunRequestSchema = z
   .strict();
 export type RunRequestBody = z.infer<typeof RunRequestSchema>;
 
-export const ServerStatusSchema = z.enum(['starting', 'running', 'stopping', 'stopped', 'error', 'unknown']);
+export const ServerStatusSchema = z.enum(['starting', 'running', 'unhealthy', 'stopping', 'stopped', 'error', 'unknown']);
 const SecretRefSchema = z.object({ name: z.string(), target: z.string() });
 
 export const ServerViewSchema = z.object({

@@ -12,6 +12,7 @@ import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, ty
 import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
 import { ServerManager } from './server-manager.js';
+import type { HealthCheckSettings } from './health-monitor.js';
 import { ClientManager } from './client-manager.js';
 import { currentUserEnvironment, nodeBridgeLauncher, type BridgeLauncher, type UserEnvironment } from '../clients/index.js';
 import { VERSION } from './version.js';
@@ -54,6 +55,8 @@ export interface CoreOptions {
   rendererDir?: string;
   /** Check every API response against its route's schema (tests). */
   checkApiResponses?: boolean;
+  /** How running servers are checked for answers (default: every 30 s, unhealthy after 2 failures). */
+  healthCheck?: HealthCheckSettings;
 }
 
 export interface Core {
@@ -162,6 +165,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       instanceId,
       requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
       startTimeoutMs: 30_000,
+      ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}),
       pullPolicy: opts.pullPolicy ?? (process.env['GATEHOUSE_PULL_POLICY'] === 'never' ? 'never' : 'missing'),
       extraLabels: opts.extraLabels,
       audit,

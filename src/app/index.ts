@@ -4,3 +4,4 @@ export { readDiscovery, isProcessAlive, type Discovery } from './discovery.js';
 export { CoreAlreadyRunningError, lockHolder } from './core-lock.js';
 export * from './errors.js';
 export { VERSION } from './version.js';
+export { DEFAULT_HEALTH_CHECK, HealthMonitor, type HealthCheckSettings } from './health-monitor.js';

@@ -25,6 +25,7 @@ import { AuthzManager, PolicyCheckError } from './authz-manager.js';
 import { authorizationLayer } from '../authz/index.js';
 import { auditLayer, defaultAuditConfig, type AuditConfig, type AuditFileWriter } from '../audit/index.js';
 import type { Middleware } from '../proxy/index.js';
+import { DEFAULT_HEALTH_CHECK, HealthMonitor, type HealthCheckSettings } from './health-monitor.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 import { assertValidServerName, nameFromImage } from './names.js';
 import { pickFreePort, waitForPort } from './ports.js';
@@ -75,6 +76,8 @@ export interface ManagerSettings {
   extraLabels?: Record<string, string>;
   /** Called after the set of wanted servers changed (run, start, stop, rm, rename): clients follow. Never throws. */
   onServersChanged?: () => Promise<void>;
+  /** How running servers are checked (default: DEFAULT_HEALTH_CHECK). */
+  healthCheck?: HealthCheckSettings;
 }
 
 interface Live {
@@ -84,6 +87,7 @@ interface Live {
   stopLogs?: () => void;
   /** Set while Gatehouse itself stops the container, so its exit is not reported as a crash. */
   expectingExit: boolean;
+  health?: HealthMonitor;
   /** Serializes lifecycle operations on one server (start/stop/restart never interleave). */
   queue: Promise<unknown>;
 }
@@ -574,6 +578,17 @@ export class ServerManager {
       live.backend = backend;
       await live.proxy.setBackend(backend, 'running');
       this.setStatus(name, 'running', null);
+      live.health = new HealthMonitor((timeoutMs) => backend.probe(timeoutMs), this.settings.healthCheck ?? DEFAULT_HEALTH_CHECK, (healthy, detail) => {
+        const now = this.store.servers.get(name)?.status;
+        if (!healthy && now === 'running') {
+          this.setStatus(name, 'unhealthy', detail);
+          this.coreLog(name, 'warn', `Server ${name} is unhealthy: ${detail}`);
+        } else if (healthy && now === 'unhealthy') {
+          this.setStatus(name, 'running', null);
+          this.coreLog(name, 'info', `Server ${name} ${detail}`);
+        }
+      });
+      live.health.start();
       this.coreLog(name, 'info', `Server ${name} is running${wasRunning ? ' (adopted the running container)' : ''}`);
     } catch (err) {
       await this.teardown(name, live);
@@ -647,6 +662,8 @@ export class ServerManager {
   }
 
   private async teardown(_name: string, live: Live): Promise<void> {
+    live.health?.stop();
+    live.health = undefined;
     live.stopLogs?.();
     live.stopLogs = undefined;
     const backend = live.backend;

@@ -35,9 +35,11 @@ export class CrashWatch {
     const s = event.server;
     const before = this.last.get(s.name);
     this.last.set(s.name, s.status);
-    if (s.status !== 'error' || before === 'error' || s.desiredState !== 'running') return undefined;
     const detail = s.statusDetail ? `: ${clip(s.statusDetail)}` : '.';
-    if (before === 'running') return { title: 'Gatehouse', body: `Server ${s.name} stopped unexpectedly${detail}`, server: s.name };
+    // A server that runs but stopped answering: worth one notice, as a crash is.
+    if (s.status === 'unhealthy' && before === 'running') return { title: 'Gatehouse', body: `Server ${s.name} stopped answering${detail}`, server: s.name };
+    if (s.status !== 'error' || before === 'error' || s.desiredState !== 'running') return undefined;
+    if (before === 'running' || before === 'unhealthy') return { title: 'Gatehouse', body: `Server ${s.name} stopped unexpectedly${detail}`, server: s.name };
     // From starting (a start, a restart, the restore at launch) or from a state we never saw.
     return { title: 'Gatehouse', body: `Server ${s.name} could not start${detail}`, server: s.name };
   }

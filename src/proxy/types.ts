@@ -7,5 +7,7 @@ export type ProxyLog = (level: ProxyLogLevel, message: string, fields?: Record<s
 export interface McpBackend {
   handle(ctx: ProxyContext): Promise<void>;
   health(): Record<string, unknown>;
+  /** Whether the MCP server answers now (an MCP ping over stdio; a connection over HTTP), within timeoutMs. */
+  probe(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

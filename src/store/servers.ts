@@ -2,7 +2,8 @@ import type { Db } from './database.js';
 
 export type TransportKind = 'stdio' | 'sse' | 'streamable-http';
 export type DesiredState = 'running' | 'stopped';
-export type ServerStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'error' | 'unknown';
+/** `unhealthy`: the container runs but the MCP server has stopped answering its health checks. */
+export type ServerStatus = 'starting' | 'running' | 'unhealthy' | 'stopping' | 'stopped' | 'error' | 'unknown';
 export type NetworkSetting = 'default' | 'host' | 'none';
 
 /** A reference to a secret (never its value) and the environment variable that receives it. */

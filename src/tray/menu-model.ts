@@ -27,7 +27,7 @@ export interface TrayOptions {
 /** The clients most people use: one click from the tray's top level until they are set up. */
 export const FEATURED_CLIENTS: readonly string[] = ['claude-desktop', 'cursor'];
 
-const STATUS_MARK: Record<string, string> = { running: '●', starting: '◐', stopping: '◐', stopped: '○', error: '✕' };
+const STATUS_MARK: Record<string, string> = { running: '●', unhealthy: '!', starting: '◐', stopping: '◐', stopped: '○', error: '✕' };
 
 const CLIENT_MARK: Record<ClientView['state'], string> = { 'in-sync': '✓', 'out-of-sync': '!', error: '✕', 'not-registered': '', 'not-installed': '' };
 
@@ -56,7 +56,7 @@ function clientsMenu(clients: readonly ClientView[]): MenuItemModel {
 
 /** Start for a stopped or failed server, Stop for one running or on its way up; nothing to do while it stops. */
 function toggle(s: ServerView, engineConnected: boolean): MenuItemModel {
-  if (s.status === 'running' || s.status === 'starting') return { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } };
+  if (s.status === 'running' || s.status === 'unhealthy' || s.status === 'starting') return { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } };
   if (s.status === 'stopping') return { kind: 'action', label: 'Stopping…', action: { type: 'stop', server: s.name }, enabled: false };
   return { kind: 'action', label: 'Start', action: { type: 'start', server: s.name }, enabled: engineConnected };
 }
@@ -74,12 +74,12 @@ export function trayMenu(servers: readonly ServerView[], engine: { connected: bo
   if (!engine.connected) items.push({ kind: 'label', label: `Container engine unavailable: ${engine.detail.slice(0, 80)}` });
   if (servers.length === 0) items.push({ kind: 'label', label: 'No servers yet' });
   for (const s of servers) {
-    const running = s.status === 'running';
+    const running = s.status === 'running' || s.status === 'unhealthy';
     items.push({
       kind: 'submenu',
       label: `${STATUS_MARK[s.status] ?? '?'} ${s.name} — ${s.status}`,
       items: [
-        { kind: 'label', label: s.status === 'error' && s.statusDetail ? `Error: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
+        { kind: 'label', label: (s.status === 'error' || s.status === 'unhealthy') && s.statusDetail ? `${s.status === 'error' ? 'Error' : 'Unhealthy'}: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
         { kind: 'separator' },
         toggle(s, engine.connected),
         { kind: 'action', label: 'Restart', action: { type: 'restart', server: s.name }, enabled: running },

@@ -29,6 +29,7 @@ const error = (id: unknown, code: number, message: string, data?: unknown) => ({
 function testBackend(): McpBackend {
   return {
     health: () => ({}),
+    probe: () => Promise.resolve(true),
     close: async () => undefined,
     async handle(ctx) {
       const { req, res } = ctx;

@@ -97,6 +97,7 @@ describe('the authorization layer on the way back', () => {
       sendMessages(ctx.res, ctx.tap, 200, [list(id, { content: [{ type: 'text', text: 'secret' }], tools: ['secret'] })], { batch: false, answers: () => 'tools/call' });
     },
     health: () => ({}),
+    probe: () => Promise.resolve(true),
     close: async () => {},
   };
 

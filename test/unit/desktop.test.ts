@@ -124,6 +124,14 @@ describe('crash notifications', () => {
     expect(watch.next({ type: 'server', server: crashed })?.body).toBe('Server a stopped unexpectedly: exited with code 3; last output: boom');
   });
 
+  it('says once that a running server stopped answering, and that an unhealthy one then crashed', () => {
+    const watch = new CrashWatch([server('a', 'running')]);
+    const sick = server('a', 'unhealthy', { statusDetail: 'the MCP server has not answered for about 80 s' });
+    expect(watch.next({ type: 'server', server: sick })?.body).toBe('Server a stopped answering: the MCP server has not answered for about 80 s');
+    expect(watch.next({ type: 'server', server: sick })).toBeUndefined();
+    expect(watch.next({ type: 'server', server: server('a', 'error', { statusDetail: 'exited with code 137' }) })?.body).toBe('Server a stopped unexpectedly: exited with code 137');
+  });
+
   it('is quiet when the user stops a server or Gatehouse quits', () => {
     const watch = new CrashWatch([server('a', 'running'), server('b', 'running')]);
     for (const s of [server('a', 'stopping', { desiredState: 'stopped', statusDetail: 'stopped by user' }), server('a', 'stopped', { desiredState: 'stopped' })]) {

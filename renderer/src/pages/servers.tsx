@@ -5,6 +5,7 @@ import { AuthFields, authFromForm } from './auth-fields.js';
 
 const STATUS_TEXT: Record<ServerView['status'], string> = {
   running: 'Running',
+  unhealthy: 'Not answering',
   starting: 'Starting',
   stopping: 'Stopping',
   stopped: 'Stopped',
@@ -67,7 +68,7 @@ export function ServersPage({ servers }: { servers: ServerView[] | undefined }) 
                 </th>
                 <td>
                   <span className={`status ${s.status}`}>{STATUS_TEXT[s.status]}</span>
-                  {s.statusDetail && s.status === 'error' && <span className="sub">{s.statusDetail}</span>}
+                  {s.statusDetail && (s.status === 'error' || s.status === 'unhealthy') && <span className="sub">{s.statusDetail}</span>}
                 </td>
                 <td>{s.transport}</td>
                 <td>

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { sendJsonRpcError } from '../http-util.js';
 import { ErrorCodes, isJsonRpcId, wireHeaderMismatch, wireHeadersFor, type JsonRpcId } from '../../mcp/index.js';
 import type { ProxyContext } from '../pipeline/index.js';
@@ -221,6 +222,21 @@ export class ReverseProxyBackend implements McpBackend {
 
   health(): Record<string, unknown> {
     return { inFlight: this.inFlight };
+  }
+
+  /** The server's port accepts a connection: sessions belong to callers, so no MCP message is sent. */
+  probe(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: this.target.host, port: this.target.port });
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,11 @@ export class StdioBackend implements McpBackend, SessionBackend {
     };
   }
 
+  probe(timeoutMs: number): Promise<boolean> {
+    if (this.mux.closed || !this.mux.initializeResult) return Promise.resolve(false);
+    return this.mux.ping(timeoutMs);
+  }
+
   async close(): Promise<void> {
     this.stateful.close();
     this.legacy.close();

@@ -413,6 +413,13 @@ export class StdioMultiplexer {
     return false;
   }
 
+  /** An MCP ping of the server's own: true when it answers at all (a JSON-RPC error is an answer too). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    const res = await this.internalRequest('ping', {}, timeoutMs);
+    const code = 'error' in res ? res.error.code : undefined;
+    return code !== ErrorCodes.RequestTimeout && code !== ErrorCodes.ConnectionClosed;
+  }
+
   private internalRequest(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<JsonRpcResponse> {
     return new Promise((resolve) => {
       if (this.closedReason !== undefined) {
