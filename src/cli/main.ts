@@ -144,7 +144,7 @@ export function buildProgram(): Command {
           `Gatehouse core ${VERSION} running (data in ${core.paths.dir}). Ctrl-C to quit.\n\n` +
             `  Open the app: ${login}\n  (the link signs this browser in once and expires in 15 minutes; \`gatehouse ui\` makes a new one)\n\n`,
         );
-        if (o.open) await openInBrowser(login);
+        if (o.open) await openInBrowser(login, (why) => process.stderr.write(`Could not open a browser (${why}): open the link above.\n`));
       }
       const quit = () => void core.stop().then(() => resolveStopped());
       process.once('SIGINT', quit);
@@ -421,7 +421,7 @@ export function buildProgram(): Command {
     .action(async (o: { open: boolean }) => {
       const { url } = await withCore((api) => api.uiLoginCode());
       process.stdout.write(`Open the app: ${url}\n`);
-      if (o.open) await openInBrowser(url);
+      if (o.open) await openInBrowser(url, (why) => process.stderr.write(`Could not open a browser (${why}): open the link above.\n`));
     });
 
   program
