@@ -1,3 +1,4 @@
+import type { ErrorHint } from '../api/contract.js';
 import {
   AuthConfigSchema,
   OidcInlineSchema,
@@ -57,7 +58,7 @@ export class AuthManager {
     try {
       eff = effectiveAuth(config, urls[0]!, (name) => this.profile(name));
     } catch (err) {
-      throw new BadRequestError((err as Error).message);
+      throw new BadRequestError((err as Error).message, (err as { hint?: ErrorHint }).hint);
     }
     if (!eff) return undefined;
     const configured = config.type !== 'kubernetes' && (config.type === 'inline' ? config.inline.resourceUrl : this.profile(config.type === 'configMap' ? config.configMap.name : '')?.resourceUrl);

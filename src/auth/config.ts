@@ -79,6 +79,15 @@ export interface EffectiveAuth {
 
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 
+/** A server refers to a shared identity-provider profile that is not there. */
+export class MissingProfileError extends Error {
+  readonly hint: { action: 'add-idp'; profile: string };
+  constructor(readonly profile: string) {
+    super(`Identity provider profile "${profile}" does not exist.`);
+    this.hint = { action: 'add-idp', profile };
+  }
+}
+
 /**
  * Resolves a server's auth settings into what the proxy enforces. The resource URL defaults to the
  * server's own MCP URL, and the audience to the resource URL: each server then has its own audience,
@@ -92,7 +101,7 @@ export function effectiveAuth(config: AuthConfig, serverUrl: string, profiles: (
     case 'configMap': {
       const inline = config.type === 'inline' ? config.inline : profiles(config.configMap.name);
       if (!inline) {
-        throw new Error(`Identity provider profile "${config.type === 'configMap' ? config.configMap.name : ''}" does not exist. Create it with: gatehouse idp add NAME --issuer URL`);
+        throw new MissingProfileError(config.type === 'configMap' ? config.configMap.name : '');
       }
       const resourceUrl = inline.resourceUrl ?? serverUrl;
       return {
