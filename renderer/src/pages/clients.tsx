@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ClientChangeView, ClientPreviewView, ClientView, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { Notice, DataTable } from '../ui.js';
 import { FileDiff } from './file-diff.js';
 
 const STATE_TEXT: Record<ClientView['state'], string> = {
@@ -56,11 +57,7 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
         <h1 id="clients-title">Clients</h1>
       </div>
       <p className="lead">Set up an MCP client in one click: Gatehouse writes an entry for each of your servers into the client's own settings file, and keeps it in sync.</p>
-      {result && (
-        <p className={`notice ${result.kind}`} role={result.kind === 'error' ? 'alert' : 'status'}>
-          {result.text}
-        </p>
-      )}
+      <Notice notice={result} />
       <dialog ref={dialog} className="preview" aria-labelledby="preview-title" onClose={() => setPreview(undefined)}>
         {preview && (
           <>
@@ -92,18 +89,7 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
       {clients === undefined ? (
         <p>Loading…</p>
       ) : (
-        <table className="clients">
-          <caption className="visually-hidden">MCP clients on this computer</caption>
-          <thead>
-            <tr>
-              <th scope="col">Client</th>
-              <th scope="col">State</th>
-              <th scope="col">Settings file</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+        <DataTable className="clients" caption="MCP clients on this computer" columns={['Client', 'State', 'Settings file']} actions>
           <tbody>
             {[...clients]
               .sort((a, b) => Number(b.installed) - Number(a.installed) || a.name.localeCompare(b.name))
@@ -135,7 +121,7 @@ export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) 
                 </tr>
               ))}
           </tbody>
-        </table>
+        </DataTable>
       )}
     </section>
   );

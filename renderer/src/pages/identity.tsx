@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { IdpProfileView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { DataTable, Notice, useNotice } from '../ui.js';
 
 const EXAMPLE = `apiVersion: v1
 kind: ConfigMap
@@ -21,7 +22,7 @@ data:
 export function IdentityPage() {
   const [profiles, setProfiles] = useState<IdpProfileView[]>();
   const [editing, setEditing] = useState<{ name: string; text: string } | undefined>();
-  const [result, setResult] = useState<{ kind: 'error' | 'info'; text: string }>();
+  const [result, setResult, act] = useNotice();
   const load = useCallback(async () => setProfiles(await api.idps()), []);
   useEffect(() => {
     void load().catch((err: unknown) => setResult({ kind: 'error', text: errorText(err) }));
@@ -32,24 +33,14 @@ export function IdentityPage() {
     const f = new FormData(e.currentTarget);
     const name = String(f.get('name') ?? '').trim();
     const document = String(f.get('document') ?? '');
-    try {
-      await api.putIdp({ name, document });
-      setResult({ kind: 'info', text: `Saved ${name}. Servers that use it apply it at once.` });
+    if (await act(() => api.putIdp({ name, document }), `Saved ${name}. Servers that use it apply it at once.`)) {
       setEditing(undefined);
       await load();
-    } catch (err) {
-      setResult({ kind: 'error', text: errorText(err) });
     }
   };
   const remove = async (p: IdpProfileView) => {
     if (!confirm(`Remove the profile ${p.name}?`)) return;
-    try {
-      await api.removeIdp({ name: p.name });
-      setResult({ kind: 'info', text: `Removed ${p.name}.` });
-      await load();
-    } catch (err) {
-      setResult({ kind: 'error', text: errorText(err) });
-    }
+    if (await act(() => api.removeIdp({ name: p.name }), `Removed ${p.name}.`)) await load();
   };
 
   return (
@@ -61,11 +52,7 @@ export function IdentityPage() {
         </button>
       </div>
       <p className="lead">Identity-provider profiles say whose tokens a server accepts. One profile serves many servers; changing it changes them all.</p>
-      {result && (
-        <p className={`notice ${result.kind}`} role={result.kind === 'error' ? 'alert' : 'status'}>
-          {result.text}
-        </p>
-      )}
+      <Notice notice={result} />
       {editing && (
         <form className="card form" onSubmit={(e) => void save(e)} aria-labelledby="idp-form-title">
           <h2 id="idp-form-title">{editing.name ? `Edit ${editing.name}` : 'Add a profile'}</h2>
@@ -91,19 +78,7 @@ export function IdentityPage() {
       ) : profiles.length === 0 ? (
         <p className="empty">No profiles yet. Servers can still use OIDC settings of their own, or run in local mode.</p>
       ) : (
-        <table>
-          <caption className="visually-hidden">Identity-provider profiles</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Issuer</th>
-              <th scope="col">Audience</th>
-              <th scope="col">Used by</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+        <DataTable caption="Identity-provider profiles" columns={['Name', 'Issuer', 'Audience', 'Used by']} actions>
           <tbody>
             {profiles.map((p) => (
               <tr key={p.name}>
@@ -124,7 +99,7 @@ export function IdentityPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </DataTable>
       )}
     </section>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { DataTable } from '../ui.js';
 
 interface CedarConfig {
   cedar?: { policies?: string[]; entities_json?: string };
@@ -44,17 +45,7 @@ export function PoliciesPage() {
           No policy sets yet. <code>gatehouse run IMAGE --authz-config FILE</code> saves one, as does <code>gatehouse policy save NAME FILE</code>.
         </p>
       ) : (
-        <table>
-          <caption className="visually-hidden">Policy sets</caption>
-          <thead>
-            <tr>
-              <th scope="col">Set</th>
-              <th scope="col">Version</th>
-              <th scope="col">Policies</th>
-              <th scope="col">Decides for</th>
-              <th scope="col">Saved</th>
-            </tr>
-          </thead>
+        <DataTable caption="Policy sets" columns={['Set', 'Version', 'Policies', 'Decides for', 'Saved']}>
           <tbody>
             {sets.map((s) => (
               <tr key={s.name}>
@@ -70,7 +61,7 @@ export function PoliciesPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </DataTable>
       )}
       {current && (
         <div className="card spaced-top">

@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { SecretsInfo, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { DataTable, Notice, useNotice } from '../ui.js';
 
 export function SecretsPage({ servers }: { servers: ServerView[] | undefined }) {
   const [info, setInfo] = useState<SecretsInfo>();
-  const [result, setResult] = useState<{ kind: 'error' | 'info'; text: string }>();
+  const [result, setResult, act] = useNotice();
   const load = useCallback(async () => setInfo(await api.secrets()), []);
   const serverNames = servers?.map((s) => `${s.name}:${s.secrets.map((r) => r.name).join('+')}`).join(',');
   useEffect(() => {
@@ -15,24 +16,14 @@ export function SecretsPage({ servers }: { servers: ServerView[] | undefined }) 
     const form = e.currentTarget;
     const f = new FormData(form);
     const name = String(f.get('name') ?? '').trim();
-    try {
-      await api.setSecret({ name, value: String(f.get('value') ?? '') });
+    if (await act(() => api.setSecret({ name, value: String(f.get('value') ?? '') }), `Saved ${name} in ${info?.description ?? 'the keychain'}.`)) {
       form.reset();
-      setResult({ kind: 'info', text: `Saved ${name} in ${info?.description ?? 'the keychain'}.` });
       await load();
-    } catch (err) {
-      setResult({ kind: 'error', text: errorText(err) });
     }
   };
   const remove = async (name: string, inUse: boolean) => {
     if (inUse && !confirm(`${name} is used by servers that will not start without it. Remove it anyway?`)) return;
-    try {
-      await api.removeSecret({ name, force: inUse });
-      setResult({ kind: 'info', text: `Removed ${name}.` });
-      await load();
-    } catch (err) {
-      setResult({ kind: 'error', text: errorText(err) });
-    }
+    if (await act(() => api.removeSecret({ name, force: inUse }), `Removed ${name}.`)) await load();
   };
   return (
     <section aria-labelledby="secrets-title">
@@ -42,11 +33,7 @@ export function SecretsPage({ servers }: { servers: ServerView[] | undefined }) 
       <p className="lead">
         Secrets live in {info?.description ?? 'the OS keychain'} and reach a server only as an environment variable when its container starts. Their values are never shown again.
       </p>
-      {result && (
-        <p className={`notice ${result.kind}`} role={result.kind === 'error' ? 'alert' : 'status'}>
-          {result.text}
-        </p>
-      )}
+      <Notice notice={result} />
       {info?.writable && (
         <form className="card form inline" onSubmit={(e) => void submit(e)} aria-labelledby="set-secret-title">
           <h2 id="set-secret-title">Set a secret</h2>
@@ -64,17 +51,7 @@ export function SecretsPage({ servers }: { servers: ServerView[] | undefined }) 
         </form>
       )}
       {info && (
-        <table>
-          <caption className="visually-hidden">Secrets and where they are used</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Used by</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+        <DataTable caption="Secrets and where they are used" columns={['Name', 'Used by']} actions>
           <tbody>
             {info.secrets.map((s) => (
               <tr key={s.name}>
@@ -110,7 +87,7 @@ export function SecretsPage({ servers }: { servers: ServerView[] | undefined }) 
               </tr>
             )}
           </tbody>
-        </table>
+        </DataTable>
       )}
     </section>
   );

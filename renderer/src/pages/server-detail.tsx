@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { IdpProfileView, LogLine, PolicySetView, ServerDetail, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { Notice } from '../ui.js';
 import { AuthFields, authFromForm, describeAuth } from './auth-fields.js';
 
 /** One server: status history (with why it stopped), who may call it, its policies, the clients it is set up in, its latest lines. */
@@ -81,11 +82,7 @@ export function ServerDetailPage({ name, live }: { name: string; live: ServerVie
           </button>
         </div>
       </div>
-      {message && (
-        <p className={`notice ${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'}>
-          {message.text}
-        </p>
-      )}
+      <Notice notice={message} />
       <div className="detail-grid">
         <div className="card">
           <h2>Overview</h2>

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { IdpProfileView, PolicySetView, RunRequestBody, ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
+import { Notice, DataTable } from '../ui.js';
 import { AuthFields, authFromForm } from './auth-fields.js';
 
 const STATUS_TEXT: Record<ServerView['status'], string> = {
@@ -32,31 +33,14 @@ export function ServersPage({ servers }: { servers: ServerView[] | undefined }) 
           {adding ? 'Close' : 'Add server'}
         </button>
       </div>
-      {message && (
-        <p className={`notice ${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'}>
-          {message.text}
-        </p>
-      )}
+      <Notice notice={message} />
       {adding && <AddServerForm onDone={(name) => (setAdding(false), setMessage({ kind: 'info', text: `Added ${name}.` }))} />}
       {servers === undefined ? (
         <p>Loading…</p>
       ) : servers.length === 0 ? (
         <p className="empty">No servers yet. Add one to run an MCP server in a container behind its own local proxy.</p>
       ) : (
-        <table className="servers">
-          <caption className="visually-hidden">Servers and their state</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Transport</th>
-              <th scope="col">URL for MCP clients</th>
-              <th scope="col">Policies</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+        <DataTable className="servers" caption="Servers and their state" columns={['Name', 'Status', 'Transport', 'URL for MCP clients', 'Policies']} actions>
           <tbody>
             {servers.map((s) => (
               <tr key={s.name} data-server={s.name}>
@@ -105,7 +89,7 @@ export function ServersPage({ servers }: { servers: ServerView[] | undefined }) 
               </tr>
             ))}
           </tbody>
-        </table>
+        </DataTable>
       )}
     </section>
   );
