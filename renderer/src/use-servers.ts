@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ServerView } from '../../src/api/browser.js';
+import type { ClientView, ServerView } from '../../src/api/browser.js';
 import { api } from './api.js';
 
 export type Connection = 'connecting' | 'live' | 'lost';
@@ -8,8 +8,10 @@ export type Connection = 'connecting' | 'live' | 'lost';
  * Servers as the core sees them: loaded once, then kept current by the core's push channel (no
  * polling). After a lost connection the list is reloaded, since events may have been missed.
  */
-export function useServers(): { servers: ServerView[] | undefined; connection: Connection } {
+export function useServers(): { servers: ServerView[] | undefined; clients: ClientView[] | undefined; connection: Connection } {
   const [servers, setServers] = useState<ServerView[]>();
+  // The clients' sync state as last pushed (undefined until the core pushes one).
+  const [clients, setClients] = useState<ClientView[]>();
   const [connection, setConnection] = useState<Connection>('connecting');
   useEffect(() => {
     const ac = new AbortController();
@@ -26,6 +28,7 @@ export function useServers(): { servers: ServerView[] | undefined; connection: C
             (e) => {
               if (e.type === 'server') setServers((list) => upsert(list ?? [], e.server));
               else if (e.type === 'server-removed') setServers((list) => (list ?? []).filter((s) => s.name !== e.name));
+              else if (e.type === 'clients') setClients(e.clients);
             },
             ac.signal,
           );
@@ -41,7 +44,7 @@ export function useServers(): { servers: ServerView[] | undefined; connection: C
     void loop();
     return () => ac.abort();
   }, []);
-  return { servers, connection };
+  return { servers, clients, connection };
 }
 
 function upsert(list: ServerView[], s: ServerView): ServerView[] {

@@ -2,12 +2,13 @@ import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { Store } from '../store/index.js';
 import type { CoreEvent } from './contract.js';
+import { ClientFileWatch } from './client-file-watch.js';
 import { serverView } from './handlers.js';
 
 /**
  * The push channel's source: every write to a server's row becomes one `server` (or `server-removed`)
  * event, coalesced per turn of the event loop and read after the write's transaction committed. When
- * servers come or go, clients' sync state is pushed too.
+ * servers come or go, or a client's file changes on disk, clients' sync state is pushed too.
  */
 export class CoreEvents {
   private readonly listeners = new Set<(e: CoreEvent) => void>();
@@ -16,6 +17,7 @@ export class CoreEvents {
   private scheduled = false;
   private closed = false;
   private readonly unsubscribe: () => void;
+  private readonly files = new ClientFileWatch(() => this.clientsChanged());
 
   constructor(
     private readonly store: Store,
@@ -31,19 +33,35 @@ export class CoreEvents {
 
   subscribe(listener: (e: CoreEvent) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    // Client files are watched only while someone listens (the app or the tray is open).
+    if (this.listeners.size === 1) this.files.set(this.installedFiles());
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.files.close();
+    };
   }
 
-  /** After a client's file was changed through the API. */
+  /** After a client's file was changed, through the API or on disk. */
   clientsChanged(): void {
-    if (this.listeners.size === 0) return;
-    this.emit({ type: 'clients', clients: this.clients.list() });
+    if (this.listeners.size === 0 || this.closed) return;
+    const clients = this.clients.list();
+    this.files.set(clients.filter((c) => c.installed).map((c) => c.file));
+    this.emit({ type: 'clients', clients });
+  }
+
+  private installedFiles(): string[] {
+    try {
+      return this.clients.list().filter((c) => c.installed).map((c) => c.file);
+    } catch {
+      return [];
+    }
   }
 
   close(): void {
     // A flush already scheduled must not read a store that closes right after this.
     this.closed = true;
     this.unsubscribe();
+    this.files.close();
     this.listeners.clear();
   }
 

@@ -114,6 +114,16 @@ describe('the app in the browser', () => {
     const file = JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { mcpServers: Record<string, { url: string }> };
     expect(file.mcpServers['everything']?.url).toBe((await env.t.api.getServer({ name: 'everything' })).url);
     await expect.poll(() => page.locator('tr[data-client="cursor"] .state').textContent()).toBe('Set up, in sync');
+    // The user edits the file by hand: the page learns it from the core, without a reload.
+    const edited = JSON.parse(fs.readFileSync(cursorFile, 'utf8')) as { mcpServers: Record<string, unknown> };
+    delete edited.mcpServers['everything'];
+    fs.writeFileSync(cursorFile, JSON.stringify(edited, null, 2));
+    await expect.poll(() => page.locator('tr[data-client="cursor"] .state').textContent(), { timeout: 10_000 }).toBe('Set up, out of sync');
+    await expect.poll(() => page.locator('tr[data-client="cursor"]').textContent()).toContain('entry "everything" is missing');
+    await page.getByRole('button', { name: 'Remove Gatehouse from Cursor', exact: true }).waitFor();
+    // Setting it up again puts the entry back.
+    await env.t.api.setupClient({ id: 'cursor' });
+    await expect.poll(() => page.locator('tr[data-client="cursor"] .state').textContent(), { timeout: 10_000 }).toBe('Set up, in sync');
     await expectAccessible(page, 'Clients');
     await shot('clients');
   });

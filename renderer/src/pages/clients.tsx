@@ -15,10 +15,14 @@ const STATE_TEXT: Record<ClientView['state'], string> = {
 /** Clients that read their file only when they start. */
 const RESTART_TO_APPLY = new Set(['claude-desktop', 'claude-code', 'cursor', 'windsurf', 'zed']);
 
-export function ClientsPage({ servers }: { servers: ServerView[] | undefined }) {
+export function ClientsPage({ servers, pushed }: { servers: ServerView[] | undefined; pushed: ClientView[] | undefined }) {
   const [clients, setClients] = useState<ClientView[]>();
   const [result, setResult] = useState<{ kind: 'error' | 'info'; text: string }>();
   const load = useCallback(async () => setClients(await api.clients()), []);
+  // The core pushes the clients' state when a file changes (here, on disk, or when servers come and go).
+  useEffect(() => {
+    if (pushed) setClients(pushed);
+  }, [pushed]);
   // Servers come and go: their entries in the clients' files follow, so reload the states.
   const serverNames = servers?.map((s) => s.name).join(',');
   useEffect(() => {
