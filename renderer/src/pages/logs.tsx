@@ -372,7 +372,7 @@ const LogRows = memo(function LogRows({ rows, first, total, selected, search, on
           onClick={() => onSelect(l.id)}
         >
           <span className="ts">{time(l.ts)}</span>
-          <span className="srv">{l.server}</span>
+          <span className="srv">{l.server === "-" ? "gatehouse" : l.server}</span>
           <span className="src">{l.source}</span>
           <span className="lvl">{l.level}</span>
           <span className="msg">{l.source === 'audit' && l.fields ? <AuditSummary line={l} /> : <Highlighted text={l.message} term={search} />}</span>
