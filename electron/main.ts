@@ -21,8 +21,8 @@ import {
 } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApiClient, IPC_CHANNELS, ipcTransport, SECURITY_HEADERS, StaticFiles, type ApiClient, type ClientView, type IpcResult } from '../src/api/index.js';
-import { startCore, type Core } from '../src/app/index.js';
+import { connectApi, createApiClient, IPC_CHANNELS, ipcTransport, SECURITY_HEADERS, StaticFiles, type ApiClient, type ClientView, type IpcResult } from '../src/api/index.js';
+import { CoreAlreadyRunningError, isProcessAlive, lockHolder, readDiscovery, startCore, type Core } from '../src/app/index.js';
 import { electronBridgeLauncher } from '../src/clients/index.js';
 import {
   APP_HOST,
@@ -42,8 +42,9 @@ import {
   windowOpenDecision,
   XdgAutostart,
   type DesktopNotice,
+  startOrTakeOver,
 } from '../src/desktop/index.js';
-import { appDataDir } from '../src/store/index.js';
+import { appDataDir, appPaths } from '../src/store/index.js';
 import { describeAction, trayMenu, type MenuItemModel, type TrayAction } from '../src/tray/index.js';
 
 // dist-electron/electron/main.js: the package root is two folders up (assets/, dist-renderer/).
@@ -321,15 +322,30 @@ async function main(): Promise<void> {
   serveApp();
   const home = appDataDir();
   const platform = process.platform === 'darwin' || process.platform === 'win32' ? process.platform : 'linux';
+  const paths = appPaths(home);
   try {
-    core = await startCore({
-      home,
-      rendererDir,
-      // Client entries start the bridge with this app's own binary running as Node: no separate Node needed.
-      bridgeLauncher: electronBridgeLauncher(process.execPath, path.join(here, '..', 'src', 'cli', 'main.js'), home, platform),
-      // `gatehouse shutdown` (or the API's shutdown) stopped the core: the app goes with it.
-      onShutdown: () => app.quit(),
-    });
+    ({ core } = await startOrTakeOver({
+      start: () =>
+        startCore({
+          home,
+          rendererDir,
+          // Client entries start the bridge with this app's own binary running as Node: no separate Node needed.
+          bridgeLauncher: electronBridgeLauncher(process.execPath, path.join(here, '..', 'src', 'cli', 'main.js'), home, platform),
+          // `gatehouse shutdown` (or the API's shutdown) stopped the core: the app goes with it.
+          onShutdown: () => app.quit(),
+        }),
+      isAlreadyRunning: (err) => err instanceof CoreAlreadyRunningError,
+      running: async () => {
+        const d = readDiscovery(paths.discovery);
+        if (!d) return undefined;
+        const other = connectApi(d.url, d.token);
+        return other.core().then(() => other, () => undefined);
+      },
+      released: () => {
+        const holder = lockHolder(paths.lock);
+        return holder === undefined || !isProcessAlive(holder);
+      },
+    }));
   } catch (err) {
     dialog.showErrorBox('Gatehouse could not start', err instanceof Error ? err.message : String(err));
     app.exit(1);

@@ -7,3 +7,4 @@ export * from './ipc-streams.js';
 export * from './notifications.js';
 export * from './login-item.js';
 export * from './preload-args.js';
+export * from './core-takeover.js';

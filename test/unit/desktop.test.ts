@@ -26,6 +26,7 @@ import {
   XdgAutostart,
   xdgAutostartEntry,
   xdgAutostartFile,
+  startOrTakeOver,
 } from '../../src/desktop/index.js';
 
 function server(name: string, status: ServerView['status'], extra: Partial<ServerView> = {}): ServerView {
@@ -330,5 +331,25 @@ describe("the window's streams in the main process", () => {
     expect(() => api.subs[0]!.onEvent({})).not.toThrow();
     expect(api.subs.map((s) => s.stopped)).toEqual([true, true]);
     expect(host.count(1)).toBe(0);
+  });
+});
+
+describe('taking over a running core', () => {
+  const busy = Object.assign(new Error('Another Gatehouse core is already running (pid 7).'), { busy: true });
+  it('gives up with a clear error when the other core does not quit in time, and passes other errors through', async () => {
+    let shutdowns = 0;
+    const deps = {
+      start: () => Promise.reject(busy),
+      isAlreadyRunning: (e: unknown) => (e as { busy?: boolean }).busy === true,
+      running: async () => ({ shutdown: async () => void shutdowns++ }),
+      released: () => false,
+      sleep: () => Promise.resolve(),
+    };
+    await expect(startOrTakeOver(deps, { waitMs: 5 })).rejects.toThrow(/asked to quit and has not yet/);
+    expect(shutdowns).toBe(1);
+    await expect(startOrTakeOver({ ...deps, start: () => Promise.reject(new Error('disk full')) })).rejects.toThrow('disk full');
+    let starts = 0;
+    const later = await startOrTakeOver({ ...deps, start: () => (starts++ === 0 ? Promise.reject(busy) : Promise.resolve('core')), released: () => true });
+    expect(later).toEqual({ core: 'core', tookOver: true });
   });
 });
