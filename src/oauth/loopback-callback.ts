@@ -37,6 +37,11 @@ export interface LoopbackOptions {
   port?: number;
   /** Default 5 minutes. */
   timeoutMs?: number;
+  /**
+   * A fixed path, for a client registered beforehand with its redirect URI (RFC 8252 lets the port vary,
+   * not the path); default: an unguessable one, for clients registered for this login.
+   */
+  path?: string;
 }
 
 const PAGE_HEADERS = {
@@ -69,7 +74,8 @@ export async function openLoopbackCallback(expect: CallbackExpectation, opts: Lo
   if (opts.port !== undefined && isBrowserRestrictedPort(opts.port)) {
     throw new LoginError('port-refused', `Port ${opts.port} is one browsers refuse to open; choose another callback port.`);
   }
-  const path = `/callback/${randomBytes(16).toString('base64url')}`;
+  if (opts.path !== undefined && !/^\/[A-Za-z0-9._~\/-]*$/.test(opts.path)) throw new TypeError(`Not a callback path: ${opts.path}`);
+  const path = opts.path ?? `/callback/${randomBytes(16).toString('base64url')}`;
   let settle: { resolve: (v: { code: string }) => void; reject: (e: LoginError) => void } | undefined;
   const result = new Promise<{ code: string }>((resolve, reject) => (settle = { resolve, reject }));
   result.catch(() => {}); // a caller that cancels need not also listen

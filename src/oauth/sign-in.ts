@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import {
+  discoverAuthorizationServerMetadata,
+  discoverOAuthProtectedResourceMetadata,
+  exchangeAuthorization,
+  registerClient,
+  startAuthorization,
+} from '@modelcontextprotocol/sdk/client/auth.js';
+import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { LoginError, openLoopbackCallback } from './loopback-callback.js';
+
+/**
+ * One loopback sign-in (authorization code + PKCE S256) on the MCP SDK's client helpers, with the checks
+ * they leave to the caller done here first: the metadata's issuer echoes the issuer asked (RFC 8414
+ * §3.3), S256 is advertised (no PKCE, no login), the authorization endpoint is https (http only on
+ * loopback), and the protected resource metadata names this resource. Nothing is opened in a browser
+ * before all of that holds.
+ */
+export interface SignInRequest {
+  /** The MCP server's URL: its protected resource metadata says which authorization server to use. */
+  serverUrl: string;
+  /** Skip the resource metadata and use this issuer (ToolHive's --remote-auth-issuer). */
+  issuer?: string;
+  /** A client registered beforehand (--remote-auth-client-id) and the redirect URI it was registered with. */
+  client?: { clientId: string; clientSecret?: string; redirectUri?: string };
+  scopes?: string[];
+  /** RFC 8707 resource on every leg (default: the server URL). */
+  resource?: string;
+  callbackPort?: number;
+  timeoutMs?: number;
+  /** Shows the URL (always, for a browser on another machine) and opens the system browser. */
+  openUrl: (url: string) => Promise<void> | void;
+  fetchFn?: typeof fetch;
+}
+
+export interface SignInResult {
+  issuer: string;
+  metadata: AuthorizationServerMetadata;
+  client: OAuthClientInformationMixed;
+  tokens: OAuthTokens;
+  resource: string;
+}
+
+export class SignInError extends Error {}
+
+const isLoopbackHttp = (u: URL) => u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]');
+const secureOrLoopback = (raw: string): boolean => {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'https:' || isLoopbackHttp(u);
+  } catch {
+    return false;
+  }
+};
+
+/** The checks the SDK's discovery leaves to its caller (checklist rows C4, C5, C7). */
+export function checkAuthorizationServer(issuer: string, metadata: AuthorizationServerMetadata | undefined): AuthorizationServerMetadata {
+  if (!metadata) throw new SignInError(`${issuer} publishes no OAuth or OpenID metadata.`);
+  if (metadata.issuer !== issuer) throw new SignInError(`The metadata of ${issuer} names another issuer (${JSON.stringify(metadata.issuer)}): refused (RFC 8414 §3.3).`);
+  if (!metadata.code_challenge_methods_supported?.includes('S256')) throw new SignInError(`${issuer} does not advertise PKCE with S256: refused, as the MCP authorization spec requires.`);
+  for (const [name, url] of [
+    ['authorization_endpoint', metadata.authorization_endpoint],
+    ['token_endpoint', metadata.token_endpoint],
+  ] as const) {
+    if (!secureOrLoopback(url)) throw new SignInError(`${issuer}'s ${name} is not an https URL (${JSON.stringify(url)}): refused.`);
+  }
+  return metadata;
+}
+
+export async function signIn(req: SignInRequest): Promise<SignInResult> {
+  const resource = req.resource ?? req.serverUrl;
+  const fetchFn = req.fetchFn;
+  let issuer = req.issuer;
+  if (issuer === undefined) {
+    const prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, {}, fetchFn);
+    // The metadata must be about this resource (C6): another origin's would send the user elsewhere.
+    if (new URL(prm.resource).href !== new URL(resource).href && new URL(prm.resource).origin !== new URL(resource).origin) {
+      throw new SignInError(`The server's resource metadata is about ${prm.resource}, not ${resource}: refused.`);
+    }
+    issuer = prm.authorization_servers?.[0];
+    if (!issuer) throw new SignInError(`${req.serverUrl} names no authorization server.`);
+  }
+  if (!secureOrLoopback(issuer)) throw new SignInError(`The issuer ${issuer} is not an https URL: refused.`);
+  const metadata = checkAuthorizationServer(issuer, await discoverAuthorizationServerMetadata(issuer, fetchFn ? { fetchFn } : {}));
+
+  const fixed = req.client?.redirectUri !== undefined ? new URL(req.client.redirectUri) : undefined;
+  const state = randomBytes(24).toString('base64url');
+  const callback = await openLoopbackCallback(
+    { state, issuer, issParameterSupported: (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true },
+    { ...(req.callbackPort !== undefined ? { port: req.callbackPort } : fixed?.port ? { port: Number(fixed.port) } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), ...(fixed ? { path: fixed.pathname } : {}) },
+  );
+  try {
+    let client: OAuthClientInformationMixed;
+    if (req.client) client = { client_id: req.client.clientId, ...(req.client.clientSecret ? { client_secret: req.client.clientSecret } : {}) };
+    else {
+      if (!metadata.registration_endpoint) throw new SignInError(`${issuer} offers no dynamic client registration: give a client id.`);
+      // A native public client with the refresh grant (RFC 8252), for exactly this redirect URI.
+      client = await registerClient(issuer, {
+        metadata,
+        clientMetadata: {
+          client_name: 'Gatehouse',
+          redirect_uris: [callback.redirectUri],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'none',
+          application_type: 'native',
+        } as Parameters<typeof registerClient>[1]['clientMetadata'],
+        ...(fetchFn ? { fetchFn } : {}),
+      });
+    }
+    const { authorizationUrl, codeVerifier } = await startAuthorization(issuer, {
+      metadata,
+      clientInformation: client,
+      redirectUrl: callback.redirectUri,
+      state,
+      resource: new URL(resource),
+      ...(req.scopes?.length ? { scope: req.scopes.join(' ') } : {}),
+    });
+    if (!secureOrLoopback(authorizationUrl.href)) throw new SignInError('The authorization URL is not an https URL: refused.');
+    await req.openUrl(authorizationUrl.href);
+    const { code } = await callback.result;
+    const tokens = await exchangeAuthorization(issuer, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), ...(fetchFn ? { fetchFn } : {}) });
+    return { issuer, metadata, client, tokens, resource };
+  } catch (err) {
+    callback.cancel();
+    if (err instanceof LoginError || err instanceof SignInError) throw err;
+    throw new SignInError(`The sign-in at ${issuer} failed: ${(err as Error).message}`);
+  }
+}
