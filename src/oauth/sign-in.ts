@@ -53,6 +53,21 @@ const secureOrLoopback = (raw: string): boolean => {
   }
 };
 
+/** RFC 9728 §3.3: the metadata's resource is this one, or a path above it on the same origin. */
+export function coversResource(advertised: string, resource: string): boolean {
+  let a: URL;
+  let r: URL;
+  try {
+    a = new URL(advertised);
+    r = new URL(resource);
+  } catch {
+    return false;
+  }
+  if (a.origin !== r.origin) return false;
+  const base = a.pathname.endsWith('/') ? a.pathname : `${a.pathname}/`;
+  return r.pathname === a.pathname || r.pathname.startsWith(base);
+}
+
 /** The checks the SDK's discovery leaves to its caller (checklist rows C4, C5, C7). */
 export function checkAuthorizationServer(issuer: string, metadata: AuthorizationServerMetadata | undefined): AuthorizationServerMetadata {
   if (!metadata) throw new SignInError(`${issuer} publishes no OAuth or OpenID metadata.`);
@@ -71,10 +86,13 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
   const resource = req.resource ?? req.serverUrl;
   const fetchFn = req.fetchFn;
   let issuer = req.issuer;
+  let scopes = req.scopes ?? [];
   if (issuer === undefined) {
     const prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, {}, fetchFn);
+    // Without configured scopes, the ones the resource says it uses (the MCP spec's scope selection).
+    if (scopes.length === 0 && prm.scopes_supported) scopes = prm.scopes_supported;
     // The metadata must be about this resource (C6): another origin's would send the user elsewhere.
-    if (new URL(prm.resource).href !== new URL(resource).href && new URL(prm.resource).origin !== new URL(resource).origin) {
+    if (!coversResource(prm.resource, resource)) {
       throw new SignInError(`The server's resource metadata is about ${prm.resource}, not ${resource}: refused.`);
     }
     issuer = prm.authorization_servers?.[0];
@@ -114,7 +132,7 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
       redirectUrl: callback.redirectUri,
       state,
       resource: new URL(resource),
-      ...(req.scopes?.length ? { scope: req.scopes.join(' ') } : {}),
+      ...(scopes.length ? { scope: scopes.join(' ') } : {}),
     });
     if (!secureOrLoopback(authorizationUrl.href)) throw new SignInError('The authorization URL is not an https URL: refused.');
     await req.openUrl(authorizationUrl.href);

@@ -1,6 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkAuthorizationServer, LoginError, signIn, SignInError } from '../../src/oauth/index.js';
+import { checkAuthorizationServer, coversResource, LoginError, signIn, SignInError } from '../../src/oauth/index.js';
 import { launchBrowser } from '../support/browser.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 import type { Browser } from 'playwright-core';
@@ -14,7 +16,7 @@ describe('signing in at a real identity provider', () => {
   let idp: TestIdp;
   let browser: Browser;
   beforeAll(async () => {
-    idp = await startTestIdp();
+    idp = await startTestIdp({ registration: true });
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -38,7 +40,9 @@ describe('signing in at a real identity provider', () => {
       return;
     }
     await page.locator('button[type="submit"]').first().click();
-    await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 }).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; the page at ${page.url()} says: ${(await page.locator('body').innerText()).slice(0, 300)}`);
+    });
     await page.close();
   };
 
@@ -63,6 +67,30 @@ describe('signing in at a real identity provider', () => {
     const claims = decodeJwt(r.tokens.access_token);
     expect(claims).toMatchObject({ sub: 'alice', aud: resource, iss: idp.issuer, client_id: idp.clients.native.clientId });
     expect(r.tokens.refresh_token).toBeTruthy();
+  });
+
+  it("finds the identity provider from the server's resource metadata and registers itself as a native client", async () => {
+    // A resource server as the MCP spec has it: its metadata at the RFC 9728 well-known path names the IdP.
+    const rs = http.createServer((req, res) => {
+      const port = (rs.address() as AddressInfo).port;
+      if (req.url === '/.well-known/oauth-protected-resource/mcp') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ resource: `http://127.0.0.1:${port}/mcp`, authorization_servers: [idp.issuer], scopes_supported: ['openid', 'offline_access'] }));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => rs.listen(0, '127.0.0.1', () => r()));
+    const serverUrl = `http://127.0.0.1:${(rs.address() as AddressInfo).port}/mcp`;
+    try {
+      const r = await signIn({ serverUrl, openUrl: user('carol') });
+      expect(r.issuer).toBe(idp.issuer);
+      expect(r.client.client_id).not.toBe(idp.clients.native.clientId);
+      expect(decodeJwt(r.tokens.access_token)).toMatchObject({ sub: 'carol', aud: serverUrl, client_id: r.client.client_id });
+    } finally {
+      rs.close();
+    }
   });
 
   it('says so when the user declines at the identity provider', async () => {
@@ -105,6 +133,15 @@ describe('what the SDK leaves to its caller (C4, C5, C7)', () => {
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
   };
+  it("takes resource metadata only about this resource (C6): same origin, same path or one above it", () => {
+    expect(coversResource('https://mcp.example.com/mcp', 'https://mcp.example.com/mcp')).toBe(true);
+    expect(coversResource('https://mcp.example.com/', 'https://mcp.example.com/mcp')).toBe(true);
+    expect(coversResource('https://mcp.example.com/other', 'https://mcp.example.com/mcp')).toBe(false);
+    expect(coversResource('https://mcp.example.com/mc', 'https://mcp.example.com/mcp')).toBe(false);
+    expect(coversResource('https://evil.example/mcp', 'https://mcp.example.com/mcp')).toBe(false);
+    expect(coversResource('http://mcp.example.com/mcp', 'https://mcp.example.com/mcp')).toBe(false);
+  });
+
   it('accepts metadata that echoes the issuer, advertises S256 and uses https', () => {
     expect(checkAuthorizationServer('https://id.example.com', good)).toBe(good);
   });

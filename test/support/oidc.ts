@@ -111,6 +111,8 @@ export interface StartTestIdpOptions {
   accessTokenTTL?: number;
   /** Extra claims put into the JWT access tokens of these users (by login), e.g. { bob: { roles: ['premium'] } }. */
   userClaims?: Record<string, Record<string, unknown>>;
+  /** Open dynamic client registration (RFC 7591) at /reg, as MCP authorization servers offer it. */
+  registration?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -299,6 +301,7 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => (token.accountId ? opts.userClaims?.[token.accountId] : undefined),
       features: {
         devInteractions: { enabled: true },
+        ...(opts.registration ? { registration: { enabled: true } } : {}),
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: () => true },
         revocation: { enabled: true, allowedPolicy: () => true },
