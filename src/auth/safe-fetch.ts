@@ -80,7 +80,14 @@ export interface SafeFetchOptions {
   request?: { http: RequestFn; https: RequestFn };
 }
 
-export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promise<FetchedJson> {
+interface SafeAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** One request under the policy: the address checked in the connection's own lookup, a size and time bound, no redirects followed. */
+function safeRequest(raw: string, opts: SafeFetchOptions & { accept?: string }): Promise<SafeAnswer> {
   const what = opts.what ?? raw;
   const u = assertUrlAllowed(raw, opts.policy, what);
   const transport = opts.request ?? { http: http.request, https: https.request };
@@ -101,10 +108,10 @@ export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promis
       callback(null, first.address, first.family);
     });
   };
-  return new Promise<FetchedJson>((resolve, reject) => {
+  return new Promise<SafeAnswer>((resolve, reject) => {
     const req = requestFn(
       u,
-      { method: opts.method ?? 'GET', headers: { accept: 'application/json', ...opts.headers }, lookup, timeout: opts.timeoutMs ?? 5000 },
+      { method: opts.method ?? 'GET', headers: { accept: opts.accept ?? 'application/json', ...opts.headers }, lookup, timeout: opts.timeoutMs ?? 5000 },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -116,17 +123,7 @@ export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promis
           }
           chunks.push(c);
         });
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            reject(new Error(`${what} did not answer JSON (HTTP ${res.statusCode})`));
-            return;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       },
     );
@@ -134,4 +131,47 @@ export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promis
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+export async function safeFetchJson(raw: string, opts: SafeFetchOptions): Promise<FetchedJson> {
+  const what = opts.what ?? raw;
+  const answer = await safeRequest(raw, opts);
+  let body: unknown;
+  try {
+    body = answer.text === '' ? undefined : JSON.parse(answer.text);
+  } catch {
+    throw new Error(`${what} did not answer JSON (HTTP ${answer.status})`);
+  }
+  return { status: answer.status, headers: answer.headers, body };
+}
+
+/**
+ * The same rules behind the fetch signature, for libraries that take a fetch function (the MCP SDK's
+ * OAuth discovery, registration and token requests): GET and POST with a string or form body; a
+ * redirect is returned as it is, never followed (a redirect to 169.254.169.254 goes nowhere).
+ */
+export function safeFetchLike(policy: UrlPolicy, opts: { timeoutMs?: number; maxBytes?: number; request?: SafeFetchOptions['request'] } = {}): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (input, init = {}) => {
+    const method = (init.method ?? 'GET').toUpperCase();
+    if (method !== 'GET' && method !== 'POST') throw new UnsafeUrlError(`Refusing to send ${method}: only GET and POST are used for sign-in.`);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+    let body: string | undefined;
+    if (init.body !== undefined && init.body !== null) {
+      if (typeof init.body === 'string') body = init.body;
+      else if (init.body instanceof URLSearchParams) {
+        body = init.body.toString();
+        headers['content-type'] ??= 'application/x-www-form-urlencoded';
+      } else throw new TypeError('safeFetchLike sends string or form bodies only.');
+    }
+    const answer = await safeRequest(String(input), { policy, method, headers, ...(body !== undefined ? { body } : {}), accept: headers['accept'] ?? 'application/json', ...opts });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(answer.headers)) {
+      if (v === undefined) continue;
+      for (const x of Array.isArray(v) ? v : [v]) out.append(k, x);
+    }
+    const status = answer.status;
+    // A Response cannot carry a body with 204/304; the text is empty there anyway.
+    return new Response(status === 204 || status === 304 ? null : answer.text, { status, headers: out });
+  };
 }

@@ -7,6 +7,7 @@ import {
   startAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { safeFetchLike } from '../auth/index.js';
 import { LoginError, openLoopbackCallback } from './loopback-callback.js';
 
 /**
@@ -30,7 +31,10 @@ export interface SignInRequest {
   timeoutMs?: number;
   /** Shows the URL (always, for a browser on another machine) and opens the system browser. */
   openUrl: (url: string) => Promise<void> | void;
-  fetchFn?: typeof fetch;
+  /** Private and link-local addresses for discovery and tokens (an explicit allow; loopback always works). */
+  allowPrivateIp?: boolean;
+  /** Default: the SSRF-safe fetch of src/auth (addresses checked in the connection's own lookup). */
+  fetchFn?: (input: string | URL, init?: RequestInit) => Promise<Response>;
 }
 
 export interface SignInResult {
@@ -84,7 +88,8 @@ export function checkAuthorizationServer(issuer: string, metadata: Authorization
 
 export async function signIn(req: SignInRequest): Promise<SignInResult> {
   const resource = req.resource ?? req.serverUrl;
-  const fetchFn = req.fetchFn;
+  // Every request of the sign-in goes through the SSRF rules (C8), the SDK's included.
+  const fetchFn = req.fetchFn ?? safeFetchLike({ insecureAllowHttp: false, allowPrivateIp: req.allowPrivateIp === true }, { timeoutMs: 10_000 });
   let issuer = req.issuer;
   let scopes = req.scopes ?? [];
   if (issuer === undefined) {
@@ -99,7 +104,7 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!issuer) throw new SignInError(`${req.serverUrl} names no authorization server.`);
   }
   if (!secureOrLoopback(issuer)) throw new SignInError(`The issuer ${issuer} is not an https URL: refused.`);
-  const metadata = checkAuthorizationServer(issuer, await discoverAuthorizationServerMetadata(issuer, fetchFn ? { fetchFn } : {}));
+  const metadata = checkAuthorizationServer(issuer, await discoverAuthorizationServerMetadata(issuer, { fetchFn }));
 
   const fixed = req.client?.redirectUri !== undefined ? new URL(req.client.redirectUri) : undefined;
   const state = randomBytes(24).toString('base64url');
@@ -123,7 +128,7 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
           token_endpoint_auth_method: 'none',
           application_type: 'native',
         } as Parameters<typeof registerClient>[1]['clientMetadata'],
-        ...(fetchFn ? { fetchFn } : {}),
+        fetchFn,
       });
     }
     const { authorizationUrl, codeVerifier } = await startAuthorization(issuer, {
@@ -137,7 +142,7 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!secureOrLoopback(authorizationUrl.href)) throw new SignInError('The authorization URL is not an https URL: refused.');
     await req.openUrl(authorizationUrl.href);
     const { code } = await callback.result;
-    const tokens = await exchangeAuthorization(issuer, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), ...(fetchFn ? { fetchFn } : {}) });
+    const tokens = await exchangeAuthorization(issuer, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), fetchFn });
     return { issuer, metadata, client, tokens, resource };
   } catch (err) {
     callback.cancel();

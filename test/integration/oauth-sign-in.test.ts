@@ -104,6 +104,35 @@ describe('signing in at a real identity provider', () => {
     expect((err as LoginError).kind).toBe('denied');
   });
 
+  it('follows no discovery to private or link-local addresses (C8), unless allowed, and no redirects', async () => {
+    const prmServer = (authorizationServers: string[], redirect?: string) =>
+      http.createServer((req, res) => {
+        const port = (prmServerRef.address() as AddressInfo).port;
+        if (redirect) {
+          res.writeHead(302, { location: redirect });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ resource: `http://127.0.0.1:${port}/mcp`, authorization_servers: authorizationServers }));
+      });
+    let prmServerRef = prmServer(['https://169.254.169.254/']);
+    for (const [servers, redirect] of [[['https://169.254.169.254/']], [['https://10.0.0.1/']], [['https://[::ffff:169.254.169.254]/']], [[idp.issuer], 'http://169.254.169.254/latest/meta-data']] as [string[], string?][]) {
+      prmServerRef = prmServer(servers, redirect);
+      await new Promise<void>((r) => prmServerRef.listen(0, '127.0.0.1', () => r()));
+      let opened = false;
+      try {
+        const err = await signIn({ serverUrl: `http://127.0.0.1:${(prmServerRef.address() as AddressInfo).port}/mcp`, openUrl: () => void (opened = true) }).catch((e: unknown) => e);
+        expect(err, JSON.stringify(servers)).toBeInstanceOf(Error);
+        // A redirect is not followed: the SDK sees the 302 itself and stops.
+        expect(String(err)).toMatch(redirect ? /HTTP 302 trying to load/ : /private or link-local/);
+        expect(opened).toBe(false);
+      } finally {
+        prmServerRef.close();
+      }
+    }
+  });
+
   it('refuses an issuer that is not https, before anything opens in a browser', async () => {
     let opened = false;
     await expect(signIn({ serverUrl: 'https://mcp.example.com/mcp', issuer: 'http://id.example.com', openUrl: () => void (opened = true) })).rejects.toThrow(SignInError);
