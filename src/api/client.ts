@@ -112,10 +112,15 @@ export function apiErrorFromBody(status: number, body: unknown): ApiError {
   return new ApiError(status, e.code, e.message, e.hint, e.check);
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
+/** An error answer's text (any transport) as the ApiError it describes, or a plain one when it is not JSON. */
+export function apiErrorFromText(status: number, text: string): ApiError {
   try {
-    return apiErrorFromBody(res.status, await res.json());
+    return apiErrorFromBody(status, JSON.parse(text));
   } catch {
-    return new ApiError(res.status, 'internal', `The Gatehouse core answered HTTP ${res.status}.`);
+    return new ApiError(status, 'internal', `The Gatehouse core answered HTTP ${status}.`);
   }
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  return apiErrorFromText(res.status, await res.text().catch(() => ''));
 }

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BadRequestError, NotFoundError } from '../app/errors.js';
+import { messagePage } from '../common/index.js';
 import { isAllowedHost } from '../proxy/index.js';
 import { REQUEST_HEADER } from './client.js';
 import type { CoreEvents } from './core-events.js';
@@ -43,10 +44,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 function sendPage(res: http.ServerResponse, status: number, title: string, text: string): void {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>${esc(title)}</title><main><h1>${esc(title)}</h1><p>${esc(text)}</p></main></html>`;
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(body);
+  res.end(messagePage(title, text));
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {

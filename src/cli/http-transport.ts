@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createParser } from 'eventsource-parser';
-import { ApiError, apiErrorFromBody, connectApi, createApiClient, encodeRequest, REQUEST_HEADER, type ApiClient, type ApiTransport } from '../api/browser.js';
+import { apiErrorFromText, connectApi, createApiClient, encodeRequest, REQUEST_HEADER, type ApiClient, type ApiError, type ApiTransport } from '../api/browser.js';
 
 /**
  * The control API over node:http, for the command line and the bridge: the requests, headers and
@@ -82,12 +82,7 @@ function ok(res: http.IncomingMessage): boolean {
 }
 
 function errorOf(res: http.IncomingMessage, text: string): ApiError {
-  const status = res.statusCode ?? 0;
-  try {
-    return apiErrorFromBody(status, JSON.parse(text));
-  } catch {
-    return new ApiError(status, 'internal', `The Gatehouse core answered HTTP ${status}.`);
-  }
+  return apiErrorFromText(res.statusCode ?? 0, text);
 }
 
 function aborted(signal: AbortSignal): unknown {

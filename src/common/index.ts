@@ -4,3 +4,4 @@ export { GenerationalCache } from './generational-cache.js';
 export { isEventStream, withEndHook, withOwnSignals, type Fetch } from './own-signal-fetch.js';
 export { addressScope, type AddressScope } from './ip-address.js';
 export { openInBrowser } from './open-in-browser.js';
+export { escapeHtml, messagePage } from './html-page.js';

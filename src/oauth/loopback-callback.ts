@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { messagePage } from '../common/index.js';
 import { isBrowserRestrictedPort } from './restricted-ports.js';
 
 /** What the authorization response must carry to be believed (RFC 6749 state, RFC 9207 iss). */
@@ -48,14 +49,13 @@ const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
 };
 
 function page(res: http.ServerResponse, status: number, title: string, text: string): void {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   res.writeHead(status, PAGE_HEADERS);
-  res.end(`<!doctype html><html lang="en"><meta charset="utf-8"><title>${esc(title)}</title><body style="font-family:system-ui;margin:3em"><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`);
+  res.end(messagePage(title, text));
 }
 
 const same = (a: string, b: string) => {

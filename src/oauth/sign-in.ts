@@ -7,7 +7,7 @@ import {
   startAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { safeFetchLike } from '../auth/index.js';
+import { assertUrlAllowed, safeFetchLike } from '../auth/index.js';
 import { LoginError, openLoopbackCallback } from './loopback-callback.js';
 
 /**
@@ -47,11 +47,11 @@ export interface SignInResult {
 
 export class SignInError extends Error {}
 
-const isLoopbackHttp = (u: URL) => u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]');
+/** https, or http to this machine: src/auth's URL rule for identity providers (addresses are checked when fetched). */
 const secureOrLoopback = (raw: string): boolean => {
   try {
-    const u = new URL(raw);
-    return u.protocol === 'https:' || isLoopbackHttp(u);
+    assertUrlAllowed(raw, { insecureAllowHttp: false, allowPrivateIp: true });
+    return true;
   } catch {
     return false;
   }
