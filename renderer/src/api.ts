@@ -36,6 +36,8 @@ export function hintText(hint: ErrorHint): string {
       return 'Quit the other Gatehouse first.';
     case 'retry':
       return 'Try again in a moment.';
+    case 'sign-in':
+      return `Sign in to ${hint.server} on its page.`;
   }
 }
 

@@ -7,7 +7,12 @@ export const NetworkSchema = z.enum(['default', 'host', 'none']);
 
 export const RunRequestSchema = z
   .object({
-    image: z.string().min(1).max(512),
+    /** A server in a container: its image. */
+    image: z.string().min(1).max(512).optional(),
+    /** Or a remote MCP server: its URL (validated by the core: https, or http on this machine). */
+    url: z.string().min(1).max(2048).optional(),
+    /** How Gatehouse signs in to the remote server (ToolHive's --remote-auth-* settings; see src/remote). */
+    remote: z.unknown().optional(),
     name: z.string().min(1).max(63).optional(),
     transport: TransportSchema.optional(),
     proxyPort: z.number().int().min(1).max(65535).optional(),
@@ -33,12 +38,17 @@ export const RunRequestSchema = z
   .strict();
 export type RunRequestBody = z.infer<typeof RunRequestSchema>;
 
-export const ServerStatusSchema = z.enum(['starting', 'running', 'unhealthy', 'stopping', 'stopped', 'error', 'unknown']);
+export const ServerStatusSchema = z.enum(['starting', 'running', 'unhealthy', 'needs-sign-in', 'auth-retrying', 'stopping', 'stopped', 'error', 'unknown']);
 const SecretRefSchema = z.object({ name: z.string(), target: z.string() });
 
 export const ServerViewSchema = z.object({
   name: z.string(),
+  /** A server in a local container, or a remote server (no container; `remoteUrl` is where it is). */
+  kind: z.enum(['container', 'remote']),
   image: z.string().nullable(),
+  remoteUrl: z.string().nullable(),
+  /** A remote server's settings (names of secrets, never their values). */
+  remote: z.unknown().nullable(),
   transport: TransportSchema,
   status: ServerStatusSchema,
   statusDetail: z.string().nullable(),
@@ -172,6 +182,25 @@ export const NameSchema = z.string().min(1).max(128);
 export const ForceSchema = queryFlag.optional();
 export const VersionSchema = queryInt(1, 1_000_000_000).optional();
 
+// ---- sign-ins to remote servers ------------------------------------------------------------
+
+/** A sign-in as the app and the CLI see it: never a token; the claims of the access token when it is a JWT. */
+export const SignInViewSchema = z.object({
+  server: z.string(),
+  credential: z.enum(['oauth', 'bearer', 'none']),
+  state: z.enum(['signed-out', 'signed-in', 'needs-sign-in', 'retrying']),
+  detail: z.string().nullable(),
+  issuer: z.string().nullable(),
+  expiresAt: z.number().nullable(),
+  refreshAt: z.number().nullable(),
+  scope: z.string().nullable(),
+  claims: z.record(z.string(), z.unknown()).nullable(),
+  lastRefresh: z.object({ at: z.number(), ok: z.boolean(), detail: z.string().nullable() }).nullable(),
+  /** A sign-in under way: the URL to open (shown too, for a browser on another machine). */
+  pending: z.object({ authorizationUrl: z.string(), startedAt: z.number(), expiresAt: z.number(), browserOpened: z.boolean() }).nullable(),
+});
+export type SignInView = z.infer<typeof SignInViewSchema>;
+
 // ---- errors --------------------------------------------------------------------------------
 
 export const ApiErrorCodeSchema = z.enum([
@@ -206,6 +235,7 @@ export const ErrorHintSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('install-client'), client: z.string() }),
   z.object({ action: z.literal('stop-core') }),
   z.object({ action: z.literal('retry') }),
+  z.object({ action: z.literal('sign-in'), server: z.string() }),
 ]);
 export type ErrorHint = z.infer<typeof ErrorHintSchema>;
 
@@ -359,5 +389,6 @@ export const CoreEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('server'), server: ServerViewSchema }),
   z.object({ type: z.literal('server-removed'), name: z.string() }),
   z.object({ type: z.literal('clients'), clients: z.array(ClientViewSchema) }),
+  z.object({ type: z.literal('sign-in'), signIn: SignInViewSchema }),
 ]);
 export type CoreEvent = z.infer<typeof CoreEventSchema>;

@@ -1,5 +1,6 @@
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
+import type { SignIns } from '../app/sign-ins.js';
 import type { Store } from '../store/index.js';
 import type { CoreEvent } from './contract.js';
 import { ClientFileWatch } from './client-file-watch.js';
@@ -17,13 +18,23 @@ export class CoreEvents {
   private scheduled = false;
   private closed = false;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeSignIns: () => void;
   private readonly files = new ClientFileWatch(() => this.clientsChanged());
 
   constructor(
     private readonly store: Store,
     private readonly manager: ServerManager,
     private readonly clients: ClientManager,
+    signIns: SignIns,
   ) {
+    // A sign-in's state is read when it changes (never a token: the view has none).
+    this.unsubscribeSignIns = signIns.onChange((name) => {
+      if (this.listeners.size === 0 || this.closed) return;
+      void signIns.view(name).then(
+        (signIn) => !this.closed && this.emit({ type: 'sign-in', signIn }),
+        () => {}, // the server was removed meanwhile
+      );
+    });
     this.known = new Set(store.servers.list().map((s) => s.name));
     this.unsubscribe = store.servers.onChange((name) => {
       this.pending.add(name);
@@ -61,6 +72,7 @@ export class CoreEvents {
     // A flush already scheduled must not read a store that closes right after this.
     this.closed = true;
     this.unsubscribe();
+    this.unsubscribeSignIns();
     this.files.close();
     this.listeners.clear();
   }

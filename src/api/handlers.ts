@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../app/errors.js';
 import { parseIdpProfileDocument } from '../auth/index.js';
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
+import type { SignIns } from '../app/sign-ins.js';
 import type { LogSink } from '../logs/index.js';
 import { assertValidSecretName, type SecretsProvider } from '../secrets/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
@@ -17,6 +18,7 @@ export interface ApiDeps {
   clients: ClientManager;
   coreInfo: () => Promise<CoreInfo>;
   secrets: () => SecretsProvider;
+  signIns: SignIns;
   shutdown: () => void;
 }
 
@@ -33,7 +35,10 @@ export type Handlers = {
 export function serverView(m: ServerManager, s: ServerRecord): ServerView {
   return {
     name: s.name,
+    kind: m.isRemote(s) ? 'remote' : 'container',
     image: s.image,
+    remoteUrl: m.isRemote(s) ? s.url : null,
+    remote: m.isRemote(s) ? (s.remote ?? null) : null,
     transport: s.transport,
     status: s.status,
     statusDetail: s.statusDetail,
@@ -103,6 +108,15 @@ export function createHandlers(deps: ApiDeps): Handlers {
       manager.authz.attach(name, policySet);
       return view(manager.get(name));
     },
+
+    signInStatus: ({ name }) => deps.signIns.view(name),
+    signInStart: ({ name }) => deps.signIns.start(name),
+    signInWait: ({ name }) => deps.signIns.wait(name),
+    signInCancel: ({ name }) => {
+      deps.signIns.cancel(name);
+      return { ok: true };
+    },
+    signOut: ({ name }) => deps.signIns.signOut(name),
 
     logs: (q) => {
       if (q.server !== undefined) manager.get(q.server);

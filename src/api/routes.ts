@@ -31,6 +31,7 @@ import {
   SecretViewSchema,
   ServerDetailSchema,
   ServerViewSchema,
+  SignInViewSchema,
   SimulationViewSchema,
   VersionSchema,
 } from './contract.js';
@@ -76,6 +77,12 @@ export const routes = {
   rename: route({ method: 'POST', path: '/v1/servers/:name/rename', input: RenameSchema, output: ServerViewSchema }),
   setAuth: route({ method: 'PUT', path: '/v1/servers/:name/auth', input: z.object({ name: NameSchema, auth: z.unknown() }).strict(), output: ServerViewSchema }),
   attachPolicy: route({ method: 'PUT', path: '/v1/servers/:name/policy', input: PolicyAttachSchema, output: ServerViewSchema }),
+  /** A remote server's sign-in: its state; start one (answers once its URL is ready); wait for its end; cancel; sign out. */
+  signInStatus: route({ method: 'GET', path: '/v1/servers/:name/sign-in', input: named, output: SignInViewSchema }),
+  signInStart: route({ method: 'POST', path: '/v1/servers/:name/sign-in', input: named, output: SignInViewSchema }),
+  signInWait: route({ method: 'POST', path: '/v1/servers/:name/sign-in/wait', input: named, output: SignInViewSchema }),
+  signInCancel: route({ method: 'DELETE', path: '/v1/servers/:name/sign-in', input: named, output: OkSchema }),
+  signOut: route({ method: 'POST', path: '/v1/servers/:name/sign-out', input: named, output: SignInViewSchema }),
 
   logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),
   logHistogram: route({ method: 'GET', path: '/v1/logs/histogram', input: LogHistogramQuerySchema, output: LogHistogramSchema }),

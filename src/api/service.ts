@@ -28,7 +28,7 @@ export class ApiService {
     private readonly opts: ApiServiceOptions = {},
   ) {
     this.handlers = createHandlers(deps);
-    this.events = new CoreEvents(deps.store, deps.manager, deps.clients);
+    this.events = new CoreEvents(deps.store, deps.manager, deps.clients, deps.signIns);
   }
 
   /** A route by name; throws NotFoundError for a name that is no route, ZodError for bad input. */

@@ -7,6 +7,9 @@ import type { CoreInfo, IpcApi } from '../api/index.js';
 import { DEFAULT_RETENTION, LogSink } from '../logs/index.js';
 import { LogRetentionSchema } from '../api/contract.js';
 import { ContainerRuntime, connectEngine } from '../runtime/index.js';
+import { OAuthTokenStore } from '../oauth/index.js';
+import { openInBrowser } from '../common/index.js';
+import { SignIns } from './sign-ins.js';
 import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsProvider } from '../secrets/index.js';
 import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type RetentionPolicy, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
@@ -37,6 +40,11 @@ export interface CoreOptions {
   pullPolicy?: 'missing' | 'never';
   /** How to find the container engine (tests pass a probe with no engine to see the error users get). */
   connectEngine?: typeof connectEngine;
+  /**
+   * Opens the system browser for a sign-in (default: the OS opener, the URL as one argument). Electron
+   * passes shell.openExternal; tests pass a real browser they drive.
+   */
+  openUrl?: (url: string) => Promise<void>;
   /** The keychain to use (default: the OS keychain through keytar). */
   keychain?: Keychain;
   /** Environment for the secrets provider choice (GATEHOUSE_SECRETS_PROVIDER, GATEHOUSE_SECRET_<NAME>). */
@@ -140,6 +148,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     if (keychain instanceof OsKeychain) cleanup.unshift(() => keychain.close());
     const secrets = providerFromEnv(keychain, opts.secretsEnv ?? process.env);
     const sealed = new SealedStore(keychain, store.encrypted);
+    const tokens = new OAuthTokenStore(keychain);
 
     const audit = opts.audit ?? readAuditConfig(path.join(paths.dir, 'audit-config.json'));
     let auditFile: AuditFileWriter | undefined;
@@ -171,7 +180,16 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       audit,
       auditFile,
       onServersChanged: () => clients.syncAll(),
+      tokens,
     }, () => secrets);
+
+    const signIns = new SignIns({
+      server: (name) => manager.get(name),
+      tokens,
+      secrets: () => secrets,
+      openUrl: opts.openUrl ?? ((url) => openInBrowser(url)),
+      log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
+    });
 
     const token = randomBytes(32).toString('base64url');
     let stopPromise: Promise<void> | undefined;
@@ -203,6 +221,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       clients,
       coreInfo,
       secrets: () => secrets,
+      signIns,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
       },
       { rendererDir: opts.rendererDir ?? DEFAULT_RENDERER_DIR, checkResponses: opts.checkApiResponses === true },

@@ -18,3 +18,16 @@ export function nameFromImage(image: string): string {
   const cleaned = bare.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '');
   return cleaned.slice(0, 63) || 'server';
 }
+
+/** A remote server's default name: its host without `www.` and `mcp.` (https://mcp.notion.com/mcp → notion-com). */
+export function nameFromUrl(raw: string): string {
+  let host: string;
+  try {
+    host = new URL(raw).hostname;
+  } catch {
+    return 'remote';
+  }
+  const trimmed = host.replace(/^\[|\]$/g, '').replace(/^(www|mcp)\./, '');
+  const cleaned = trimmed.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/-+$/, '');
+  return cleaned.slice(0, 63) || 'remote';
+}

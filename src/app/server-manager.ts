@@ -1,25 +1,9 @@
 import type { LogSink } from '../logs/index.js';
-import { PortInUseError, ProxyServer, ReverseProxyBackend, StdioBackend, type McpBackend, type ProxyLog, type ProxyLogLevel } from '../proxy/index.js';
-import {
-  ContainerSpecError,
-  MountSpecError,
-  PermissionProfileError,
-  UnsupportedProfileError,
-  assertProfileSupported,
-  buildContainerSpec,
-  containerName,
-  loadPermissionProfile,
-  parseCpus,
-  parseMemory,
-  parseVolumeFlag,
-  type ContainerEvent,
-  type ContainerRuntime,
-  type MountSpec,
-  type PermissionProfile,
-} from '../runtime/index.js';
+import { PortInUseError, ProxyServer, type McpBackend, type ProxyLog, type ProxyLogLevel } from '../proxy/index.js';
+import type { ContainerEvent, ContainerRuntime } from '../runtime/index.js';
 import type { SecretsProvider } from '../secrets/index.js';
-import { assertValidSecretName } from '../secrets/index.js';
-import type { NetworkSetting, SecretRef, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
+import type { OAuthTokenStore } from '../oauth/index.js';
+import type { NetworkSetting, ServerRecord, ServerStatus, Store, TransportKind } from '../store/index.js';
 import { AuthManager } from './auth-manager.js';
 import { AuthzManager, PolicyCheckError } from './authz-manager.js';
 import { authorizationLayer } from '../authz/index.js';
@@ -27,38 +11,13 @@ import { auditLayer, defaultAuditConfig, type AuditConfig, type AuditFileWriter 
 import type { Middleware } from '../proxy/index.js';
 import { DEFAULT_HEALTH_CHECK, HealthMonitor, type HealthCheckSettings } from './health-monitor.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
-import { assertValidServerName, nameFromImage } from './names.js';
-import { pickFreePort, waitForPort } from './ports.js';
+import { ContainerKind, INSTANCE_LABEL, RemoteKind, type ServerKind } from './kinds/index.js';
+import { assertValidServerName, nameFromImage, nameFromUrl } from './names.js';
+import { pickFreePort } from './ports.js';
+import type { RunRequest } from './run-request.js';
 
-export const INSTANCE_LABEL = 'dev.gatehouse.instance';
-
-export interface RunRequest {
-  image: string;
-  name?: string;
-  transport?: TransportKind;
-  proxyPort?: number;
-  targetPort?: number;
-  env?: Record<string, string>;
-  /** `--secret NAME,target=ENV`: references to secrets, resolved into the container's environment at start. */
-  secrets?: SecretRef[];
-  /** Authentication settings, ToolHive's oidcConfig shape (default: none, local mode). */
-  auth?: unknown;
-  /** ToolHive's authz-config: saved as a policy set named after the server (or `policySet`) and attached. */
-  authzConfig?: unknown;
-  /** Attach this existing policy set (or, with authzConfig, the name to save it under). */
-  policySet?: string;
-  /** Refuse an authzConfig with validator findings (`--strict`). */
-  authzStrict?: boolean;
-  /** `-v` flags, host paths already absolute (the CLI resolves them against its own working directory). */
-  volumes?: string[];
-  /** none | network | absolute path to a JSON profile */
-  permissionProfile?: string;
-  args?: string[];
-  group?: string;
-  memory?: string;
-  cpus?: string;
-  network?: NetworkSetting;
-}
+export { INSTANCE_LABEL };
+export type { RunRequest } from './run-request.js';
 
 export interface ManagerSettings {
   /** Network for containers whose profile allows network: 'default' (bridge, port on 127.0.0.1) or 'host'. */
@@ -78,13 +37,15 @@ export interface ManagerSettings {
   onServersChanged?: () => Promise<void>;
   /** How running servers are checked (default: DEFAULT_HEALTH_CHECK). */
   healthCheck?: HealthCheckSettings;
+  /** Sign-ins to remote servers (the refresh tokens in the keychain). */
+  tokens: OAuthTokenStore;
 }
 
 interface Live {
   proxy: ProxyServer;
   backend?: McpBackend;
-  detach?: () => void;
-  stopLogs?: () => void;
+  /** Lets go of what the kind holds for the running backend (attachments, log follows, refresh timers). */
+  release?: () => void;
   /** Set while Gatehouse itself stops the container, so its exit is not reported as a crash. */
   expectingExit: boolean;
   health?: HealthMonitor;
@@ -100,6 +61,8 @@ export class ServerManager {
   private readonly live = new Map<string, Live>();
   readonly auth: AuthManager;
   readonly authz: AuthzManager;
+  private readonly containers: ContainerKind;
+  private readonly remotes: RemoteKind;
 
   constructor(
     private readonly store: Store,
@@ -113,6 +76,32 @@ export class ServerManager {
       onWarning: (m) => this.logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
     });
     this.authz = new AuthzManager(store, (server, level, message) => this.coreLog(server, level, message));
+    const coreLog = (server: string, level: ProxyLogLevel, message: string) => this.coreLog(server, level, message);
+    this.containers = new ContainerKind({ store, logs, runtime, secrets, settings, coreLog });
+    this.remotes = new RemoteKind({ store, logs, secrets, tokens: settings.tokens, requestTimeoutMs: settings.requestTimeoutMs });
+    // A sign-in that starts, ends or cannot be refreshed shows in the server's status at once.
+    settings.tokens.onChange((name) => void this.followSignIn(name));
+  }
+
+  private kindOf(s: Pick<ServerRecord, 'url'>): ServerKind {
+    return s.url !== null ? this.remotes : this.containers;
+  }
+
+  /** Whether a server is a remote one (no container). */
+  isRemote(s: Pick<ServerRecord, 'url'>): boolean {
+    return s.url !== null;
+  }
+
+  private async followSignIn(name: string): Promise<void> {
+    const s = this.store.servers.get(name);
+    const live = this.live.get(name);
+    if (!s || !this.isRemote(s) || !live?.backend) return;
+    if (s.status !== 'running' && s.status !== 'needs-sign-in' && s.status !== 'auth-retrying' && s.status !== 'unhealthy') return;
+    const next = await this.remotes.authStatus(s).catch(() => undefined);
+    if (!next || (next.status === 'running' && s.status === 'unhealthy')) return;
+    if (next.status !== s.status) this.coreLog(name, next.status === 'running' ? 'info' : 'warn', next.status === 'running' ? `Signed in to ${name}` : `Server ${name}: ${next.status === 'needs-sign-in' ? 'sign-in required' : 'retrying its sign-in'} (${next.detail ?? ''})`);
+    this.setStatus(name, next.status, next.detail);
+    live.proxy.setState(next.status === 'running' ? 'running' : next.status, next.detail ?? undefined);
   }
 
   list(): ServerRecord[] {
@@ -137,38 +126,11 @@ export class ServerManager {
   // ---- run -------------------------------------------------------------------------------
 
   async run(req: RunRequest): Promise<ServerRecord> {
-    const name = req.name ?? nameFromImage(req.image);
+    if ((req.image === undefined) === (req.url === undefined)) throw new BadRequestError('Give the image of a server to run, or the URL of a remote server.');
+    const kind = this.kindOf({ url: req.url ?? null });
+    const name = req.name ?? (req.url !== undefined ? nameFromUrl(req.url) : nameFromImage(req.image ?? ''));
     assertValidServerName(name);
     if (this.store.servers.get(name)) throw new ConflictError(`A server named "${name}" already exists.`, { action: 'choose-another-name', server: name });
-    const transport = req.transport ?? 'stdio';
-    const profileSpec = req.permissionProfile ?? 'network';
-    let profile: PermissionProfile;
-    let mounts: MountSpec[];
-    let memoryBytes: number | null = null;
-    let nanoCpus: number | null = null;
-    try {
-      profile = (await loadPermissionProfile(profileSpec)).profile;
-      mounts = (req.volumes ?? []).map((v) => parseVolumeFlag(v));
-      if (req.memory) memoryBytes = parseMemory(req.memory);
-      if (req.cpus) nanoCpus = parseCpus(req.cpus);
-      assertProfileSupported(profile);
-    } catch (err) {
-      throw new BadRequestError((err as Error).message);
-    }
-    for (const key of Object.keys(req.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new BadRequestError(`Invalid environment variable name "${key}".`);
-    }
-    const secretRefs = req.secrets ?? [];
-    for (const ref of secretRefs) {
-      try {
-        assertValidSecretName(ref.name);
-      } catch (err) {
-        throw new BadRequestError((err as Error).message);
-      }
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.target)) throw new BadRequestError(`Invalid target variable "${ref.target}" for secret ${ref.name}.`);
-      if (req.env?.[ref.target] !== undefined) throw new BadRequestError(`${ref.target} is set both as an environment variable and by the secret ${ref.name}; keep one.`);
-    }
-    if (new Set(secretRefs.map((r) => r.target)).size !== secretRefs.length) throw new BadRequestError('Two secrets target the same environment variable.');
 
     const authConfig = this.auth.parse(req.auth);
     // Policies are checked before anything exists: a bad file refuses the run with every problem listed.
@@ -186,9 +148,8 @@ export class ServerManager {
     } else {
       proxyPort = await pickFreePort(taken);
     }
-    const targetPort = transport === 'stdio' ? null : (req.targetPort ?? (await pickFreePort(taken, 20000, 39999)));
-    const runtime = await this.runtime();
-    await runtime.ensureImage(req.image, { pull: this.settings.pullPolicy !== 'never', onProgress: (m) => this.coreLog(name, 'info', m) });
+    const definition = await kind.define(req, name, taken);
+    const transport = definition.fields.transport;
 
     // Bind the proxy first: a busy port is a clear error before anything is created.
     const proxy = this.newProxy(name, proxyPort, transport);
@@ -204,22 +165,10 @@ export class ServerManager {
     try {
       record = this.store.servers.insert({
         name,
-        image: req.image,
-        url: null,
-        transport,
-        args: req.args ?? [],
-        env: req.env ?? {},
-        secrets: secretRefs,
+        ...definition.fields,
         auth: authConfig,
-        volumes: req.volumes ?? [],
-        permissionProfile: profileSpec,
-        profile,
         proxyPort,
-        targetPort,
         group: req.group ?? 'default',
-        memoryBytes,
-        nanoCpus,
-        networkSetting: req.network ?? this.settings.defaultNetwork,
         desiredState: 'running',
         status: 'starting',
       });
@@ -234,7 +183,7 @@ export class ServerManager {
         record = this.get(name);
       }
       this.live.set(name, live);
-      await this.createContainer(record, runtime, mounts);
+      await definition.create(record);
     } catch (err) {
       // Nothing half-made survives a failed run: no row, no listener, no policy set it created.
       this.live.delete(name);
@@ -243,12 +192,10 @@ export class ServerManager {
       if (createdSet && policySet !== undefined) this.store.policies.delete(policySet);
       this.store.servers.delete(name);
       await proxy.close();
-      throw err instanceof ContainerSpecError || err instanceof MountSpecError || err instanceof PermissionProfileError || err instanceof UnsupportedProfileError
-        ? new BadRequestError(err.message)
-        : err;
+      throw err;
     }
     this.store.statusHistory.record(name, 'starting', 'created');
-    this.coreLog(name, 'info', `Created server ${name} (${req.image}, ${transport}) on ${this.url(record)}`);
+    this.coreLog(name, 'info', `Created server ${name} (${definition.summary}) on ${this.url(record)}`);
     // A container that fails to start leaves the definition in place, marked error, for the user to inspect.
     await this.serialized(name, () => this.bringUp(name));
     await this.changed();
@@ -290,8 +237,7 @@ export class ServerManager {
     }
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', 'removing');
-      const runtime = await this.runtime().catch(() => undefined);
-      if (s.containerId && runtime) await runtime.remove(s.containerId, true);
+      await this.kindOf(s).removed(this.get(name));
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
@@ -317,11 +263,7 @@ export class ServerManager {
     const wasRunning = s.desiredState === 'running';
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', `renaming to ${newName}`);
-      if (s.containerId) {
-        const runtime = await this.runtime();
-        await runtime.remove(s.containerId, true);
-        this.store.servers.setContainer(name, null);
-      }
+      await this.kindOf(s).renaming(this.get(name), newName);
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
@@ -376,11 +318,29 @@ export class ServerManager {
 
   /** Makes reality match the definitions: used at start-up and after the engine comes back. */
   async reconcile(): Promise<void> {
+    const all = this.store.servers.list();
+    const remote = all.filter((s) => this.isRemote(s));
+    const inContainers = all.filter((s) => !this.isRemote(s));
+    // Remote servers need no engine: they come back even when it is missing.
+    await Promise.all(
+      remote.map((s) =>
+        this.serialized(s.name, async () => {
+          const live = this.live.get(s.name);
+          if (s.desiredState === 'running') {
+            if (!live?.backend) await this.bringUp(s.name, true);
+          } else {
+            this.setStatus(s.name, 'stopped', null);
+            live?.proxy.setState('stopped');
+          }
+        }),
+      ),
+    );
+    if (inContainers.length === 0) return;
     let runtime: ContainerRuntime;
     try {
       runtime = await this.runtime();
     } catch (err) {
-      for (const s of this.store.servers.list()) {
+      for (const s of inContainers) {
         if (s.desiredState === 'running') this.setStatus(s.name, 'error', (err as Error).message);
         this.live.get(s.name)?.proxy.setState('error', (err as Error).message);
       }
@@ -389,7 +349,7 @@ export class ServerManager {
     const containers = await runtime.listManaged([`${INSTANCE_LABEL}=${this.settings.instanceId}`]);
     const byServer = new Map(containers.map((c) => [c.serverName, c]));
     await Promise.all(
-      this.store.servers.list().map((s) =>
+      inContainers.map((s) =>
         this.serialized(s.name, async () => {
           const c = byServer.get(s.name);
           if (c && c.id !== s.containerId) this.store.servers.setContainer(s.name, c.id);
@@ -441,7 +401,7 @@ export class ServerManager {
         if (runtime && s?.containerId && s.status === 'running') {
           await runtime.stop(s.containerId, 5).catch(() => {});
           this.setStatus(name, 'stopped', 'Gatehouse quit');
-        }
+        } else if (s && this.isRemote(s) && s.desiredState === 'running') this.setStatus(name, 'stopped', 'Gatehouse quit');
         await live.proxy.close();
       }),
     );
@@ -499,41 +459,9 @@ export class ServerManager {
     return this.get(name);
   }
 
-  /** Secret values for the container's environment; a missing one stops the start and is named. */
-  private async resolveSecrets(s: ServerRecord): Promise<Record<string, string>> {
-    const env: Record<string, string> = {};
-    for (const ref of s.secrets) env[ref.target] = await this.secrets().get(ref.name);
-    return env;
-  }
-
-  private async createContainer(s: ServerRecord, runtime: ContainerRuntime, mounts?: MountSpec[]): Promise<string> {
-    const secretEnv = await this.resolveSecrets(s);
-    const spec = buildContainerSpec({
-      serverName: s.name,
-      image: s.image ?? '',
-      transport: s.transport,
-      args: s.args,
-      env: { ...s.env, ...secretEnv },
-      profile: s.profile as PermissionProfile,
-      extraMounts: mounts ?? s.volumes.map((v) => parseVolumeFlag(v)),
-      proxyPort: s.proxyPort,
-      targetPort: s.targetPort ?? undefined,
-      group: s.group,
-      memoryBytes: s.memoryBytes ?? undefined,
-      nanoCpus: s.nanoCpus ?? undefined,
-      networkSetting: s.networkSetting,
-      reach: s.transport === 'stdio' ? undefined : await runtime.reach(),
-      extraLabels: this.settings.extraLabels,
-    });
-    spec.name = containerName(s.name);
-    spec.Labels = { ...spec.Labels, [INSTANCE_LABEL]: this.settings.instanceId };
-    const id = await runtime.create(spec);
-    this.store.servers.setContainer(s.name, id);
-    return id;
-  }
-
-  /** Container up, attached, handshake done, backend in service. Errors end in status error, not a throw. */
   /**
+   * The kind brings the backend up (a container attached and initialized, or a remote reached); the
+   * proxy puts it in service. Errors end in status error, not a throw.
    * @param adopting  restoring after a core restart: keep a running container as it is
    * @param recreate  an explicit start: replace a stopped container so current secrets and settings apply
    */
@@ -543,41 +471,17 @@ export class ServerManager {
     if (live.backend) return;
     this.setStatus(name, 'starting', adopting ? 'restoring' : null);
     live.proxy.setState('starting');
+    const s = this.get(name);
+    const kind = this.kindOf(s);
     try {
-      const runtime = await this.runtime();
-      let s = this.get(name);
-      let state = s.containerId ? await runtime.state(s.containerId) : undefined;
-      if (state && !state.running && recreate) {
-        await runtime.remove(s.containerId!, true);
-        state = undefined;
-      }
-      if (!state) {
-        await runtime.ensureImage(s.image ?? '', { pull: this.settings.pullPolicy !== 'never' });
-        await this.createContainer(s, runtime);
-        s = this.get(name);
-        state = await runtime.state(s.containerId!);
-      }
-      const id = s.containerId!;
       live.expectingExit = false;
-      let attached: Awaited<ReturnType<ContainerRuntime['attachStdio']>> | undefined;
-      if (s.transport === 'stdio') {
-        // Attach before start so not a byte of the server's first output is missed.
-        attached = await runtime.attachStdio(id);
-        live.detach = attached.detach;
-      }
-      const wasRunning = state?.running === true;
-      if (!wasRunning) await runtime.start(id);
-      live.stopLogs = await runtime.followLogs(
-        id,
-        { sinceMs: this.store.logs.lastTimestamp(name, 'container'), stdout: s.transport !== 'stdio', stderr: true },
-        (stream, line, ts) => this.logs.write({ server: name, source: 'container', level: 'info', message: line, fields: { stream }, ts }),
-      );
-      const backend = attached
-        ? await this.stdioBackend(name, attached, wasRunning, runtime, id)
-        : await this.httpBackend(s, runtime, id);
+      const running = await kind.up(s, { adopting, recreate });
+      live.release = running.release;
+      const backend = running.backend;
       live.backend = backend;
-      await live.proxy.setBackend(backend, 'running');
-      this.setStatus(name, 'running', null);
+      const auth = this.isRemote(s) ? await this.remotes.authStatus(s) : { status: 'running' as const, detail: null };
+      await live.proxy.setBackend(backend, auth.status === 'running' ? 'running' : auth.status, auth.detail ?? undefined);
+      this.setStatus(name, auth.status, auth.detail);
       live.health = new HealthMonitor((timeoutMs) => backend.probe(timeoutMs), this.settings.healthCheck ?? DEFAULT_HEALTH_CHECK, (healthy, detail) => {
         const now = this.store.servers.get(name)?.status;
         if (!healthy && now === 'running') {
@@ -586,62 +490,19 @@ export class ServerManager {
         } else if (healthy && now === 'unhealthy') {
           this.setStatus(name, 'running', null);
           this.coreLog(name, 'info', `Server ${name} ${detail}`);
+          void this.followSignIn(name);
         }
       });
       live.health.start();
-      this.coreLog(name, 'info', `Server ${name} is running${wasRunning ? ' (adopted the running container)' : ''}`);
+      this.coreLog(name, 'info', `Server ${name} is running${running.note ? ` (${running.note})` : ''}`);
+      if (auth.status === 'needs-sign-in') this.coreLog(name, 'warn', `Server ${name} needs a sign-in: gatehouse login ${name}`);
     } catch (err) {
       await this.teardown(name, live);
-      const detail = await this.failureDetail(name, err);
+      const detail = await kind.failureDetail(s, err);
       this.setStatus(name, 'error', detail.message, detail.exitCode);
       live.proxy.setState('error', detail.message);
       this.coreLog(name, 'error', `Server ${name} failed to start: ${detail.message}`);
     }
-  }
-
-  private async stdioBackend(
-    name: string,
-    attached: { stdout: import('node:stream').Readable; stdin: import('node:stream').Writable; detach(): void },
-    wasRunning: boolean,
-    runtime: ContainerRuntime,
-    id: string,
-  ): Promise<McpBackend> {
-    const backend = new StdioBackend(attached, {
-      log: (level, message, fields) => this.logs.write({ server: name, source: 'proxy', level, message, fields: fields ?? null }),
-      requestTimeoutMs: this.settings.requestTimeoutMs,
-      clientInfo: { name: 'gatehouse', version: '0.1.0' },
-    });
-    try {
-      await backend.start();
-    } catch (err) {
-      if (!wasRunning) throw err;
-      // An adopted server that refuses a second initialize: restart it for a clean session.
-      await backend.close();
-      attached.detach();
-      await runtime.stop(id, 5);
-      const again = await runtime.attachStdio(id);
-      const live = this.live.get(name);
-      if (live) live.detach = again.detach;
-      await runtime.start(id);
-      return this.stdioBackend(name, again, false, runtime, id);
-    }
-    return backend;
-  }
-
-  private async httpBackend(s: ServerRecord, runtime: ContainerRuntime, id: string): Promise<McpBackend> {
-    // Read from the container each time (a restart, or a core that adopts it): the engine chose the port.
-    const { host, port } = await runtime.httpEndpoint(id, s.targetPort!);
-    try {
-      await waitForPort(port, host, this.settings.startTimeoutMs, async () => (await runtime.state(id))?.running === true);
-    } catch (err) {
-      const hint = s.networkSetting === 'default' ? ' If your engine has no bridge network, run the server with --network host.' : '';
-      throw new Error(`${(err as Error).message}.${hint}`);
-    }
-    return new ReverseProxyBackend(
-      // The server is told it is on 127.0.0.1 at its own port, whichever address the proxy dials.
-      { host, port, hostHeader: `127.0.0.1:${s.targetPort!}` },
-      { log: (level, message, fields) => this.logs.write({ server: s.name, source: 'proxy', level, message, fields: fields ?? null }), responseTimeoutMs: this.settings.requestTimeoutMs },
-    );
   }
 
   private async bringDown(name: string, status: ServerStatus, detail: string): Promise<void> {
@@ -653,10 +514,7 @@ export class ServerManager {
       live.proxy.setState('stopping');
       await this.teardown(name, live);
     }
-    if (s.containerId) {
-      const runtime = await this.runtime();
-      await runtime.stop(s.containerId);
-    }
+    await this.kindOf(s).stopped(s);
     this.setStatus(name, status, detail === 'stopped by user' ? null : detail);
     live?.proxy.setState(status);
   }
@@ -664,32 +522,12 @@ export class ServerManager {
   private async teardown(_name: string, live: Live): Promise<void> {
     live.health?.stop();
     live.health = undefined;
-    live.stopLogs?.();
-    live.stopLogs = undefined;
     const backend = live.backend;
     live.backend = undefined;
     await live.proxy.setBackend(undefined, 'stopped');
     if (backend) await backend.close();
-    live.detach?.();
-    live.detach = undefined;
-  }
-
-  private async failureDetail(name: string, err: unknown): Promise<{ message: string; exitCode: number | null }> {
-    let message = err instanceof Error ? err.message : String(err);
-    let exitCode: number | null = null;
-    try {
-      const s = this.get(name);
-      const state = s.containerId ? await (await this.runtime()).state(s.containerId) : undefined;
-      if (state && !state.running && state.exitCode !== null) {
-        exitCode = state.exitCode;
-        this.logs.flush();
-        const last = this.store.logs.query({ server: name, sources: ['container'], limit: 5 }).map((l) => l.message);
-        message = `the container exited with code ${exitCode}${state.oomKilled ? ' (out of memory)' : ''}${last.length ? `; last output: ${last.join(' | ').slice(0, 800)}` : ''}`;
-      }
-    } catch {
-      // keep the original message
-    }
-    return { message, exitCode };
+    live.release?.();
+    live.release = undefined;
   }
 
   private setStatus(name: string, status: ServerStatus, detail: string | null, exitCode: number | null = null): void {

@@ -16,6 +16,8 @@ export interface UrlPolicy {
   insecureAllowHttp: boolean;
   /** Allow private, link-local and other non-public addresses (loopback is always allowed: it is this laptop). */
   allowPrivateIp: boolean;
+  /** The setting the refusal names (default: jwksAllowPrivateIp, the OIDC settings' own). */
+  privateIpSetting?: string;
 }
 
 export function isLoopback(ip: string): boolean {
@@ -33,7 +35,7 @@ export function isNonPublic(ip: string): boolean {
 function checkAddress(ip: string, policy: UrlPolicy, what: string): void {
   if (isLoopback(ip)) return;
   if (!policy.allowPrivateIp && isNonPublic(ip)) {
-    throw new UnsafeUrlError(`Refusing to fetch ${what}: it resolves to the private or link-local address ${ip} (set jwksAllowPrivateIp to allow it).`);
+    throw new UnsafeUrlError(`Refusing to fetch ${what}: it resolves to the private or link-local address ${ip} (set ${policy.privateIpSetting ?? 'jwksAllowPrivateIp'} to allow it).`);
   }
 }
 
@@ -86,19 +88,17 @@ interface SafeAnswer {
   text: string;
 }
 
-/** One request under the policy: the address checked in the connection's own lookup, a size and time bound, no redirects followed. */
-function safeRequest(raw: string, opts: SafeFetchOptions & { accept?: string }): Promise<SafeAnswer> {
-  const what = opts.what ?? raw;
-  const u = assertUrlAllowed(raw, opts.policy, what);
-  const transport = opts.request ?? { http: http.request, https: https.request };
-  const requestFn = u.protocol === 'https:' ? transport.https : transport.http;
-  const maxBytes = opts.maxBytes ?? 512 * 1024;
-  const lookup: net.LookupFunction = (hostname, options, callback) => {
+/**
+ * A DNS lookup for http(s).request that refuses addresses the policy forbids: the address checked is
+ * the address connected to (no rebinding between a check and the connection).
+ */
+export function guardedLookup(policy: UrlPolicy, what: string): net.LookupFunction {
+  return (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const list = addresses as dns.LookupAddress[];
       try {
-        for (const a of list) checkAddress(a.address, opts.policy, what);
+        for (const a of list) checkAddress(a.address, policy, what);
       } catch (e) {
         return callback(e as NodeJS.ErrnoException, '', 0);
       }
@@ -108,6 +108,16 @@ function safeRequest(raw: string, opts: SafeFetchOptions & { accept?: string }):
       callback(null, first.address, first.family);
     });
   };
+}
+
+/** One request under the policy: the address checked in the connection's own lookup, a size and time bound, no redirects followed. */
+function safeRequest(raw: string, opts: SafeFetchOptions & { accept?: string }): Promise<SafeAnswer> {
+  const what = opts.what ?? raw;
+  const u = assertUrlAllowed(raw, opts.policy, what);
+  const transport = opts.request ?? { http: http.request, https: https.request };
+  const requestFn = u.protocol === 'https:' ? transport.https : transport.http;
+  const maxBytes = opts.maxBytes ?? 512 * 1024;
+  const lookup = guardedLookup(opts.policy, what);
   return new Promise<SafeAnswer>((resolve, reject) => {
     const req = requestFn(
       u,

@@ -29,6 +29,8 @@ export function hintWords(hint: ErrorHint): string {
       return 'Stop it first with: gatehouse shutdown';
     case 'retry':
       return 'Try again in a moment.';
+    case 'sign-in':
+      return `Sign in with: gatehouse login ${hint.server}`;
   }
 }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { ApiClient, LogLine, RunRequestBody, ServerView } from '../api/browser.js';
+import type { ApiClient, LogLine, RunRequestBody, ServerView, SignInView } from '../api/browser.js';
+import { addRemoteOptions, remoteSettingsFromFlags } from './remote-flags.js';
 // Only what every command needs is imported here: commander, the API client and small modules. A
 // command's heavy modules (the core for `serve`, src/auth for the authentication flags, src/authz for
 // policy files, the MCP SDK for `bridge`) are loaded with import() in its action, so `gatehouse ls`
@@ -58,8 +59,8 @@ function printJsonResults<T>(results: Array<NameResult<T>>): void {
 function serverRows(servers: ServerView[]): string {
   if (servers.length === 0) return 'No servers. Start one with: gatehouse run <image>';
   return table(
-    ['NAME', 'STATUS', 'TRANSPORT', 'URL', 'IMAGE'],
-    servers.map((s) => [s.name, s.status + (s.statusDetail && s.status === 'error' ? ` (${s.statusDetail.slice(0, 60)})` : ''), s.transport, s.url, s.image ?? '']),
+    ['NAME', 'STATUS', 'TRANSPORT', 'URL', 'IMAGE OR REMOTE URL'],
+    servers.map((s) => [s.name, s.status + (s.statusDetail && s.status === 'error' ? ` (${s.statusDetail.slice(0, 60)})` : ''), s.transport, s.url, s.kind === 'remote' ? (s.remoteUrl ?? '') : (s.image ?? '')]),
   );
 }
 
@@ -116,6 +117,48 @@ function absolutizeVolume(v: string): string {
   return [path.resolve(host), ...parts.slice(1)].join(':');
 }
 
+/** A sign-in in words: what the CLI prints for `auth status` and after `login`. */
+export function signInWords(v: SignInView, now = Date.now()): string {
+  if (v.credential !== 'oauth') return `${v.server} does not use an OAuth sign-in (${v.credential === 'bearer' ? 'a bearer token from the keychain' : 'no credentials'}).`;
+  const state = { 'signed-in': 'signed in', 'signed-out': 'not signed in', 'needs-sign-in': 'sign-in required', retrying: 'retrying its sign-in' }[v.state];
+  const lines = [`${v.server}: ${state}${v.detail ? ` (${v.detail})` : ''}`];
+  const claim = (k: string) => (v.claims && v.claims[k] !== undefined ? (Array.isArray(v.claims[k]) ? (v.claims[k] as unknown[]).join(', ') : String(v.claims[k])) : undefined);
+  const rows: [string, string | undefined][] = [
+    ['issuer', v.issuer ?? undefined],
+    ['subject', claim('sub')],
+    ['audience', claim('aud')],
+    ['scopes', v.scope ?? claim('scope')],
+    ['access token expires', v.expiresAt !== null ? `in ${Math.max(0, Math.round((v.expiresAt - now) / 1000))} s` : undefined],
+    ['last refresh', v.lastRefresh ? `${new Date(v.lastRefresh.at).toISOString()} ${v.lastRefresh.ok ? 'ok' : `failed: ${v.lastRefresh.detail ?? ''}`}` : undefined],
+    ['sign-in under way', v.pending ? v.pending.authorizationUrl : undefined],
+  ];
+  for (const [k, val] of rows) if (val !== undefined) lines.push(`  ${k.padEnd(22)}${val}`);
+  if (v.state === 'needs-sign-in' || v.state === 'signed-out') lines.push(`Sign in with: gatehouse login ${v.server}`);
+  return lines.join('\n');
+}
+
+/** Starts (or joins) a sign-in, shows its URL, waits for the browser; Ctrl-C cancels it. */
+async function runLogin(api: ApiClient, name: string): Promise<void> {
+  const started = await api.signInStart({ name });
+  const url = started.pending?.authorizationUrl;
+  if (url) {
+    process.stdout.write(
+      `${started.pending?.browserOpened ? 'Your browser opens to sign in' : 'Open this URL in a browser to sign in'} to ${name}. If it does not open, visit:\n\n  ${url}\n\nWaiting for the sign-in (Ctrl-C cancels)...\n`,
+    );
+  }
+  const cancel = () => {
+    void api.signInCancel({ name }).finally(() => process.exit(ExitCode.failure));
+  };
+  process.once('SIGINT', cancel);
+  try {
+    const done = await api.signInWait({ name });
+    process.stdout.write(`${signInWords(done)}\n`);
+    if (done.state !== 'signed-in') process.exitCode = ExitCode.failure;
+  } finally {
+    process.off('SIGINT', cancel);
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('gatehouse')
     .description('Run MCP servers in containers, each behind its own local proxy.')
@@ -153,10 +196,10 @@ export function buildProgram(): Command {
     });
 
   const runCmd = program
-    .command('run <image> [args...]')
-    .description('run an MCP server image behind a local proxy (arguments after -- go to the server)')
-    .option('--name <name>', 'server name (default: from the image)')
-    .addOption(new Option('--transport <transport>', 'how the server speaks MCP').choices(['stdio', 'sse', 'streamable-http']).default('stdio'))
+    .command('run <image-or-url> [args...]')
+    .description('run an MCP server image behind a local proxy (arguments after -- go to the server), or add a remote MCP server by its https URL')
+    .option('--name <name>', 'server name (default: from the image or the host)')
+    .addOption(new Option('--transport <transport>', 'how the server speaks MCP (default: stdio for images; for URLs, sse when the path ends in /sse)').choices(['stdio', 'sse', 'streamable-http']))
     .option('--proxy-port <port>', 'proxy port on 127.0.0.1 (default: a free one, kept for life)', parsePort)
     .option('--target-port <port>', 'port the server listens on in the container (sse, streamable-http)', parsePort)
     .option('-e, --env <KEY=VALUE>', 'environment variable for the server (repeatable)', collect, [] as string[])
@@ -170,11 +213,14 @@ export function buildProgram(): Command {
     .option('--authz-config <file>', "Cedar policies (ToolHive's authz-config, JSON or YAML): saved as a policy set named after the server")
     .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)')
     .option('--strict', "refuse an --authz-config Cedar's validator has findings about (by default they are printed as warnings and the file loads, as in ToolHive)");
-  addAuthOptions(runCmd).action(async (image: string, args: string[], o: Record<string, unknown>) => {
+  addRemoteOptions(addAuthOptions(runCmd)).action(async (target: string, args: string[], o: Record<string, unknown>) => {
       const { authConfigFromFlags } = await loadAuthFlags();
       const profile = String(o['permissionProfile']);
+      const remote = remoteSettingsFromFlags(o);
+      const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
+      if (remote && !isUrl) throw new CommanderError(ExitCode.usage, 'gatehouse.remote', 'The --remote-* flags are for remote servers: give the server\'s URL instead of an image.');
       const body: RunRequestBody = {
-        image,
+        ...(isUrl ? { url: target, ...(remote ? { remote } : {}) } : { image: target }),
         args,
         name: o['name'] as string | undefined,
         transport: o['transport'] as RunRequestBody['transport'],
@@ -199,12 +245,51 @@ export function buildProgram(): Command {
       }
       if (typeof o['policySet'] === 'string') body.policySet = o['policySet'];
       const s = await withCore((api) => api.run(body));
+      if (s.status === 'needs-sign-in') {
+        // As `thv run <url> --remote-auth` does: the sign-in follows at once (it can also wait: gatehouse login).
+        print(fmt(), s, () => `Server ${s.name} was added. Its MCP URL for clients: ${s.url}\nIt needs a sign-in.`);
+        if (fmt() === 'table') return withCore((api) => runLogin(api, s.name));
+        return;
+      }
       print(fmt(), s, () =>
         s.status === 'running'
           ? `Server ${s.name} is running.\nPoint your MCP client at: ${s.url}`
           : `Server ${s.name} was created but is ${s.status}: ${s.statusDetail ?? ''}\nSee: gatehouse logs ${s.name}`,
       );
       if (s.status !== 'running') process.exitCode = ExitCode.failure;
+    });
+
+  program
+    .command('login <server>')
+    .description('sign in to a remote server in the browser (the URL is printed too, for a browser on another machine)')
+    .action(async (name: string) => {
+      await withCore(async (api) => {
+        if (fmt() === 'json') {
+          await api.signInStart({ name });
+          const done = await api.signInWait({ name });
+          print(fmt(), done, () => '');
+          return;
+        }
+        await runLogin(api, name);
+      });
+    });
+
+  program
+    .command('logout <server>')
+    .description("forget Gatehouse's sign-in to a remote server (its refresh token leaves the keychain)")
+    .action(async (name: string) => {
+      const v = await withCore((api) => api.signOut({ name }));
+      print(fmt(), v, () => `Signed out of ${name}. Sign in again with: gatehouse login ${name}`);
+    });
+
+  const authCmd = program.command('auth').description("Gatehouse's sign-ins to remote servers");
+  authCmd
+    .command('status <server>')
+    .description('the sign-in of a remote server: state, issuer, audience, scopes, expiry, last refresh (never a token)')
+    .action(async (name: string) => {
+      const v = await withCore((api) => api.signInStatus({ name }));
+      print(fmt(), v, () => signInWords(v));
+      if (v.credential === 'oauth' && v.state !== 'signed-in') process.exitCode = ExitCode.failure;
     });
 
   program

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   discoverAuthorizationServerMetadata,
+  extractWWWAuthenticateParams,
   discoverOAuthProtectedResourceMetadata,
   exchangeAuthorization,
   registerClient,
@@ -35,6 +36,15 @@ export interface SignInRequest {
   allowPrivateIp?: boolean;
   /** Default: the SSRF-safe fetch of src/auth (addresses checked in the connection's own lookup). */
   fetchFn?: (input: string | URL, init?: RequestInit) => Promise<Response>;
+  /** Explicit endpoints of a plain OAuth 2.0 server without metadata (--remote-auth-authorize-url / -token-url). */
+  endpoints?: { authorizationUrl: string; tokenUrl: string };
+  /**
+   * A client this sign-in registered before at the same issuer (kept across restarts), with the
+   * callback path it was registered with; the port may differ (RFC 8252 §7.3).
+   */
+  registered?: { issuer: string; client: OAuthClientInformationMixed; redirectPath: string };
+  /** Ends the wait (the sign-in fails with `cancelled`). */
+  signal?: AbortSignal;
 }
 
 export interface SignInResult {
@@ -43,9 +53,37 @@ export interface SignInResult {
   client: OAuthClientInformationMixed;
   tokens: OAuthTokens;
   resource: string;
+  /** Set when this sign-in registered its client (dynamic registration): keep it for the next one. */
+  registration?: { issuer: string; client: OAuthClientInformationMixed; redirectPath: string };
 }
 
-export class SignInError extends Error {}
+/**
+ * What the server's own 401 says (the MCP spec's first discovery step): the resource metadata URL and
+ * the scope it asks for, from `WWW-Authenticate`. A server that does not answer 401 says nothing.
+ */
+async function probeChallenge(serverUrl: string, fetchFn: NonNullable<SignInRequest['fetchFn']>): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
+  let res: Response;
+  try {
+    res = await fetchFn(serverUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: '0.1.0' } } }),
+    });
+  } catch {
+    return {};
+  }
+  await res.body?.cancel().catch(() => {});
+  if (res.status !== 401) return {};
+  const params = extractWWWAuthenticateParams(res);
+  return { ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+}
+
+export class SignInError extends Error {
+  /** The authorization server does not know the client any more: the stored registration must go. */
+  get staleRegistration(): boolean {
+    return this.cause === 'invalid_client';
+  }
+}
 
 /** https, or http to this machine: src/auth's URL rule for identity providers (addresses are checked when fetched). */
 const secureOrLoopback = (raw: string): boolean => {
@@ -92,9 +130,13 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
   const fetchFn = req.fetchFn ?? safeFetchLike({ insecureAllowHttp: false, allowPrivateIp: req.allowPrivateIp === true }, { timeoutMs: 10_000 });
   let issuer = req.issuer;
   let scopes = req.scopes ?? [];
-  if (issuer === undefined) {
-    const prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, {}, fetchFn);
-    // Without configured scopes, the ones the resource says it uses (the MCP spec's scope selection).
+  if (req.signal?.aborted) throw new LoginError('cancelled', 'The sign-in was cancelled.');
+  if (issuer === undefined && req.endpoints === undefined) {
+    // The server's 401 first (its resource_metadata and scope), then RFC 9728's well-known paths.
+    const challenge = await probeChallenge(req.serverUrl, fetchFn);
+    const prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, challenge.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}, fetchFn);
+    // Without configured scopes: the challenge's, else the ones the resource says it uses (the MCP spec's scope selection).
+    if (scopes.length === 0 && challenge.scope) scopes = challenge.scope.split(' ').filter(Boolean);
     if (scopes.length === 0 && prm.scopes_supported) scopes = prm.scopes_supported;
     // The metadata must be about this resource (C6): another origin's would send the user elsewhere.
     if (!coversResource(prm.resource, resource)) {
@@ -103,22 +145,42 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     issuer = prm.authorization_servers?.[0];
     if (!issuer) throw new SignInError(`${req.serverUrl} names no authorization server.`);
   }
-  if (!secureOrLoopback(issuer)) throw new SignInError(`The issuer ${issuer} is not an https URL: refused.`);
-  const metadata = checkAuthorizationServer(issuer, await discoverAuthorizationServerMetadata(issuer, { fetchFn }));
-
-  const fixed = req.client?.redirectUri !== undefined ? new URL(req.client.redirectUri) : undefined;
+  let metadata: AuthorizationServerMetadata;
+  if (req.endpoints) {
+    // A plain OAuth 2.0 server without metadata: the endpoints given, PKCE S256 sent regardless.
+    issuer ??= new URL(req.endpoints.authorizationUrl).origin;
+    metadata = checkAuthorizationServer(issuer, {
+      issuer,
+      authorization_endpoint: req.endpoints.authorizationUrl,
+      token_endpoint: req.endpoints.tokenUrl,
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
+    });
+  } else {
+    if (!secureOrLoopback(issuer!)) throw new SignInError(`The issuer ${issuer} is not an https URL: refused.`);
+    metadata = checkAuthorizationServer(issuer!, await discoverAuthorizationServerMetadata(issuer!, { fetchFn }));
+  }
+  const asIssuer = issuer!;
+  // A client registered earlier is only ever used with the issuer it was registered at (C9).
+  const reuse = !req.client && req.registered?.issuer === asIssuer ? req.registered : undefined;
+  const fixed = req.client?.redirectUri !== undefined ? new URL(req.client.redirectUri) : reuse ? new URL(`http://127.0.0.1${reuse.redirectPath}`) : undefined;
   const state = randomBytes(24).toString('base64url');
   const callback = await openLoopbackCallback(
-    { state, issuer, issParameterSupported: (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true },
+    { state, issuer: asIssuer, issParameterSupported: (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true },
     { ...(req.callbackPort !== undefined ? { port: req.callbackPort } : fixed?.port ? { port: Number(fixed.port) } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), ...(fixed ? { path: fixed.pathname } : {}) },
   );
+  const onAbort = () => callback.cancel();
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+  const issuerUrl = asIssuer;
   try {
     let client: OAuthClientInformationMixed;
+    let registration: SignInResult['registration'];
     if (req.client) client = { client_id: req.client.clientId, ...(req.client.clientSecret ? { client_secret: req.client.clientSecret } : {}) };
+    else if (reuse) client = reuse.client;
     else {
       if (!metadata.registration_endpoint) throw new SignInError(`${issuer} offers no dynamic client registration: give a client id.`);
       // A native public client with the refresh grant (RFC 8252), for exactly this redirect URI.
-      client = await registerClient(issuer, {
+      client = await registerClient(issuerUrl, {
         metadata,
         clientMetadata: {
           client_name: 'Gatehouse',
@@ -130,8 +192,9 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
         } as Parameters<typeof registerClient>[1]['clientMetadata'],
         fetchFn,
       });
+      registration = { issuer: issuerUrl, client, redirectPath: new URL(callback.redirectUri).pathname };
     }
-    const { authorizationUrl, codeVerifier } = await startAuthorization(issuer, {
+    const { authorizationUrl, codeVerifier } = await startAuthorization(issuerUrl, {
       metadata,
       clientInformation: client,
       redirectUrl: callback.redirectUri,
@@ -142,11 +205,15 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!secureOrLoopback(authorizationUrl.href)) throw new SignInError('The authorization URL is not an https URL: refused.');
     await req.openUrl(authorizationUrl.href);
     const { code } = await callback.result;
-    const tokens = await exchangeAuthorization(issuer, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), fetchFn });
-    return { issuer, metadata, client, tokens, resource };
+    const tokens = await exchangeAuthorization(issuerUrl, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), fetchFn });
+    return { issuer: issuerUrl, metadata, client, tokens, resource, ...(registration ? { registration } : {}) };
   } catch (err) {
     callback.cancel();
     if (err instanceof LoginError || err instanceof SignInError) throw err;
-    throw new SignInError(`The sign-in at ${issuer} failed: ${(err as Error).message}`);
+    // A client registered earlier that the server no longer knows: forget it, the next sign-in registers again.
+    if (reuse && (err as { errorCode?: string }).errorCode === 'invalid_client') throw new SignInError(`${issuerUrl} no longer knows Gatehouse's registration (invalid_client): sign in again to register anew.`, { cause: 'invalid_client' });
+    throw new SignInError(`The sign-in at ${issuerUrl} failed: ${(err as Error).message}`);
+  } finally {
+    req.signal?.removeEventListener('abort', onAbort);
   }
 }

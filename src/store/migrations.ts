@@ -216,4 +216,12 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 8,
+    name: 'remote servers: how Gatehouse reaches and signs in to them',
+    sql: `
+      -- NULL for servers in containers. Holds references to secrets (names), never their values.
+      ALTER TABLE servers ADD COLUMN remote_json TEXT;
+    `,
+  },
 ];

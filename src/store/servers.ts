@@ -2,8 +2,11 @@ import type { Db } from './database.js';
 
 export type TransportKind = 'stdio' | 'sse' | 'streamable-http';
 export type DesiredState = 'running' | 'stopped';
-/** `unhealthy`: the container runs but the MCP server has stopped answering its health checks. */
-export type ServerStatus = 'starting' | 'running' | 'unhealthy' | 'stopping' | 'stopped' | 'error' | 'unknown';
+/**
+ * `unhealthy`: the MCP server stopped answering health checks. `needs-sign-in`: a remote server whose
+ * sign-in is missing or ended. `auth-retrying`: its authorization server cannot refresh the sign-in now.
+ */
+export type ServerStatus = 'starting' | 'running' | 'unhealthy' | 'needs-sign-in' | 'auth-retrying' | 'stopping' | 'stopped' | 'error' | 'unknown';
 export type NetworkSetting = 'default' | 'host' | 'none';
 
 /** A reference to a secret (never its value) and the environment variable that receives it. */
@@ -22,6 +25,11 @@ export interface ServerRecord {
   secrets: SecretRef[];
   /** Authentication settings (ToolHive's oidcConfig shape; validated by src/auth). */
   auth: unknown;
+  /**
+   * A remote server (no container, `url` set): how Gatehouse signs in to it, ToolHive's remote auth
+   * settings (validated by src/app). Null for servers in containers.
+   */
+  remote: unknown;
   /** Name of the Cedar policy set attached to the server (undefined: no authorization configured). */
   policySet: string | null;
   volumes: string[];
@@ -51,6 +59,7 @@ interface Row {
   env_json: string;
   secrets_json: string;
   auth_json: string;
+  remote_json: string | null;
   policy_set: string | null;
   volumes_json: string;
   permission_profile: string;
@@ -79,6 +88,7 @@ function fromRow(r: Row): ServerRecord {
     env: JSON.parse(r.env_json) as Record<string, string>,
     secrets: JSON.parse(r.secrets_json) as SecretRef[],
     auth: JSON.parse(r.auth_json) as unknown,
+    remote: r.remote_json === null ? null : (JSON.parse(r.remote_json) as unknown),
     policySet: r.policy_set,
     volumes: JSON.parse(r.volumes_json) as string[],
     permissionProfile: r.permission_profile,
@@ -98,9 +108,10 @@ function fromRow(r: Row): ServerRecord {
   };
 }
 
-export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth' | 'policySet'> & {
+export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth' | 'policySet' | 'remote'> & {
   status?: ServerStatus;
   auth?: unknown;
+  remote?: unknown;
   policySet?: string | null;
 };
 
@@ -126,10 +137,10 @@ export class ServersRepository {
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
       .prepare(
-        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, policy_set, volumes_json, permission_profile,
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, remote_json, policy_set, volumes_json, permission_profile,
            profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
            status, status_detail, container_id, created_at, updated_at)
-         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @policy_set, @volumes_json, @permission_profile,
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @remote_json, @policy_set, @volumes_json, @permission_profile,
            @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
            @status, NULL, NULL, @now, @now)`,
       )
@@ -142,6 +153,7 @@ export class ServersRepository {
         env_json: JSON.stringify(s.env),
         secrets_json: JSON.stringify(s.secrets),
         auth_json: JSON.stringify(s.auth ?? { type: 'none' }),
+        remote_json: s.remote === undefined || s.remote === null ? null : JSON.stringify(s.remote),
         policy_set: s.policySet ?? null,
         volumes_json: JSON.stringify(s.volumes),
         permission_profile: s.permissionProfile,
@@ -204,6 +216,11 @@ export class ServersRepository {
 
   setAuth(name: string, auth: unknown, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET auth_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(auth), now, name);
+    this.changed(name);
+  }
+
+  setRemote(name: string, remote: unknown, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET remote_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(remote), now, name);
     this.changed(name);
   }
 

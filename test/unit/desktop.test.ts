@@ -31,7 +31,7 @@ import {
 
 function server(name: string, status: ServerView['status'], extra: Partial<ServerView> = {}): ServerView {
   return {
-    name, status, statusDetail: null, image: 'img', transport: 'stdio', desiredState: 'running', url: 'http://127.0.0.1:1/mcp', secrets: [], auth: { type: 'none' }, policySet: null,
+    name, kind: 'container', remoteUrl: null, remote: null, status, statusDetail: null, image: 'img', transport: 'stdio', desiredState: 'running', url: 'http://127.0.0.1:1/mcp', secrets: [], auth: { type: 'none' }, policySet: null,
     proxyPort: 1, targetPort: null, group: 'default', permissionProfile: 'none', containerId: null, createdAt: '', updatedAt: '', ...extra,
   };
 }

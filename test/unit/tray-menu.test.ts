@@ -4,7 +4,7 @@ import { describeAction, trayMenu, type MenuItemModel } from '../../src/tray/ind
 
 function server(name: string, status: ServerView['status'], detail: string | null = null): ServerView {
   return {
-    name, status, statusDetail: detail, image: 'img', transport: 'stdio', desiredState: 'running', url: `http://127.0.0.1:1/mcp`, secrets: [], auth: { type: 'none' }, policySet: null,
+    name, kind: 'container', remoteUrl: null, remote: null, status, statusDetail: detail, image: 'img', transport: 'stdio', desiredState: 'running', url: `http://127.0.0.1:1/mcp`, secrets: [], auth: { type: 'none' }, policySet: null,
     proxyPort: 1, targetPort: null, group: 'default', permissionProfile: 'none', containerId: null, createdAt: '', updatedAt: '',
   };
 }

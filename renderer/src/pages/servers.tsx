@@ -7,6 +7,8 @@ import { AuthFields, authFromForm } from './auth-fields.js';
 const STATUS_TEXT: Record<ServerView['status'], string> = {
   running: 'Running',
   unhealthy: 'Not answering',
+  'needs-sign-in': 'Sign-in needed',
+  'auth-retrying': 'Retrying sign-in',
   starting: 'Starting',
   stopping: 'Stopping',
   stopped: 'Stopped',
@@ -48,11 +50,16 @@ export function ServersPage({ servers }: { servers: ServerView[] | undefined }) 
                   <a className="name" href={`#/servers/${encodeURIComponent(s.name)}`}>
                     {s.name}
                   </a>
-                  <span className="sub">{s.image}</span>
+                  <span className="sub">{s.kind === 'remote' ? s.remoteUrl : s.image}</span>
                 </th>
                 <td>
                   <span className={`status ${s.status}`}>{STATUS_TEXT[s.status]}</span>
-                  {s.statusDetail && (s.status === 'error' || s.status === 'unhealthy') && <span className="sub">{s.statusDetail}</span>}
+                  {s.statusDetail && (s.status === 'error' || s.status === 'unhealthy' || s.status === 'auth-retrying') && <span className="sub">{s.statusDetail}</span>}
+                  {s.status === 'needs-sign-in' && (
+                    <a className="button small primary" href={`#/servers/${encodeURIComponent(s.name)}`} aria-label={`Sign in to ${s.name}`}>
+                      Sign in
+                    </a>
+                  )}
                 </td>
                 <td>{s.transport}</td>
                 <td>

@@ -1,6 +1,7 @@
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
-import { sendJsonRpcError } from '../http-util.js';
+import { sendJson, sendJsonRpcError } from '../http-util.js';
 import { ErrorCodes, isJsonRpcId, wireHeaderMismatch, wireHeadersFor, type JsonRpcId } from '../../mcp/index.js';
 import type { ProxyContext } from '../pipeline/index.js';
 import type { McpBackend, ProxyLog } from '../types.js';
@@ -15,7 +16,13 @@ import { ReverseSessions, type LegacySession } from './sessions.js';
 const FORWARDED_REQUEST_HEADERS = new Set(['accept', 'user-agent', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'x-request-id', 'traceparent', 'tracestate']);
 const PARAM_HEADER = /^mcp-param-/;
 /** Upstream response headers that never reach the caller (hop-by-hop, recomputed, or cookies). */
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'content-encoding', 'set-cookie', 'set-cookie2']);
+/**
+ * The server's WWW-Authenticate never reaches a caller either: the caller signs in to Gatehouse, not to
+ * the server, and a challenge would send it into an OAuth dance of its own that cannot succeed.
+ */
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'www-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'content-encoding', 'set-cookie', 'set-cookie2', 'location']);
+/** Same-origin 307/308 redirects are followed (the body resent) this many times; others are refused. */
+const MAX_REDIRECTS = 3;
 
 /** 2026-07-28 protocol versions: requests on that wire must carry Mcp-Method (and Mcp-Name). */
 const MODERN_VERSIONS = new Set(['2026-07-28']);
@@ -25,6 +32,41 @@ export interface ReverseTarget {
   port: number;
   /** The Host header the server sees (default host:port): its own view of where it listens. */
   hostHeader?: string;
+  /** A remote server: https (http only on loopback), its MCP endpoint's path, the address rule. */
+  remote?: RemoteTarget;
+  /** The server's credentials (a remote's sign-in or bearer token) and configured headers. */
+  credentials?: UpstreamCredentials;
+}
+
+export interface RemoteTarget {
+  tls: boolean;
+  /** The remote MCP endpoint's path and query: the proxy's own endpoint path maps to it. */
+  path: string;
+  /** The proxy's endpoint path (/mcp or /sse): other paths are not the server's. */
+  localPath: string;
+  /** Refuses addresses the remote may not resolve to (private and link-local, unless allowed). */
+  lookup?: net.LookupFunction;
+}
+
+/** Where the headers that carry the server's credentials come from, and where a refusal goes. */
+export interface UpstreamCredentials {
+  /** Headers for the next request; throws CredentialsUnavailableError when there are none to give now. */
+  headers(): Promise<Record<string, string>>;
+  /**
+   * The server answered 401 to what headers() gave. `first`: drop the token, a fresh one is tried once.
+   * `again`: a fresh one was refused too: the sign-in is no good.
+   */
+  refused(attempt: 'first' | 'again'): Promise<void>;
+}
+
+/** No credentials can be had now: the caller gets a JSON-RPC error with 503 and Retry-After, never a 401. */
+export class CredentialsUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }
 
 function singleHeader(ctx: ProxyContext, name: string): string | undefined | null {
@@ -41,7 +83,7 @@ function singleHeader(ctx: ProxyContext, name: string): string | undefined | nul
  * (JSON, or SSE event by event) and every message passes the request's tap before it is re-written.
  */
 export class ReverseProxyBackend implements McpBackend {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly agent: http.Agent;
   private readonly sessions = new ReverseSessions();
   private readonly hostHeader: string;
   private inFlight = 0;
@@ -51,6 +93,12 @@ export class ReverseProxyBackend implements McpBackend {
     private readonly opts: { log: ProxyLog; responseTimeoutMs?: number },
   ) {
     this.hostHeader = target.hostHeader ?? `${target.host}:${target.port}`;
+    this.agent = target.remote?.tls ? new https.Agent({ keepAlive: true, maxSockets: 256 }) : new http.Agent({ keepAlive: true, maxSockets: 256 });
+  }
+
+  /** Where the upstream lives, as the server sees it (its endpoint events are read against it). */
+  private get base(): string {
+    return `${this.target.remote?.tls ? 'https' : 'http'}://${this.hostHeader}`;
   }
 
   handle(ctx: ProxyContext): Promise<void> {
@@ -109,7 +157,12 @@ export class ReverseProxyBackend implements McpBackend {
       headers['content-type'] = 'application/json';
       headers['content-length'] = body.length;
     }
-    const path = legacy ? legacy.session.upstreamEndpoint : ctx.url.pathname;
+    const remote = this.target.remote;
+    if (remote && !legacy && ctx.url.pathname !== remote.localPath) {
+      sendJsonRpcError(ctx.res, 404, ErrorCodes.InvalidRequest, `Not found: this server's MCP endpoint is ${remote.localPath}.`, single?.id ?? null);
+      return Promise.resolve();
+    }
+    const firstPath = legacy ? legacy.session.upstreamEndpoint : remote ? remote.path : ctx.url.pathname;
     const requests = frame?.messages.filter((m) => m.kind === 'request') ?? [];
     const initializing = requests.some((m) => m.method === 'initialize');
 
@@ -131,9 +184,82 @@ export class ReverseProxyBackend implements McpBackend {
         endpoint: (data) => this.mapEndpoint(data, owner, (opened) => (legacyStream = opened)),
       };
 
-      const upstream = http.request({ host: this.target.host, port: this.target.port, method, path, headers, agent: this.agent }, (upRes) => {
-        clearTimeout(headerTimer);
+      const timeoutMs = this.opts.responseTimeoutMs ?? 60_000;
+      const credentials = this.target.credentials;
+      let upstream: http.ClientRequest | undefined;
+      const failClosed = (status: number, code: number, message: string, extra: Record<string, string> = {}) => {
+        this.opts.log('warn', message, { path: ctx.url.pathname });
+        if (!ctx.res.headersSent) sendJson(ctx.res, status, { jsonrpc: '2.0', id: requests[0]?.id ?? null, error: { code, message } }, extra);
+        else if (!ctx.res.writableEnded) ctx.res.end();
+        if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
+        finish();
+      };
+
+      /** One attempt: `refusedOnce` after a 401 that a fresh token gets to answer, `hops` redirects so far. */
+      const send = async (path: string, refusedOnce: boolean, hops: number): Promise<void> => {
+        const sent: http.OutgoingHttpHeaders = { ...headers };
+        if (credentials) {
+          try {
+            Object.assign(sent, await credentials.headers());
+          } catch (err) {
+            if (err instanceof CredentialsUnavailableError) {
+              return failClosed(503, ErrorCodes.ServerUnavailable, err.message, { 'retry-after': String(err.retryAfterSeconds) });
+            }
+            throw err;
+          }
+        }
+        if (done) return;
+        const request = remote?.tls ? https.request : http.request;
+        const req = request(
+          { host: this.target.host, port: this.target.port, method, path, headers: sent, agent: this.agent, ...(remote?.lookup ? { lookup: remote.lookup } : {}), ...(remote?.tls ? { servername: this.target.host } : {}) },
+          (upRes) => void onResponse(upRes, path, refusedOnce, hops),
+        );
+        upstream = req;
+        const headerTimer = setTimeout(() => req.destroy(new Error('timeout')), timeoutMs);
+        headerTimer.unref();
+        req.on('response', () => clearTimeout(headerTimer));
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          clearTimeout(headerTimer);
+          if (upstream !== req) return;
+          const timedOut = err.message === 'timeout';
+          const message = timedOut
+            ? `The MCP server did not answer within ${Math.round(timeoutMs / 1000)} s.`
+            : err.code === 'ECONNREFUSED'
+              ? remote
+                ? 'The MCP server is not accepting connections.'
+                : 'The MCP server is not accepting connections (is its container running?).'
+              : `The MCP server closed the connection: ${err.message}`;
+          failClosed(timedOut ? 504 : 502, timedOut ? ErrorCodes.RequestTimeout : ErrorCodes.ConnectionClosed, message);
+        });
+        req.end(body);
+      };
+
+      const onResponse = async (upRes: http.IncomingMessage, path: string, refusedOnce: boolean, hops: number): Promise<void> => {
         const status = upRes.statusCode ?? 502;
+        if (status === 401 && credentials) {
+          // The caller never sees the server's 401: a fresh token gets one more try, then "sign in".
+          upRes.resume();
+          await credentials.refused(refusedOnce ? 'again' : 'first');
+          if (!refusedOnce) return send(path, true, hops);
+          return failClosed(503, ErrorCodes.ServerUnavailable, `The MCP server "${ctx.serverName}" refused Gatehouse's sign-in: sign in again (gatehouse login ${ctx.serverName}).`, { 'retry-after': '10' });
+        }
+        if (status >= 300 && status < 400 && status !== 304) {
+          upRes.resume();
+          const location = upRes.headers.location;
+          let next: URL | undefined;
+          try {
+            next = location ? new URL(location, this.base + path) : undefined;
+          } catch {
+            next = undefined;
+          }
+          if (!next || next.origin !== new URL(this.base).origin) {
+            return failClosed(502, ErrorCodes.ConnectionClosed, `The MCP server redirected to ${next ? next.origin : 'an unreadable location'}: redirects to another host are refused. If the server moved, update its URL.`);
+          }
+          if ((status !== 307 && status !== 308) || hops >= MAX_REDIRECTS) {
+            return failClosed(502, ErrorCodes.ConnectionClosed, `The MCP server answered ${status} (a redirect to ${next.pathname}) that the proxy does not follow. If the server moved, update its URL.`);
+          }
+          return send(next.pathname + next.search, refusedOnce, hops + 1);
+        }
         const upSession = upRes.headers['mcp-session-id'];
         if (typeof upSession === 'string' && status >= 200 && status < 300 && initializing) {
           if (!this.sessions.claim(upSession, owner)) {
@@ -168,34 +294,15 @@ export class ReverseProxyBackend implements McpBackend {
           ctx.res.end();
           onEnd();
         });
-      });
-      const timeoutMs = this.opts.responseTimeoutMs ?? 60_000;
-      const headerTimer = setTimeout(() => upstream.destroy(new Error('timeout')), timeoutMs);
-      headerTimer.unref();
+      };
 
-      upstream.on('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(headerTimer);
-        if (!ctx.res.headersSent) {
-          const timedOut = err.message === 'timeout';
-          const status = timedOut ? 504 : 502;
-          const message = timedOut
-            ? `The MCP server did not answer within ${Math.round(timeoutMs / 1000)} s.`
-            : err.code === 'ECONNREFUSED'
-              ? 'The MCP server is not accepting connections (is its container running?).'
-              : `The MCP server closed the connection: ${err.message}`;
-          this.opts.log('warn', message, { path: ctx.url.pathname });
-          sendJsonRpcError(ctx.res, status, timedOut ? ErrorCodes.RequestTimeout : ErrorCodes.ConnectionClosed, message, requests[0]?.id ?? null);
-        } else if (!ctx.res.writableEnded) ctx.res.end();
-        if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
-        finish();
-      });
       // A client that hangs up (or closes an SSE stream) ends the upstream exchange too.
       ctx.res.on('close', () => {
-        if (!done) upstream.destroy();
+        if (!done) upstream?.destroy();
         if (legacyStream) this.sessions.closeLegacy(legacyStream.id);
         finish();
       });
-      upstream.end(body);
+      send(firstPath, false, 0).catch((err: unknown) => failClosed(502, ErrorCodes.InternalError, `The proxy could not reach the MCP server: ${(err as Error).message}`));
     });
   }
 
@@ -205,14 +312,13 @@ export class ReverseProxyBackend implements McpBackend {
    */
   private mapEndpoint(data: string, owner: string, opened: (s: { id: string; session: LegacySession }) => void): string | undefined {
     // Relative to the Host the server was told: an absolute endpoint it builds from it is its own.
-    const base = `http://${this.hostHeader}`;
     let url: URL;
     try {
-      url = new URL(data.trim(), base);
+      url = new URL(data.trim(), this.base);
     } catch {
       return undefined;
     }
-    if (url.origin !== new URL(base).origin) return undefined;
+    if (url.origin !== new URL(this.base).origin) return undefined;
     const id = this.sessions.openLegacy(owner, url.pathname + url.search);
     const session = this.sessions.legacySession(id, owner);
     if (!session) return undefined;
@@ -227,7 +333,7 @@ export class ReverseProxyBackend implements McpBackend {
   /** The server's port accepts a connection: sessions belong to callers, so no MCP message is sent. */
   probe(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const socket = net.connect({ host: this.target.host, port: this.target.port });
+      const socket = net.connect({ host: this.target.host, port: this.target.port, ...(this.target.remote?.lookup ? { lookup: this.target.remote.lookup } : {}) });
       const done = (ok: boolean) => {
         clearTimeout(timer);
         socket.destroy();

@@ -1,1 +1,1 @@
-export { ReverseProxyBackend, type ReverseTarget } from './backend.js';
+export { CredentialsUnavailableError, ReverseProxyBackend, type RemoteTarget, type ReverseTarget, type UpstreamCredentials } from './backend.js';
