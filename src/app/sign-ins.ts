@@ -45,6 +45,8 @@ export interface SignInDeps {
  */
 export class SignIns {
   private readonly pending = new Map<string, Pending>();
+  /** How the last sign-in of a server failed, for a wait that comes after its end. */
+  private readonly lastFailure = new Map<string, Error>();
   private readonly listeners = new Set<(server: string) => void>();
 
   constructor(private readonly d: SignInDeps) {
@@ -75,6 +77,7 @@ export class SignIns {
     if (!remote.oauth) throw new BadRequestError(`${name} is not set up for an OAuth sign-in: its settings have OAuth off.`);
     let p = this.pending.get(name);
     if (!p) {
+      this.lastFailure.delete(name);
       p = this.begin(s);
       this.pending.set(name, p);
     }
@@ -86,6 +89,11 @@ export class SignIns {
   async wait(name: string): Promise<SignInView> {
     const p = this.pending.get(name);
     if (p) await p.done;
+    else {
+      const failed = this.lastFailure.get(name);
+      this.lastFailure.delete(name);
+      if (failed) throw failed;
+    }
     return this.view(name);
   }
 
@@ -139,7 +147,9 @@ export class SignIns {
           this.emit(name);
           opened(view);
           if (!remote.skipBrowser) {
-            await this.d.openUrl(url).catch((err: unknown) => {
+            await Promise.resolve()
+              .then(() => this.d.openUrl(url))
+              .catch((err: unknown) => {
               view.browserOpened = false;
               this.d.log(name, 'warn', `Could not open the browser (${(err as Error).message}); open the sign-in URL yourself.`);
             });
@@ -157,13 +167,15 @@ export class SignIns {
         this.d.log(name, err instanceof LoginError && err.kind === 'cancelled' ? 'info' : 'warn', message);
         const failure = err instanceof LoginError && (err.kind === 'port-busy' || err.kind === 'port-refused') ? new ConflictError(message) : new BadRequestError(message);
         failedEarly(failure);
+        this.lastFailure.set(name, failure);
         throw failure;
       })
       .finally(() => {
         this.pending.delete(name);
         this.emit(name);
       });
-    entry.done.catch(() => {}); // awaited by wait(); a start nobody waits on must not crash the core
+    // Awaited by wait(); a start nobody waits on must not crash the core.
+    entry.done.then(() => this.lastFailure.delete(name), () => {});
     return entry;
   }
 }

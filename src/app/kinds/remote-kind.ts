@@ -166,6 +166,10 @@ export class RemoteKind implements ServerKind {
         }
         return headers;
       },
+      refusedMessage: (server) =>
+        kind === 'oauth'
+          ? `The MCP server "${server}" refused Gatehouse's sign-in: sign in again (gatehouse login ${server}).`
+          : `The MCP server "${server}" refused ${kind === 'bearer' ? `the bearer token (the keychain secret ${remote.bearerToken})` : 'the request: it needs credentials (add the server with --remote-auth or --remote-auth-bearer-token)'}.`,
       refused: async (attempt) => {
         if (kind === 'oauth') this.d.tokens.refused(name, attempt);
         else if (attempt === 'again') this.d.logs.write({ server: name, source: 'proxy', level: 'warn', message: `The remote server refused ${kind === 'bearer' ? 'the bearer token' : 'the request'} (401).`, fields: null });

@@ -57,6 +57,8 @@ export interface UpstreamCredentials {
    * `again`: a fresh one was refused too: the sign-in is no good.
    */
   refused(attempt: 'first' | 'again'): Promise<void>;
+  /** What the caller is told when a fresh credential was refused too. */
+  refusedMessage(server: string): string;
 }
 
 /** No credentials can be had now: the caller gets a JSON-RPC error with 503 and Retry-After, never a 401. */
@@ -241,7 +243,7 @@ export class ReverseProxyBackend implements McpBackend {
           upRes.resume();
           await credentials.refused(refusedOnce ? 'again' : 'first');
           if (!refusedOnce) return send(path, true, hops);
-          return failClosed(503, ErrorCodes.ServerUnavailable, `The MCP server "${ctx.serverName}" refused Gatehouse's sign-in: sign in again (gatehouse login ${ctx.serverName}).`, { 'retry-after': '10' });
+          return failClosed(503, ErrorCodes.ServerUnavailable, credentials.refusedMessage(ctx.serverName), { 'retry-after': '10' });
         }
         if (status >= 300 && status < 400 && status !== 304) {
           upRes.resume();
