@@ -290,6 +290,11 @@ async function act(api: ApiClient, a: TrayAction): Promise<void> {
     case 'copy-url':
       clipboard.writeText(a.url);
       return;
+    case 'sign-in':
+      // The core opens the system browser (shell.openExternal); the server's page shows the URL and the progress.
+      openWindow({ server: a.server });
+      await api.signInStart({ name: a.server });
+      return;
     case 'open-ui':
       openWindow();
       return;
@@ -333,6 +338,8 @@ async function main(): Promise<void> {
           bridgeLauncher: electronBridgeLauncher(process.execPath, path.join(here, '..', 'src', 'cli', 'main.js'), home, platform),
           // `gatehouse shutdown` (or the API's shutdown) stopped the core: the app goes with it.
           onShutdown: () => app.quit(),
+          // Sign-ins open the system browser with the URL as one argument, never through a shell.
+          openUrl: (url) => (/^https?:\/\//i.test(url) ? shell.openExternal(url) : Promise.reject(new Error('not an http(s) URL'))),
         }),
       isAlreadyRunning: (err) => err instanceof CoreAlreadyRunningError,
       running: async () => {

@@ -37,7 +37,7 @@ export function App() {
   const [route, setRoute] = useState<Route>(routeFromHash);
   const page = route.page;
   const navigated = useRef(false);
-  const { servers, clients, connection } = useServers();
+  const { servers, clients, signIns, connection } = useServers();
   useEffect(() => {
     const onHash = () => setRoute(routeFromHash());
     window.addEventListener('hashchange', onHash);
@@ -75,7 +75,7 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {page === 'servers' && route.server === undefined && <ServersPage servers={servers} />}
-        {page === 'servers' && route.server !== undefined && <ServerDetailPage key={route.server} name={route.server} live={servers?.find((s) => s.name === route.server)} />}
+        {page === 'servers' && route.server !== undefined && <ServerDetailPage key={route.server} name={route.server} live={servers?.find((s) => s.name === route.server)} signIn={signIns[route.server]} />}
         {page === 'clients' && <ClientsPage servers={servers} pushed={clients} />}
         {page === 'secrets' && <SecretsPage servers={servers} />}
         {page === 'identity' && <IdentityPage />}

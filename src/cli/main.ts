@@ -282,16 +282,6 @@ export function buildProgram(): Command {
       print(fmt(), v, () => `Signed out of ${name}. Sign in again with: gatehouse login ${name}`);
     });
 
-  const authCmd = program.command('auth').description("Gatehouse's sign-ins to remote servers");
-  authCmd
-    .command('status <server>')
-    .description('the sign-in of a remote server: state, issuer, audience, scopes, expiry, last refresh (never a token)')
-    .action(async (name: string) => {
-      const v = await withCore((api) => api.signInStatus({ name }));
-      print(fmt(), v, () => signInWords(v));
-      if (v.credential === 'oauth' && v.state !== 'signed-in') process.exitCode = ExitCode.failure;
-    });
-
   program
     .command('ls')
     .alias('list')
@@ -393,7 +383,7 @@ export function buildProgram(): Command {
         });
     });
 
-  const auth = program.command('auth').description("who may call a server: ToolHive's OIDC settings, applied to the running proxy at once");
+  const auth = program.command('auth').description("who may call a server (ToolHive's OIDC settings, applied to the running proxy at once), and Gatehouse's sign-ins to remote servers");
   addAuthOptions(auth.command('set <server>').description('change a server\'s authentication (the container keeps running)').option('--none', 'local mode: no token needed, loopback only'))
     .action(async (server: string, o: AuthFlags & { none?: boolean }) => {
       const config = o.none ? { type: 'none' } : (await loadAuthFlags()).authConfigFromFlags(o);
@@ -401,6 +391,15 @@ export function buildProgram(): Command {
       const s = await withCore((api) => api.setAuth({ name: server, auth: config }));
       print(fmt(), s, () => `${s.name}: authentication ${describeAuth(s.auth)}`);
     });
+  auth
+    .command('status <server>')
+    .description('the sign-in of a remote server: state, issuer, audience, scopes, expiry, last refresh (never a token)')
+    .action(async (name: string) => {
+      const v = await withCore((api) => api.signInStatus({ name }));
+      print(fmt(), v, () => signInWords(v));
+      if (v.credential === 'oauth' && v.state !== 'signed-in') process.exitCode = ExitCode.failure;
+    });
+
   auth
     .command('show <server>')
     .description("show a server's authentication settings")

@@ -36,6 +36,8 @@ export class CrashWatch {
     const before = this.last.get(s.name);
     this.last.set(s.name, s.status);
     const detail = s.statusDetail ? `: ${clip(s.statusDetail)}` : '.';
+    // A remote server whose sign-in ended: the notice offers the sign-in (a click opens its page).
+    if (s.status === 'needs-sign-in' && before !== 'needs-sign-in') return { title: 'Gatehouse', body: `Sign in to ${s.name} to keep using it${detail}`, server: s.name };
     // A server that runs but stopped answering: worth one notice, as a crash is.
     if (s.status === 'unhealthy' && before === 'running') return { title: 'Gatehouse', body: `Server ${s.name} stopped answering${detail}`, server: s.name };
     if (s.status !== 'error' || before === 'error' || s.desiredState !== 'running') return undefined;

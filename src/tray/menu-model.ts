@@ -13,6 +13,7 @@ export type TrayAction =
   | { type: 'stop'; server: string }
   | { type: 'restart'; server: string }
   | { type: 'copy-url'; server: string; url: string }
+  | { type: 'sign-in'; server: string }
   | { type: 'setup-client'; client: string }
   | { type: 'remove-client'; client: string }
   | { type: 'open-ui' }
@@ -27,7 +28,7 @@ export interface TrayOptions {
 /** The clients most people use: one click from the tray's top level until they are set up. */
 export const FEATURED_CLIENTS: readonly string[] = ['claude-desktop', 'cursor'];
 
-const STATUS_MARK: Record<string, string> = { running: '●', unhealthy: '!', starting: '◐', stopping: '◐', stopped: '○', error: '✕' };
+const STATUS_MARK: Record<string, string> = { running: '●', unhealthy: '!', 'needs-sign-in': '!', 'auth-retrying': '!', starting: '◐', stopping: '◐', stopped: '○', error: '✕' };
 
 const CLIENT_MARK: Record<ClientView['state'], string> = { 'in-sync': '✓', 'out-of-sync': '!', error: '✕', 'not-registered': '', 'not-installed': '' };
 
@@ -56,7 +57,7 @@ function clientsMenu(clients: readonly ClientView[]): MenuItemModel {
 
 /** Start for a stopped or failed server, Stop for one running or on its way up; nothing to do while it stops. */
 function toggle(s: ServerView, engineConnected: boolean): MenuItemModel {
-  if (s.status === 'running' || s.status === 'unhealthy' || s.status === 'starting') return { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } };
+  if (s.status === 'running' || s.status === 'unhealthy' || s.status === 'starting' || s.status === 'needs-sign-in' || s.status === 'auth-retrying') return { kind: 'action', label: 'Stop', action: { type: 'stop', server: s.name } };
   if (s.status === 'stopping') return { kind: 'action', label: 'Stopping…', action: { type: 'stop', server: s.name }, enabled: false };
   return { kind: 'action', label: 'Start', action: { type: 'start', server: s.name }, enabled: engineConnected };
 }
@@ -73,14 +74,19 @@ export function trayMenu(servers: readonly ServerView[], engine: { connected: bo
   const items: MenuItemModel[] = [];
   if (!engine.connected) items.push({ kind: 'label', label: `Container engine unavailable: ${engine.detail.slice(0, 80)}` });
   if (servers.length === 0) items.push({ kind: 'label', label: 'No servers yet' });
+  // A remote server waiting for its sign-in is one click away at the top level.
+  for (const s of servers) if (s.status === 'needs-sign-in') items.push({ kind: 'action', label: `Sign in to ${s.name}…`, action: { type: 'sign-in', server: s.name } });
   for (const s of servers) {
-    const running = s.status === 'running' || s.status === 'unhealthy';
+    const running = s.status === 'running' || s.status === 'unhealthy' || s.status === 'needs-sign-in' || s.status === 'auth-retrying';
+    const shownDetail = s.status === 'error' || s.status === 'unhealthy' || s.status === 'auth-retrying' || s.status === 'needs-sign-in';
+    const detailWord = { error: 'Error', unhealthy: 'Unhealthy', 'auth-retrying': 'Retrying sign-in', 'needs-sign-in': 'Sign-in needed' }[s.status as string] ?? '';
     items.push({
       kind: 'submenu',
       label: `${STATUS_MARK[s.status] ?? '?'} ${s.name} — ${s.status}`,
       items: [
-        { kind: 'label', label: (s.status === 'error' || s.status === 'unhealthy') && s.statusDetail ? `${s.status === 'error' ? 'Error' : 'Unhealthy'}: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
+        { kind: 'label', label: shownDetail && s.statusDetail ? `${detailWord}: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
         { kind: 'separator' },
+        ...(s.kind === 'remote' && (s.status === 'needs-sign-in' || s.status === 'auth-retrying') ? [{ kind: 'action' as const, label: 'Sign in…', action: { type: 'sign-in' as const, server: s.name } }] : []),
         toggle(s, engine.connected),
         { kind: 'action', label: 'Restart', action: { type: 'restart', server: s.name }, enabled: running },
         { kind: 'action', label: 'Copy URL', action: { type: 'copy-url', server: s.name, url: s.url } },
@@ -107,6 +113,8 @@ export function describeAction(a: TrayAction, clients: readonly ClientView[] = [
       return `Restarting ${a.server}`;
     case 'copy-url':
       return `Copying the URL of ${a.server}`;
+    case 'sign-in':
+      return `Signing in to ${a.server}`;
     case 'setup-client':
       return `Setting up ${client(a.client)}`;
     case 'remove-client':

@@ -18,12 +18,8 @@ describe('the sign-in token store', () => {
   let keyring: PrivateKeyring;
   let signedIn: SignInResult;
   const resource = 'http://127.0.0.1:18998/mcp';
-
-  beforeAll(async () => {
-    idp = await startTestIdp({ accessTokenTTL: 5 });
-    browser = await launchBrowser();
-    keyring = await startPrivateKeyring();
-    signedIn = await signIn({
+  const signInAsDana = () =>
+    signIn({
       serverUrl: resource,
       issuer: idp.issuer,
       client: { clientId: idp.clients.native.clientId, redirectUri: idp.clients.native.redirectUri },
@@ -40,6 +36,12 @@ describe('the sign-in token store', () => {
         await page.close();
       },
     });
+
+  beforeAll(async () => {
+    idp = await startTestIdp({ accessTokenTTL: 5 });
+    browser = await launchBrowser();
+    keyring = await startPrivateKeyring();
+    signedIn = await signInAsDana();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -53,7 +55,8 @@ describe('the sign-in token store', () => {
     await store.save('remote', signedIn);
     const stored = JSON.parse((await kc.get('gatehouse:oauth:remote'))!) as { refreshToken: string };
     expect(stored.refreshToken).toBe(signedIn.tokens.refresh_token);
-    // 5-second tokens are within the refresh margin at once: twenty callers, one refresh, one token.
+    // A 5-second token is refreshed half-way through its life: past that, twenty callers, one refresh, one token.
+    await new Promise((r) => setTimeout(r, 2_700));
     const tokens = await Promise.all(Array.from({ length: 20 }, () => store.accessToken('remote')));
     expect(new Set(tokens).size).toBe(1);
     expect(tokens[0]).not.toBe(signedIn.tokens.access_token);
@@ -81,5 +84,31 @@ describe('the sign-in token store', () => {
     expect(JSON.parse((await kc.get('gatehouse:oauth:flaky'))!)).toMatchObject({ refreshToken: 'kept' });
     await down.forget('flaky');
     expect(await kc.get('gatehouse:oauth:flaky')).toBeNull();
+  });
+
+  it('fails closed when the keychain cannot keep a rotated refresh token: the new access token is not used', async () => {
+    const fresh = await signInAsDana();
+    const real = new OsKeychain('Gatehouse', 10_000, keyring.env);
+    let failWrites = false;
+    const kc = {
+      get: (a: string) => real.get(a),
+      delete: (a: string) => real.delete(a),
+      accounts: () => real.accounts(),
+      set: async (a: string, v: string) => {
+        if (failWrites) throw new Error('the keychain is locked');
+        await real.set(a, v);
+      },
+    };
+    const store = new OAuthTokenStore(kc);
+    await store.save('locked', { ...fresh, tokens: { ...fresh.tokens, expires_in: 0 } });
+    const before = JSON.parse((await real.get('gatehouse:oauth:locked'))!) as { refreshToken: string };
+    failWrites = true;
+    const err = await store.accessToken('locked').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SignInRequiredError);
+    expect(String(err)).toMatch(/keychain could not keep/);
+    // Nothing was used that was not stored: no token is handed out, and the state says to sign in.
+    await expect(store.accessToken('locked')).rejects.toThrow(SignInRequiredError);
+    expect((await store.status('locked')).state).toBe('needs-sign-in');
+    expect(JSON.parse((await real.get('gatehouse:oauth:locked'))!).refreshToken).toBe(before.refreshToken);
   });
 });

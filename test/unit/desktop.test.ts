@@ -155,6 +155,13 @@ describe('crash notifications', () => {
     expect(watch.next({ type: 'clients', clients: [] })).toBeUndefined();
   });
 
+  it("offers the sign-in once when a remote server's sign-in ends", () => {
+    const watch = new CrashWatch([server('r', 'running', { kind: 'remote' })]);
+    const n = watch.next({ type: 'server', server: server('r', 'needs-sign-in', { kind: 'remote', statusDetail: 'the authorization server ended the sign-in (invalid_grant)' }) });
+    expect(n).toEqual({ title: 'Gatehouse', body: 'Sign in to r to keep using it: the authorization server ended the sign-in (invalid_grant)', server: 'r' });
+    expect(watch.next({ type: 'server', server: server('r', 'needs-sign-in', { kind: 'remote' }) })).toBeUndefined();
+  });
+
   it('clips a long reason', () => {
     const watch = new CrashWatch([server('a', 'running')]);
     const body = watch.next({ type: 'server', server: server('a', 'error', { statusDetail: 'x'.repeat(1000) }) })?.body ?? '';

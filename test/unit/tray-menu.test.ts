@@ -101,3 +101,17 @@ describe('tray menu model', () => {
     expect(describeAction({ type: 'set-start-at-login', enabled: true })).toBe('Turning on start at login');
   });
 });
+
+describe('tray menu for remote servers', () => {
+  it('offers "Sign in to X" at the top level and in the server\'s menu while a sign-in is needed', () => {
+    const remote: ServerView = { ...server('notion', 'needs-sign-in', 'not signed in yet'), kind: 'remote', remoteUrl: 'https://mcp.notion.com/mcp', image: null };
+    const items = trayMenu([remote], { connected: true, detail: '' });
+    expect(items[0]).toEqual({ kind: 'action', label: 'Sign in to notion…', action: { type: 'sign-in', server: 'notion' } });
+    const sub = items[1];
+    expect(sub?.kind === 'submenu' && sub.items).toContainEqual({ kind: 'label', label: 'Sign-in needed: not signed in yet' });
+    expect(sub?.kind === 'submenu' && sub.items.some((i) => i.kind === 'action' && i.action.type === 'sign-in')).toBe(true);
+    expect(describeAction({ type: 'sign-in', server: 'notion' })).toBe('Signing in to notion');
+    // Signed in: no sign-in item.
+    expect(trayMenu([{ ...remote, status: 'running', statusDetail: null }], { connected: true, detail: '' }).some((i) => i.kind === 'action' && i.action.type === 'sign-in')).toBe(false);
+  });
+});

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import type { IdpProfileView, LogLine, PolicySetView, ServerDetail, ServerView } from '../../../src/api/browser.js';
+import type { IdpProfileView, LogLine, PolicySetView, ServerDetail, ServerView, SignInView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { Notice } from '../ui.js';
 import { AuthFields, authFromForm, describeAuth } from './auth-fields.js';
+import { SignInCard } from './sign-in-card.js';
 
 /** One server: status history (with why it stopped), who may call it, its policies, the clients it is set up in, its latest lines. */
-export function ServerDetailPage({ name, live }: { name: string; live: ServerView | undefined }) {
+export function ServerDetailPage({ name, live, signIn }: { name: string; live: ServerView | undefined; signIn?: SignInView | undefined }) {
   const [detail, setDetail] = useState<ServerDetail>();
   const [lines, setLines] = useState<LogLine[]>([]);
   const [policies, setPolicies] = useState<PolicySetView[]>([]);
@@ -95,10 +96,21 @@ export function ServerDetailPage({ name, live }: { name: string; live: ServerVie
             <dd>
               <code>{s.url}</code>
             </dd>
-            <dt>Image</dt>
-            <dd>
-              <code>{s.image}</code>
-            </dd>
+            {s.kind === 'remote' ? (
+              <>
+                <dt>Remote server</dt>
+                <dd>
+                  <code>{s.remoteUrl}</code>
+                </dd>
+              </>
+            ) : (
+              <>
+                <dt>Image</dt>
+                <dd>
+                  <code>{s.image}</code>
+                </dd>
+              </>
+            )}
             <dt>Transport</dt>
             <dd>
               {s.transport}
@@ -112,6 +124,7 @@ export function ServerDetailPage({ name, live }: { name: string; live: ServerVie
             <dd>{detail.clients.length ? detail.clients.join(', ') : <a href="#/clients">no client yet</a>}</dd>
           </dl>
         </div>
+        {s.kind === 'remote' && <SignInCard name={name} pushed={signIn} />}
         <div className="card">
           <h2>Who may call it</h2>
           <p>{describeAuth(s.auth)}</p>

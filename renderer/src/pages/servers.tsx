@@ -115,7 +115,23 @@ function pairs(text: string, what: string): Record<string, string> {
   return out;
 }
 
+/** A remote server's credential settings from the form (ToolHive's --remote-auth-* flags). */
+function remoteFromForm(text: (k: string) => string): Record<string, unknown> | undefined {
+  const credential = text('remoteCredential');
+  if (credential === 'bearer') return { bearerToken: text('remoteBearer') };
+  if (credential !== 'oauth') return undefined;
+  const scopes = text('remoteScopes').split(/[\s,]+/).filter(Boolean);
+  return {
+    oauth: true,
+    ...(text('remoteIssuer') ? { issuer: text('remoteIssuer') } : {}),
+    ...(text('remoteClientId') ? { clientId: text('remoteClientId') } : {}),
+    ...(scopes.length ? { scopes } : {}),
+  };
+}
+
 function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
+  const [where, setWhere] = useState<'container' | 'remote'>('container');
+  const [credential, setCredential] = useState<'none' | 'oauth' | 'bearer'>('oauth');
   const [transport, setTransport] = useState<'stdio' | 'sse' | 'streamable-http'>('stdio');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -137,16 +153,16 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
       const proxyPort = text('proxyPort');
       const profile = text('profile') === 'file' ? text('profileFile') : text('profile');
       const auth = authFromForm(f);
+      const remote = where === 'remote' ? remoteFromForm(text) : undefined;
       body = {
-        image: text('image'),
-        transport,
+        ...(where === 'remote' ? { url: text('url'), ...(remote ? { remote } : {}), ...(transport !== 'stdio' ? { transport } : {}) } : { image: text('image'), transport }),
         ...(text('name') ? { name: text('name') } : {}),
         ...(Object.keys(env).length ? { env } : {}),
         ...(secrets.length ? { secrets } : {}),
-        ...(transport !== 'stdio' && targetPort ? { targetPort: Number(targetPort) } : {}),
+        ...(where === 'container' && transport !== 'stdio' && targetPort ? { targetPort: Number(targetPort) } : {}),
         ...(proxyPort ? { proxyPort: Number(proxyPort) } : {}),
-        ...(profile ? { permissionProfile: profile } : {}),
-        ...(text('network') !== 'default' ? { network: text('network') as 'none' | 'host' } : {}),
+        ...(where === 'container' && profile ? { permissionProfile: profile } : {}),
+        ...(where === 'container' && text('network') !== 'default' ? { network: text('network') as 'none' | 'host' } : {}),
         ...((auth as { type: string }).type !== 'none' ? { auth } : {}),
         ...(text('policySet') ? { policySet: text('policySet') } : {}),
       };
@@ -158,6 +174,8 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
     try {
       const s = await api.run(body);
       onDone(s.name);
+      // A remote server that needs a sign-in: its page has the Sign in button.
+      if (s.status === 'needs-sign-in') location.hash = `#/servers/${encodeURIComponent(s.name)}`;
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -167,24 +185,72 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
   return (
     <form id="add-server" className="card form" onSubmit={(e) => void submit(e)} aria-labelledby="add-title" aria-busy={busy}>
       <h2 id="add-title">Add a server</h2>
-      <div className="grid">
+      <fieldset className="choice">
+        <legend>Where it runs</legend>
         <label>
-          Image
-          <input name="image" required placeholder="ghcr.io/org/mcp-server:latest" autoComplete="off" spellCheck={false} />
+          <input type="radio" name="where" value="container" checked={where === 'container'} onChange={() => (setWhere('container'), setTransport('stdio'))} /> In a local container
         </label>
         <label>
-          Name <span className="sub">(optional: from the image)</span>
+          <input type="radio" name="where" value="remote" checked={where === 'remote'} onChange={() => (setWhere('remote'), setTransport('streamable-http'))} /> A remote server (URL)
+        </label>
+      </fieldset>
+      <div className="grid">
+        {where === 'container' ? (
+          <label>
+            Image
+            <input name="image" required placeholder="ghcr.io/org/mcp-server:latest" autoComplete="off" spellCheck={false} />
+          </label>
+        ) : (
+          <>
+            <label>
+              Server URL <span className="sub">(https; http only on this computer)</span>
+              <input name="url" type="url" required placeholder="https://mcp.example.com/mcp" autoComplete="off" spellCheck={false} />
+            </label>
+            <label>
+              Credentials toward it
+              <select name="remoteCredential" value={credential} onChange={(e) => setCredential(e.target.value as typeof credential)}>
+                <option value="oauth">OAuth sign-in (Gatehouse signs in for your clients)</option>
+                <option value="bearer">a bearer token from the keychain</option>
+                <option value="none">none</option>
+              </select>
+            </label>
+            {credential === 'bearer' && (
+              <label>
+                Secret holding the token
+                <input name="remoteBearer" required autoComplete="off" spellCheck={false} />
+              </label>
+            )}
+            {credential === 'oauth' && (
+              <>
+                <label>
+                  Issuer <span className="sub">(optional: found from the server)</span>
+                  <input name="remoteIssuer" type="url" autoComplete="off" spellCheck={false} />
+                </label>
+                <label>
+                  Client ID <span className="sub">(optional: Gatehouse registers itself)</span>
+                  <input name="remoteClientId" autoComplete="off" spellCheck={false} />
+                </label>
+                <label>
+                  Scopes <span className="sub">(optional: what the server asks for)</span>
+                  <input name="remoteScopes" autoComplete="off" spellCheck={false} />
+                </label>
+              </>
+            )}
+          </>
+        )}
+        <label>
+          Name <span className="sub">(optional: from the image or the host)</span>
           <input name="name" pattern="[a-z0-9][a-z0-9_.-]*" autoComplete="off" spellCheck={false} />
         </label>
         <label>
           Transport
           <select name="transport" value={transport} onChange={(e) => setTransport(e.target.value as typeof transport)}>
-            <option value="stdio">stdio</option>
+            {where === 'container' && <option value="stdio">stdio</option>}
             <option value="streamable-http">streamable-http</option>
             <option value="sse">sse</option>
           </select>
         </label>
-        {transport !== 'stdio' && (
+        {where === 'container' && transport !== 'stdio' && (
           <label>
             Port in the container
             <input name="targetPort" type="number" min={1} max={65535} required />
@@ -194,23 +260,27 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
           Local port <span className="sub">(optional: chosen once, kept for life)</span>
           <input name="proxyPort" type="number" min={1024} max={65535} />
         </label>
-        <ProfileField />
-        <label>
-          Network
-          <select name="network" defaultValue="default">
-            <option value="default">default (the permission profile decides)</option>
-            <option value="none">none</option>
-            <option value="host">host</option>
-          </select>
-        </label>
-        <label className="wide">
-          Environment <span className="sub">(one NAME=VALUE per line; for secrets use the next field)</span>
-          <textarea name="env" rows={2} spellCheck={false} />
-        </label>
-        <label className="wide">
-          Secrets from the keychain <span className="sub">(one ENV_VAR=SECRET_NAME per line; values are never shown)</span>
-          <textarea name="secrets" rows={2} spellCheck={false} />
-        </label>
+        {where === 'container' && (
+          <>
+            <ProfileField />
+            <label>
+              Network
+              <select name="network" defaultValue="default">
+                <option value="default">default (the permission profile decides)</option>
+                <option value="none">none</option>
+                <option value="host">host</option>
+              </select>
+            </label>
+            <label className="wide">
+              Environment <span className="sub">(one NAME=VALUE per line; for secrets use the next field)</span>
+              <textarea name="env" rows={2} spellCheck={false} />
+            </label>
+            <label className="wide">
+              Secrets from the keychain <span className="sub">(one ENV_VAR=SECRET_NAME per line; values are never shown)</span>
+              <textarea name="secrets" rows={2} spellCheck={false} />
+            </label>
+          </>
+        )}
         <label>
           Policies
           <select name="policySet" defaultValue="">
