@@ -1,10 +1,15 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/index.js';
 import { launchBrowser } from '../support/browser.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
+import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../support/protected-mcp-server.js';
@@ -22,6 +27,7 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
   let browser: Browser;
   let t: TestCore;
   const opened: string[] = [];
+  let userHome: string;
   let firstClientId: unknown;
   /** The user at the browser: signs in as alice and consents. */
   const userAt = async (url: string) => {
@@ -44,7 +50,8 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
     idp = await startTestIdp({ registration: true, accessTokenTTL: 5 });
     rs = await startProtectedMcpServer(idp);
     browser = await launchBrowser();
-    t = await startTestCore({ openUrl: (url) => void userAt(url).catch(() => {}) as unknown as Promise<void> });
+    userHome = tempHome('gatehouse-remote-user-');
+    t = await startTestCore({ openUrl: (url) => void userAt(url).catch(() => {}) as unknown as Promise<void>, clientUser: { home: userHome, platform: 'linux', env: {} } });
   });
   afterAll(async () => {
     await t?.stop();
@@ -117,6 +124,35 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
       await client.close();
     }
     expect(opened.length).toBe(before); // no new browser sign-in
+  });
+
+  it("is used from Claude Desktop's entry (the bridge) and Cursor's (the URL), whose files carry no token", async () => {
+    fs.mkdirSync(path.join(userHome, '.config', 'Claude'), { recursive: true });
+    fs.mkdirSync(path.join(userHome, '.cursor'), { recursive: true });
+    await t.api.setupClient({ id: 'claude-desktop' });
+    await t.api.setupClient({ id: 'cursor' });
+    const claudeText = fs.readFileSync(path.join(userHome, '.config', 'Claude', 'claude_desktop_config.json'), 'utf8');
+    const cursorText = fs.readFileSync(path.join(userHome, '.cursor', 'mcp.json'), 'utf8');
+    for (const text of [claudeText, cursorText]) {
+      expect(text).not.toMatch(/eyJ|Bearer|authorization/i);
+      expect(text).not.toContain(rs.url); // clients know only the local proxy
+    }
+    const entry = (JSON.parse(claudeText) as { mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }> }).mcpServers['remote']!;
+    const bridged = new Client({ name: 'claude-desktop-stand-in', version: '1.0.0' });
+    await bridged.connect(new StdioClientTransport({ command: entry.command, args: entry.args, env: entry.env, stderr: 'pipe' }));
+    try {
+      expect(textOf(await bridged.callTool({ name: 'whoami', arguments: {} }))).toBe('alice');
+    } finally {
+      await bridged.close();
+    }
+    const cursorEntry = (JSON.parse(cursorText) as { mcpServers: Record<string, { url: string }> }).mcpServers['remote']!;
+    const cursor = new Client({ name: 'cursor-stand-in', version: '1.0.0' });
+    await cursor.connect(new StreamableHTTPClientTransport(new URL(cursorEntry.url)));
+    try {
+      expect(textOf(await cursor.callTool({ name: 'whoami', arguments: {} }))).toBe('alice');
+    } finally {
+      await cursor.close();
+    }
   });
 
   it('turns a remote that refuses even a fresh token into "needs sign-in", and signs in again without removing the server', async () => {
