@@ -68,7 +68,7 @@ describe('signing in to a remote server from the app', () => {
     await expectAccessible(page, 'Remote server before the sign-in');
     await page.getByRole('button', { name: 'Sign in to remote' }).click();
     await expect.poll(() => page.locator('.status.sign-in-signed-in').count(), { timeout: 30_000 }).toBe(1);
-    const card = page.locator('.card').filter({ hasText: 'Sign-in' });
+    const card = page.locator('.card', { has: page.getByRole('heading', { name: 'Sign-in', exact: true }) });
     await expect.poll(() => card.textContent()).toContain('alice');
     expect(await card.textContent()).toContain(rs.url); // the audience
     expect(await card.textContent()).not.toMatch(/eyJ/); // never the token

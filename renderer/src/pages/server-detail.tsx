@@ -116,8 +116,12 @@ export function ServerDetailPage({ name, live, signIn }: { name: string; live: S
               {s.transport}
               {s.targetPort ? ` (port ${s.targetPort} in the container)` : ''}
             </dd>
-            <dt>Permission profile</dt>
-            <dd>{s.permissionProfile}</dd>
+            {s.kind === 'container' && (
+              <>
+                <dt>Permission profile</dt>
+                <dd>{s.permissionProfile}</dd>
+              </>
+            )}
             <dt>Secrets</dt>
             <dd>{s.secrets.length ? s.secrets.map((r) => `${r.target} ← ${r.name}`).join(', ') : 'none'}</dd>
             <dt>Set up in</dt>

@@ -187,10 +187,10 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
       <h2 id="add-title">Add a server</h2>
       <fieldset className="choice">
         <legend>Where it runs</legend>
-        <label>
+        <label className="check">
           <input type="radio" name="where" value="container" checked={where === 'container'} onChange={() => (setWhere('container'), setTransport('stdio'))} /> In a local container
         </label>
-        <label>
+        <label className="check">
           <input type="radio" name="where" value="remote" checked={where === 'remote'} onChange={() => (setWhere('remote'), setTransport('streamable-http'))} /> A remote server (URL)
         </label>
       </fieldset>
@@ -207,9 +207,9 @@ function AddServerForm({ onDone }: { onDone: (name: string) => void }) {
               <input name="url" type="url" required placeholder="https://mcp.example.com/mcp" autoComplete="off" spellCheck={false} />
             </label>
             <label>
-              Credentials toward it
+              Credentials toward it <span className="sub">(Gatehouse signs in for your clients)</span>
               <select name="remoteCredential" value={credential} onChange={(e) => setCredential(e.target.value as typeof credential)}>
-                <option value="oauth">OAuth sign-in (Gatehouse signs in for your clients)</option>
+                <option value="oauth">OAuth sign-in</option>
                 <option value="bearer">a bearer token from the keychain</option>
                 <option value="none">none</option>
               </select>

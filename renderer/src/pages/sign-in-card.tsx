@@ -72,30 +72,6 @@ export function SignInCard({ name, pushed }: { name: string; pushed: SignInView 
           {error}
         </p>
       )}
-      {view.pending ? (
-        <div className="pending-sign-in" role="status">
-          <p>
-            {view.pending.browserOpened ? 'Your browser opened to sign in.' : 'Open this address in a browser to sign in.'} Waiting until {new Date(view.pending.expiresAt).toLocaleTimeString()}.
-          </p>
-          <p>
-            <code className="wrap">{view.pending.authorizationUrl}</code>{' '}
-            <button type="button" className="small" onClick={() => void navigator.clipboard?.writeText(view.pending!.authorizationUrl)}>
-              Copy
-            </button>
-          </p>
-          <button type="button" onClick={() => void api.signInCancel({ name })}>
-            Cancel sign-in
-          </button>
-        </div>
-      ) : view.state === 'signed-in' ? (
-        <button type="button" onClick={() => void api.signOut({ name }).then(setView, (err: unknown) => setError(errorText(err)))}>
-          Sign out
-        </button>
-      ) : (
-        <button type="button" className="primary" onClick={() => void signIn()}>
-          Sign in to {name}
-        </button>
-      )}
       {(view.issuer || view.claims) && (
         <dl className="facts">
           {view.issuer && (
@@ -140,6 +116,32 @@ export function SignInCard({ name, pushed }: { name: string; pushed: SignInView 
           )}
         </dl>
       )}
+      <div className="buttons spaced">
+      {view.pending ? (
+          <div className="pending-sign-in" role="status">
+            <p>
+              {view.pending.browserOpened ? 'Your browser opened to sign in.' : 'Open this address in a browser to sign in.'} Waiting until {new Date(view.pending.expiresAt).toLocaleTimeString()}.
+            </p>
+            <p>
+              <code className="wrap">{view.pending.authorizationUrl}</code>{' '}
+              <button type="button" className="small" onClick={() => void navigator.clipboard?.writeText(view.pending!.authorizationUrl)}>
+                Copy
+              </button>
+            </p>
+            <button type="button" onClick={() => void api.signInCancel({ name })}>
+              Cancel sign-in
+            </button>
+          </div>
+        ) : view.state === 'signed-in' ? (
+          <button type="button" onClick={() => void api.signOut({ name }).then(setView, (err: unknown) => setError(errorText(err)))}>
+            Sign out
+          </button>
+        ) : (
+          <button type="button" className="primary" onClick={() => void signIn()}>
+            Sign in to {name}
+          </button>
+        )}
+      </div>
     </div>
   );
 }
