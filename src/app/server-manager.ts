@@ -482,6 +482,8 @@ export class ServerManager {
       const auth = this.isRemote(s) ? await this.remotes.authStatus(s) : { status: 'running' as const, detail: null };
       await live.proxy.setBackend(backend, auth.status === 'running' ? 'running' : auth.status, auth.detail ?? undefined);
       this.setStatus(name, auth.status, auth.detail);
+      // A sign-in that changed while the status above was worked out (the first refresh) is read again.
+      if (this.isRemote(s)) void this.followSignIn(name);
       live.health = new HealthMonitor((timeoutMs) => backend.probe(timeoutMs), this.settings.healthCheck ?? DEFAULT_HEALTH_CHECK, (healthy, detail) => {
         const now = this.store.servers.get(name)?.status;
         if (!healthy && now === 'running') {
