@@ -29,7 +29,8 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
   const opened: string[] = [];
   let userHome: string;
   let firstClientId: unknown;
-  /** The user at the browser: signs in as alice and consents. */
+  let consent: 'accept' | 'decline' = 'accept';
+  /** The user at the browser: signs in as alice and consents (or declines). */
   const userAt = async (url: string) => {
     opened.push(url);
     const page = await browser.newPage();
@@ -39,6 +40,11 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
       await page.locator('input[name="password"]').fill('any');
       await page.locator('button[type="submit"]').click();
       await page.locator('form').first().waitFor();
+      if (consent === 'decline') {
+        await page.locator('a[href$="/abort"]').click();
+        await page.getByRole('heading', { level: 1, name: 'Sign-in declined' }).waitFor({ timeout: 15_000 });
+        return;
+      }
       await page.locator('button[type="submit"]').first().click();
       await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 });
     } finally {
@@ -196,6 +202,44 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
     expect(rs.seenAuthorization.at(-1)).toBe(`Bearer ${token}`);
     // The secret's value never shows in the server's view.
     expect(JSON.stringify(await t.api.getServer({ name: s.name }))).not.toContain(token);
+  });
+
+  it('says why a sign-in did not happen: the user declined, nobody came back in time, the callback port is taken', async () => {
+    await t.api.run({ url: rs.url, name: 'declined', remote: { oauth: true } });
+    consent = 'decline';
+    try {
+      await t.api.signInStart({ name: 'declined' });
+      const err = await t.api.signInWait({ name: 'declined' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).message).toMatch(/declined|denied/i);
+    } finally {
+      consent = 'accept';
+    }
+    expect((await t.api.signInStatus({ name: 'declined' })).state).not.toBe('signed-in');
+
+    // --remote-auth-skip-browser: the URL is only shown; nobody opens it, and the wait ends after the timeout.
+    await t.api.run({ url: rs.url, name: 'unattended', remote: { oauth: true, skipBrowser: true, timeoutMs: 5_000 } });
+    const before = opened.length;
+    const started = await t.api.signInStart({ name: 'unattended' });
+    expect(started.pending).toMatchObject({ browserOpened: false });
+    expect(started.pending?.authorizationUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    const timedOut = await t.api.signInWait({ name: 'unattended' }).catch((e: unknown) => e);
+    expect((timedOut as ApiError).message).toMatch(/No sign-in answer within 5 s/);
+    expect(opened.length).toBe(before);
+
+    // A fixed callback port that another program holds: said at once, before any browser opens.
+    const holder = http.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (holder.address() as AddressInfo).port;
+      await t.api.run({ url: rs.url, name: 'busy-port', remote: { oauth: true, callbackPort: port } });
+      const busy = await t.api.signInStart({ name: 'busy-port' }).catch((e: unknown) => e);
+      expect(busy).toBeInstanceOf(ApiError);
+      expect((busy as ApiError).message).toMatch(new RegExp(String(port)));
+      expect(opened.length).toBe(before);
+    } finally {
+      holder.close();
+    }
   });
 
   it('refuses URLs that are not https (except this machine), link-local and private addresses, and unknown secrets', async () => {
