@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/index.js';
 import { launchBrowser } from '../support/browser.js';
+import { runCli } from '../support/cli.js';
 import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
@@ -117,6 +118,13 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
     expect(tokensSeen.size).toBeGreaterThan(1); // more than one access token reached the server
     const status = await t.api.signInStatus({ name: 'remote' });
     expect(status.lastRefresh?.ok).toBe(true);
+    // The command line says the same, in words, and never prints a token.
+    const cli = await runCli(t.home, ['auth', 'status', 'remote']);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/remote: signed in/);
+    expect(cli.stdout).toMatch(/subject\s+alice/);
+    expect(cli.stdout).not.toMatch(/eyJ/);
+    expect((await runCli(t.home, ['ls'])).stdout).toContain(rs.url);
   });
 
   it('keeps the sign-in across a core restart (the refresh token from the keychain)', async () => {
@@ -178,8 +186,14 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
   });
 
   it('signs out: the refresh token leaves the keychain and callers are asked to sign in', async () => {
-    const out = await t.api.signOut({ name: 'remote' });
+    const logout = await runCli(t.home, ['logout', 'remote']);
+    expect(logout.code).toBe(0);
+    expect(logout.stdout).toMatch(/Signed out of remote/);
+    const out = await t.api.signInStatus({ name: 'remote' });
     expect(out.state).toBe('signed-out');
+    const cli = await runCli(t.home, ['auth', 'status', 'remote']);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(/Sign in with: gatehouse login remote/);
     await waitFor(async () => ((await t.api.getServer({ name: 'remote' })).status === 'needs-sign-in' ? true : undefined), 'needs-sign-in after sign-out');
     const r = await rawInitialize((await t.api.getServer({ name: 'remote' })).url);
     expect(r.status).toBe(503);
