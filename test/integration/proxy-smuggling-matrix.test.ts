@@ -47,6 +47,10 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
   let streamableProxy: ProxyServer;
   let sse: RecordingServer;
   let sseProxy: ProxyServer;
+  let remote: RecordingServer;
+  let remoteProxy: ProxyServer;
+  let remoteSse: RecordingServer;
+  let remoteSseProxy: ProxyServer;
   const closers: (() => void)[] = [];
   const transports: Transport[] = [];
 
@@ -68,6 +72,17 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
     sseProxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'sse', log, layers: [authorizationLayer(() => az, log)] });
     await sseProxy.listen();
     await sseProxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: sse.port }, { log }), 'running');
+
+    // Remote servers: the same backend with the remote path mapping and credentials added to each request.
+    const credentials = { headers: async () => ({ authorization: 'Bearer remote-token' }), refused: async () => {}, refusedMessage: () => 'refused' };
+    remote = await startRecordingServer('streamable-http');
+    remoteProxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'streamable-http', log, layers: [authorizationLayer(() => az, log)] });
+    await remoteProxy.listen();
+    await remoteProxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: remote.port, remote: { tls: false, path: '/mcp', localPath: '/mcp' }, credentials }, { log }), 'running');
+    remoteSse = await startRecordingServer('sse');
+    remoteSseProxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'sse', log, layers: [authorizationLayer(() => az, log)] });
+    await remoteSseProxy.listen();
+    await remoteSseProxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: remoteSse.port, remote: { tls: false, path: '/sse', localPath: '/sse' }, credentials }, { log }), 'running');
 
     let stdioMark = 0;
     const stdioCommon = { since: () => stdioServer.lines.slice(stdioMark), mark: () => void (stdioMark = stdioServer.lines.length), canonical: stdioCanonical };
@@ -125,14 +140,38 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
       accepted: 202,
       ...httpRecorder(sse),
     });
+
+    const minit = await rawSend(remoteProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
+    const msid = String(minit.headers['mcp-session-id']);
+    await rawSend(remoteProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': msid, 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    transports.push({
+      name: 'remote server with injected credentials, Streamable HTTP',
+      base: plain,
+      post: (body, ct) => rawSend(remoteProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': msid, 'mcp-protocol-version': '2025-11-25' }, body),
+      accepted: 200,
+      ...httpRecorder(remote),
+    });
+    const remoteLegacy = await openLegacyStream(remoteSseProxy.port);
+    closers.push(remoteLegacy.close);
+    await rawSend(remoteSseProxy.port, 'POST', remoteLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
+    await rawSend(remoteSseProxy.port, 'POST', remoteLegacy.endpoint, { 'content-type': 'application/json' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    transports.push({
+      name: 'remote server with injected credentials, legacy SSE',
+      base: plain,
+      post: (body, ct) => rawSend(remoteSseProxy.port, 'POST', remoteLegacy.endpoint, { 'content-type': ct }, body),
+      accepted: 202,
+      ...httpRecorder(remoteSse),
+    });
   });
 
   afterAll(async () => {
     for (const c of closers) c();
-    for (const p of [stdioProxy, streamableProxy, sseProxy]) await p?.close();
+    for (const p of [stdioProxy, streamableProxy, sseProxy, remoteProxy, remoteSseProxy]) await p?.close();
     await stdioServer?.close();
     await streamable?.close();
     await sse?.close();
+    await remote?.close();
+    await remoteSse?.close();
   });
 
   const settle = () => new Promise((r) => setTimeout(r, 60));
@@ -242,7 +281,11 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
     }
     expect(failures).toEqual([]);
     // And the server ran exactly the authorized tool each time.
-    expect(new Set([...stdioServer.ran, ...streamable.ran, ...sse.ran])).toEqual(new Set(['echo']));
+    expect(new Set([...stdioServer.ran, ...streamable.ran, ...sse.ran, ...remote.ran, ...remoteSse.ran])).toEqual(new Set(['echo']));
+    // The remote servers got the injected credential on every POST, never one of the caller's.
+    const posts = [...remote.received, ...remoteSse.received].filter((x) => x.method === 'POST');
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts.every((x) => x.headers.authorization === 'Bearer remote-token')).toBe(true);
   });
 });
 
