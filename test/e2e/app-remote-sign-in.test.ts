@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible, launchBrowser } from '../support/browser.js';
+import { signInAtTestIdp } from '../support/idp-login.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
@@ -22,20 +23,7 @@ describe('signing in to a remote server from the app', () => {
   let page: Page;
   let t: TestCore;
 
-  const systemBrowser = async (url: string) => {
-    const login = await browser.newPage();
-    try {
-      await login.goto(url);
-      await login.locator('input[name="login"]').fill('alice');
-      await login.locator('input[name="password"]').fill('any');
-      await login.locator('button[type="submit"]').click();
-      await login.locator('form').first().waitFor();
-      await login.locator('button[type="submit"]').first().click();
-      await login.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 });
-    } finally {
-      await login.close();
-    }
-  };
+  const systemBrowser = (url: string) => signInAtTestIdp(browser, url, { login: 'alice' });
 
   beforeAll(async () => {
     idp = await startTestIdp({ registration: true });

@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAuthorizationServer, coversResource, LoginError, signIn, SignInError } from '../../src/oauth/index.js';
 import { launchBrowser } from '../support/browser.js';
+import { signInAtTestIdp } from '../support/idp-login.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 import type { Browser } from 'playwright-core';
 
@@ -25,26 +26,7 @@ describe('signing in at a real identity provider', () => {
   });
 
   /** The user in the browser: signs in as `sub` on the IdP's pages and consents (or declines). */
-  const user = (sub: string, consent: 'accept' | 'decline' = 'accept') => async (url: string) => {
-    const page = await browser.newPage();
-    await page.goto(url);
-    await page.locator('input[name="login"]').fill(sub);
-    await page.locator('input[name="password"]').fill('any');
-    await page.locator('button[type="submit"]').click();
-    await page.locator('form').first().waitFor();
-    if (consent === 'decline') {
-      // devInteractions' "Cancel" on the consent page: the IdP answers access_denied to the redirect URI.
-      await page.locator('a[href$="/abort"]').click();
-      await page.getByRole('heading', { level: 1, name: 'Sign-in declined' }).waitFor({ timeout: 15_000 });
-      await page.close();
-      return;
-    }
-    await page.locator('button[type="submit"]').first().click();
-    await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 }).catch(async (err: unknown) => {
-      throw new Error(`${(err as Error).message}; the page at ${page.url()} says: ${(await page.locator('body').innerText()).slice(0, 300)}`);
-    });
-    await page.close();
-  };
+  const user = (sub: string, consent: 'accept' | 'decline' = 'accept') => (url: string) => signInAtTestIdp(browser, url, { login: sub, consent });
 
   it('signs in with a registered native client: the token is for the resource and the user', async () => {
     let shown: string | undefined;

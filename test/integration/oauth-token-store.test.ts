@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthTokenStore, RefreshRetryError, signIn, SignInRequiredError, type SignInResult } from '../../src/oauth/index.js';
 import { OsKeychain } from '../../src/secrets/index.js';
 import { launchBrowser } from '../support/browser.js';
+import { signInAtTestIdp } from '../support/idp-login.js';
 import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 
@@ -24,17 +25,7 @@ describe('the sign-in token store', () => {
       issuer: idp.issuer,
       client: { clientId: idp.clients.native.clientId, redirectUri: idp.clients.native.redirectUri },
       scopes: ['openid', 'offline_access'],
-      openUrl: async (url) => {
-        const page = await browser.newPage();
-        await page.goto(url);
-        await page.locator('input[name="login"]').fill('dana');
-        await page.locator('input[name="password"]').fill('any');
-        await page.locator('button[type="submit"]').click();
-        await page.locator('form').first().waitFor();
-        await page.locator('button[type="submit"]').first().click();
-        await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 });
-        await page.close();
-      },
+      openUrl: (url) => signInAtTestIdp(browser, url, { login: 'dana' }),
     });
 
   beforeAll(async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/index.js';
 import { launchBrowser } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
+import { signInAtTestIdp } from '../support/idp-login.js';
 import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
 import { connectClient, textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
@@ -34,23 +35,7 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
   /** The user at the browser: signs in as alice and consents (or declines). */
   const userAt = async (url: string) => {
     opened.push(url);
-    const page = await browser.newPage();
-    try {
-      await page.goto(url);
-      await page.locator('input[name="login"]').fill('alice');
-      await page.locator('input[name="password"]').fill('any');
-      await page.locator('button[type="submit"]').click();
-      await page.locator('form').first().waitFor();
-      if (consent === 'decline') {
-        await page.locator('a[href$="/abort"]').click();
-        await page.getByRole('heading', { level: 1, name: 'Sign-in declined' }).waitFor({ timeout: 15_000 });
-        return;
-      }
-      await page.locator('button[type="submit"]').first().click();
-      await page.getByRole('heading', { level: 1, name: 'Signed in' }).waitFor({ timeout: 15_000 });
-    } finally {
-      await page.close();
-    }
+    await signInAtTestIdp(browser, url, { login: 'alice', consent });
   };
 
   beforeAll(async () => {
