@@ -13,7 +13,7 @@ export const ForwardHeaderSchema = z
   .object({ name: HeaderName, value: z.string().max(4096).optional(), secret: z.string().min(1).max(128).optional() })
   .strict()
   .refine((h) => (h.value === undefined) !== (h.secret === undefined), 'give a value or a secret, not both')
-  .refine((h) => !RESERVED_HEADERS.has(h.name.toLowerCase()), 'this header is the proxy\'s own (credentials have their own settings)');
+  .refine((h) => !RESERVED_HEADERS.has(h.name.toLowerCase()) && !h.name.toLowerCase().startsWith('mcp-'), 'this header is the proxy\'s own (credentials have their own settings)');
 
 export const RemoteSettingsSchema = z
   .object({

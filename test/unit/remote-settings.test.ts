@@ -53,6 +53,7 @@ describe("remote servers' settings", () => {
       { issuer: 'https://id.example.com' },
       { forwardHeaders: [{ name: 'Authorization', value: 'Bearer x' }] },
       { forwardHeaders: [{ name: 'Cookie', value: 'a=b' }] },
+      { forwardHeaders: [{ name: 'Mcp-Param-Path', value: '/etc' }] },
       { forwardHeaders: [{ name: 'X-A', value: 'v', secret: 'S' }] },
       { forwardHeaders: [{ name: 'Bad Name', value: 'v' }] },
       { unknown: true },

@@ -58,15 +58,12 @@ export class RemoteKind implements ServerKind {
 
   constructor(private readonly d: RemoteKindDeps) {}
 
-  async define(req: RunRequest, name: string): Promise<Definition> {
+  async define(req: RunRequest): Promise<Definition> {
     const parsed = RemoteSettingsSchema.safeParse(req.remote ?? {});
     if (!parsed.success) throw new BadRequestError(`Invalid remote settings: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'remote'}: ${i.message}`).join('; ')}.`);
     const remote = parsed.data;
     const url = checkRemoteUrl(req.url ?? '', remote.allowPrivateIp);
-    for (const [what, value] of [['--remote-auth-issuer', remote.issuer], ['--remote-auth-authorize-url', remote.authorizeUrl], ['--remote-auth-token-url', remote.tokenUrl]] as const) {
-      if (value !== undefined) checkRemoteUrl(value, remote.allowPrivateIp);
-      void what;
-    }
+    for (const value of [remote.issuer, remote.authorizeUrl, remote.tokenUrl]) if (value !== undefined) checkRemoteUrl(value, remote.allowPrivateIp);
     if (req.image !== undefined) throw new BadRequestError('Give an image or a URL, not both.');
     // Secrets are named here and read at each use: a missing one is a clear error now, not at the first call.
     const named = [remote.clientSecret, remote.bearerToken, ...(remote.forwardHeaders ?? []).map((h) => h.secret)].filter((n): n is string => n !== undefined);
@@ -93,7 +90,6 @@ export class RemoteKind implements ServerKind {
       summary: `${url.href}, ${transport}${remote.oauth ? ', OAuth sign-in' : remote.bearerToken ? ', bearer token' : ''}`,
       create: async () => {},
     };
-    void name;
   }
 
   async up(s: ServerRecord): Promise<Running> {
@@ -103,8 +99,10 @@ export class RemoteKind implements ServerKind {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port) || (tls ? 443 : 80);
     const lookup = net.isIP(host) ? undefined : guardedLookup({ insecureAllowHttp: false, allowPrivateIp: remote.allowPrivateIp, privateIpSetting: '--remote-allow-private-ip' }, url.href);
+    // Secret values are read once, at start (as a container's environment is): not a keychain round trip per request.
+    const fixed = await this.fixedHeaders(remote);
     const backend = new ReverseProxyBackend(
-      { host, port, hostHeader: url.host, remote: { tls, path: url.pathname + url.search, localPath: s.transport === 'sse' ? '/sse' : '/mcp', ...(lookup ? { lookup } : {}) }, credentials: this.credentials(s.name, remote) },
+      { host, port, hostHeader: url.host, remote: { tls, path: url.pathname + url.search, localPath: s.transport === 'sse' ? '/sse' : '/mcp', ...(lookup ? { lookup } : {}) }, credentials: this.credentials(s.name, remote, fixed) },
       { log: (level, message, fields) => this.d.logs.write({ server: s.name, source: 'proxy', level, message, fields: fields ?? null }), responseTimeoutMs: this.d.requestTimeoutMs },
     );
     if (remote.oauth) this.keepFresh(s.name, 0);
@@ -136,23 +134,19 @@ export class RemoteKind implements ServerKind {
     return { status: 'needs-sign-in', detail: st.detail ?? 'not signed in yet' };
   }
 
-  private credentials(name: string, remote: RemoteSettings): UpstreamCredentials {
+  /** The configured headers and the bearer token, secrets resolved; a missing secret fails the start, named. */
+  private async fixedHeaders(remote: RemoteSettings): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const h of remote.forwardHeaders ?? []) out[h.name.toLowerCase()] = h.value ?? (await this.d.secrets().get(h.secret!));
+    if (remote.bearerToken !== undefined) out['authorization'] = `Bearer ${await this.d.secrets().get(remote.bearerToken)}`;
+    return out;
+  }
+
+  private credentials(name: string, remote: RemoteSettings, fixed: Record<string, string>): UpstreamCredentials {
     const kind = remoteCredentialKind(remote);
-    const secrets = this.d.secrets;
-    const configured = async (): Promise<Record<string, string>> => {
-      const out: Record<string, string> = {};
-      for (const h of remote.forwardHeaders ?? []) out[h.name.toLowerCase()] = h.value ?? (await secrets().get(h.secret!));
-      return out;
-    };
     return {
       headers: async () => {
-        let headers: Record<string, string>;
-        try {
-          headers = await configured();
-          if (kind === 'bearer') headers['authorization'] = `Bearer ${await secrets().get(remote.bearerToken!)}`;
-        } catch (err) {
-          throw new CredentialsUnavailableError(`Gatehouse could not read a secret for "${name}": ${(err as Error).message}`, SIGN_IN_RETRY_AFTER_S);
-        }
+        const headers = { ...fixed };
         if (kind !== 'oauth') return headers;
         try {
           headers['authorization'] = `Bearer ${await this.d.tokens.accessToken(name)}`;
