@@ -196,6 +196,8 @@ export const SignInViewSchema = z.object({
   scope: z.string().nullable(),
   claims: z.record(z.string(), z.unknown()).nullable(),
   lastRefresh: z.object({ at: z.number(), ok: z.boolean(), detail: z.string().nullable() }).nullable(),
+  /** The server asks for more permission: the scopes the next sign-in asks for (the current one keeps working). */
+  stepUp: z.array(z.string()).nullable(),
   /** A sign-in under way: the URL to open (shown too, for a browser on another machine). */
   pending: z.object({ authorizationUrl: z.string(), startedAt: z.number(), expiresAt: z.number(), browserOpened: z.boolean() }).nullable(),
 });

@@ -127,6 +127,9 @@ export class SignIns {
     const run = async (): Promise<SignInStatus> => {
       const clientSecret = remote.clientSecret ? await this.d.secrets().get(remote.clientSecret) : undefined;
       const registered = remote.clientId ? undefined : await this.d.tokens.registration(name);
+      // A step-up asks for what the server asked for together with what was asked before (SEP-2350).
+      const stepUp = (await this.d.tokens.status(name)).stepUp;
+      const scopes = stepUp ? [...new Set([...(remote.scopes ?? []), ...stepUp])] : remote.scopes;
       this.d.log(name, 'info', `Signing in to ${name}`);
       const result = await signIn({
         serverUrl: s.url!,
@@ -134,7 +137,8 @@ export class SignIns {
         ...(remote.authorizeUrl && remote.tokenUrl ? { endpoints: { authorizationUrl: remote.authorizeUrl, tokenUrl: remote.tokenUrl } } : {}),
         ...(remote.clientId ? { client: { clientId: remote.clientId, ...(clientSecret ? { clientSecret } : {}) } } : {}),
         ...(registered ? { registered } : {}),
-        ...(remote.scopes ? { scopes: remote.scopes } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(remote.clientMetadataUrl ? { clientMetadataUrl: remote.clientMetadataUrl } : {}),
         ...(remote.resource ? { resource: remote.resource } : {}),
         ...(remote.callbackPort ? { callbackPort: remote.callbackPort } : {}),
         timeoutMs,

@@ -130,10 +130,11 @@ export function signInWords(v: SignInView, now = Date.now()): string {
     ['scopes', v.scope ?? claim('scope')],
     ['access token expires', v.expiresAt !== null ? `in ${Math.max(0, Math.round((v.expiresAt - now) / 1000))} s` : undefined],
     ['last refresh', v.lastRefresh ? `${new Date(v.lastRefresh.at).toISOString()} ${v.lastRefresh.ok ? 'ok' : `failed: ${v.lastRefresh.detail ?? ''}`}` : undefined],
+    ['asks for more', v.stepUp ? v.stepUp.join(' ') : undefined],
     ['sign-in under way', v.pending ? v.pending.authorizationUrl : undefined],
   ];
   for (const [k, val] of rows) if (val !== undefined) lines.push(`  ${k.padEnd(22)}${val}`);
-  if (v.state === 'needs-sign-in' || v.state === 'signed-out') lines.push(`Sign in with: gatehouse login ${v.server}`);
+  if (v.state === 'needs-sign-in' || v.state === 'signed-out' || v.stepUp) lines.push(`Sign in with: gatehouse login ${v.server}`);
   return lines.join('\n');
 }
 

@@ -11,6 +11,7 @@ export function addRemoteOptions(cmd: Command): Command {
     .option('--remote-auth-token-url <url>', 'remote servers: token endpoint of a plain OAuth 2.0 server')
     .option('--remote-auth-client-id <id>', 'remote servers: a client registered beforehand (default: Gatehouse registers itself)')
     .option('--remote-auth-client-secret <NAME>', "remote servers: the keychain secret holding that client's secret")
+    .option('--remote-auth-client-metadata-url <url>', "remote servers: where Gatehouse's client metadata document is published (https), used as the client id where the authorization server supports it")
     .option('--remote-auth-scopes <scopes>', 'remote servers: scopes to ask for, comma-separated (default: what the server says it uses)')
     .option('--remote-auth-skip-browser', 'remote servers: print the sign-in URL, never open a browser')
     .option('--remote-auth-timeout <duration>', 'remote servers: how long a sign-in waits for the browser, e.g. 90s or 5m (default 5m)')
@@ -55,6 +56,7 @@ export function remoteSettingsFromFlags(o: Record<string, unknown>): RemoteSetti
     ['tokenUrl', 'remoteAuthTokenUrl'],
     ['clientId', 'remoteAuthClientId'],
     ['clientSecret', 'remoteAuthClientSecret'],
+    ['clientMetadataUrl', 'remoteAuthClientMetadataUrl'],
     ['resource', 'remoteAuthResource'],
     ['bearerToken', 'remoteAuthBearerToken'],
   ];
@@ -63,7 +65,7 @@ export function remoteSettingsFromFlags(o: Record<string, unknown>): RemoteSetti
     if (v !== undefined) (r as Record<string, unknown>)[key] = v;
   }
   // Any sign-in setting means a sign-in, as in ToolHive (an issuer alone turns OAuth on).
-  if (r.issuer ?? r.authorizeUrl ?? r.clientId) r.oauth = true;
+  if (r.issuer ?? r.authorizeUrl ?? r.clientId ?? r.clientMetadataUrl) r.oauth = true;
   const scopes = str('remoteAuthScopes');
   if (scopes !== undefined) r.scopes = scopes.split(/[,\s]+/).filter(Boolean);
   if (o['remoteAuthSkipBrowser'] === true) r.skipBrowser = true;

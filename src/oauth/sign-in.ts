@@ -43,9 +43,17 @@ export interface SignInRequest {
    * callback path it was registered with; the port may differ (RFC 8252 §7.3).
    */
   registered?: { issuer: string; client: OAuthClientInformationMixed; redirectPath: string };
+  /**
+   * Gatehouse's Client ID Metadata Document (https, with a path): the client id at authorization servers
+   * that advertise `client_id_metadata_document_supported`, before any registration.
+   */
+  clientMetadataUrl?: string;
   /** Ends the wait (the sign-in fails with `cancelled`). */
   signal?: AbortSignal;
 }
+
+/** The callback path of a client whose redirect URI is published (CIMD): the document lists http://127.0.0.1/callback, any port. */
+export const PUBLISHED_CALLBACK_PATH = '/callback';
 
 export interface SignInResult {
   issuer: string;
@@ -53,29 +61,36 @@ export interface SignInResult {
   client: OAuthClientInformationMixed;
   tokens: OAuthTokens;
   resource: string;
+  /** The scopes asked for (a later step-up asks for these and the new ones together). */
+  requestedScopes: string[];
   /** Set when this sign-in registered its client (dynamic registration): keep it for the next one. */
   registration?: { issuer: string; client: OAuthClientInformationMixed; redirectPath: string };
 }
 
 /**
  * What the server's own 401 says (the MCP spec's first discovery step): the resource metadata URL and
- * the scope it asks for, from `WWW-Authenticate`. A server that does not answer 401 says nothing.
+ * the scope it asks for, from `WWW-Authenticate`. An initialize first; a server that lets initialize
+ * through unauthenticated (the spec allows gating only some methods) is asked for its tools. A server
+ * that answers neither with 401 says nothing.
  */
 async function probeChallenge(serverUrl: string, fetchFn: NonNullable<SignInRequest['fetchFn']>): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
-  let res: Response;
-  try {
-    res = await fetchFn(serverUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: '0.1.0' } } }),
-    });
-  } catch {
-    return {};
+  const probes = [
+    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: '0.1.0' } } },
+    { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+  ];
+  for (const probe of probes) {
+    let res: Response;
+    try {
+      res = await fetchFn(serverUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(probe) });
+    } catch {
+      return {};
+    }
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 401) continue;
+    const params = extractWWWAuthenticateParams(res);
+    return { ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}), ...(params.scope ? { scope: params.scope } : {}) };
   }
-  await res.body?.cancel().catch(() => {});
-  if (res.status !== 401) return {};
-  const params = extractWWWAuthenticateParams(res);
-  return { ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+  return {};
 }
 
 export class SignInError extends Error {
@@ -112,7 +127,7 @@ export function coversResource(advertised: string, resource: string): boolean {
 
 /** The checks the SDK's discovery leaves to its caller (checklist rows C4, C5, C7). */
 export function checkAuthorizationServer(issuer: string, metadata: AuthorizationServerMetadata | undefined): AuthorizationServerMetadata {
-  if (!metadata) throw new SignInError(`${issuer} publishes no OAuth or OpenID metadata.`);
+  if (!metadata) throw new SignInError(`${issuer} publishes no OAuth or OpenID metadata. If it is a plain OAuth 2.0 server, give its endpoints (--remote-auth-authorize-url and --remote-auth-token-url).`);
   if (metadata.issuer !== issuer) throw new SignInError(`The metadata of ${issuer} names another issuer (${JSON.stringify(metadata.issuer)}): refused (RFC 8414 §3.3).`);
   if (!metadata.code_challenge_methods_supported?.includes('S256')) throw new SignInError(`${issuer} does not advertise PKCE with S256: refused, as the MCP authorization spec requires.`);
   for (const [name, url] of [
@@ -125,7 +140,7 @@ export function checkAuthorizationServer(issuer: string, metadata: Authorization
 }
 
 export async function signIn(req: SignInRequest): Promise<SignInResult> {
-  const resource = req.resource ?? req.serverUrl;
+  let resource = req.resource ?? req.serverUrl;
   // Every request of the sign-in goes through the SSRF rules (C8), the SDK's included.
   const fetchFn = req.fetchFn ?? safeFetchLike({ insecureAllowHttp: false, allowPrivateIp: req.allowPrivateIp === true }, { timeoutMs: 10_000 });
   let issuer = req.issuer;
@@ -134,16 +149,29 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
   if (issuer === undefined && req.endpoints === undefined) {
     // The server's 401 first (its resource_metadata and scope), then RFC 9728's well-known paths.
     const challenge = await probeChallenge(req.serverUrl, fetchFn);
-    const prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, challenge.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}, fetchFn);
+    let prm: Awaited<ReturnType<typeof discoverOAuthProtectedResourceMetadata>> | undefined;
+    try {
+      prm = await discoverOAuthProtectedResourceMetadata(req.serverUrl, challenge.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}, fetchFn);
+    } catch (err) {
+      // Only a server without any (a 404, the SDK's "does not implement") may be of the 2025-03-26 spec,
+      // whose authorization server is the server's own origin; any other failure (a redirect, a
+      // metadata URL its challenge named) stops the sign-in.
+      const absent = /does not implement/.test((err as Error).message) && !challenge.resourceMetadataUrl;
+      if (!absent) throw new SignInError(`The resource metadata of ${req.serverUrl} could not be read: ${(err as Error).message}`);
+    }
     // Without configured scopes: the challenge's, else the ones the resource says it uses (the MCP spec's scope selection).
     if (scopes.length === 0 && challenge.scope) scopes = challenge.scope.split(' ').filter(Boolean);
-    if (scopes.length === 0 && prm.scopes_supported) scopes = prm.scopes_supported;
-    // The metadata must be about this resource (C6): another origin's would send the user elsewhere.
-    if (!coversResource(prm.resource, resource)) {
-      throw new SignInError(`The server's resource metadata is about ${prm.resource}, not ${resource}: refused.`);
-    }
-    issuer = prm.authorization_servers?.[0];
-    if (!issuer) throw new SignInError(`${req.serverUrl} names no authorization server.`);
+    if (scopes.length === 0 && prm?.scopes_supported) scopes = prm.scopes_supported;
+    if (prm) {
+      // The metadata must be about this resource (C6): another origin's would send the user elsewhere.
+      if (!coversResource(prm.resource, resource)) {
+        throw new SignInError(`The server's resource metadata is about ${prm.resource}, not ${resource}: refused.`);
+      }
+      // The resource as the server names itself (RFC 9728 §3.3), unless one was configured.
+      if (req.resource === undefined) resource = prm.resource;
+      issuer = prm.authorization_servers?.[0];
+      if (!issuer) throw new SignInError(`${req.serverUrl} names no authorization server.`);
+    } else issuer = new URL(req.serverUrl).origin;
   }
   let metadata: AuthorizationServerMetadata;
   if (req.endpoints) {
@@ -161,9 +189,20 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     metadata = checkAuthorizationServer(issuer!, await discoverAuthorizationServerMetadata(issuer!, { fetchFn }));
   }
   const asIssuer = issuer!;
+  // SEP-2207: a client that wants a refresh token asks for offline_access where the server lists it (and only there).
+  if (scopes.length > 0 && metadata.scopes_supported?.includes('offline_access') && !scopes.includes('offline_access')) scopes = [...scopes, 'offline_access'];
+  // Client identity: configured, else the published document where the server takes one, else a registration.
+  const published = !req.client && req.clientMetadataUrl && (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true ? req.clientMetadataUrl : undefined;
   // A client registered earlier is only ever used with the issuer it was registered at (C9).
-  const reuse = !req.client && req.registered?.issuer === asIssuer ? req.registered : undefined;
-  const fixed = req.client?.redirectUri !== undefined ? new URL(req.client.redirectUri) : reuse ? new URL(`http://127.0.0.1${reuse.redirectPath}`) : undefined;
+  const reuse = !req.client && !published && req.registered?.issuer === asIssuer ? req.registered : undefined;
+  const fixed =
+    req.client?.redirectUri !== undefined
+      ? new URL(req.client.redirectUri)
+      : published
+        ? new URL(`http://127.0.0.1${PUBLISHED_CALLBACK_PATH}`)
+        : reuse
+          ? new URL(`http://127.0.0.1${reuse.redirectPath}`)
+          : undefined;
   const state = randomBytes(24).toString('base64url');
   const callback = await openLoopbackCallback(
     { state, issuer: asIssuer, issParameterSupported: (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true },
@@ -176,6 +215,7 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
     let client: OAuthClientInformationMixed;
     let registration: SignInResult['registration'];
     if (req.client) client = { client_id: req.client.clientId, ...(req.client.clientSecret ? { client_secret: req.client.clientSecret } : {}) };
+    else if (published) client = { client_id: published };
     else if (reuse) client = reuse.client;
     else {
       if (!metadata.registration_endpoint) throw new SignInError(`${issuer} offers no dynamic client registration: give a client id.`);
@@ -199,14 +239,15 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
       clientInformation: client,
       redirectUrl: callback.redirectUri,
       state,
-      resource: new URL(resource),
+      // As a string: sent exactly as published (a URL object would add a / to a pathless one).
+      resource,
       ...(scopes.length ? { scope: scopes.join(' ') } : {}),
     });
     if (!secureOrLoopback(authorizationUrl.href)) throw new SignInError('The authorization URL is not an https URL: refused.');
     await req.openUrl(authorizationUrl.href);
     const { code } = await callback.result;
-    const tokens = await exchangeAuthorization(issuerUrl, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource: new URL(resource), fetchFn });
-    return { issuer: issuerUrl, metadata, client, tokens, resource, ...(registration ? { registration } : {}) };
+    const tokens = await exchangeAuthorization(issuerUrl, { metadata, clientInformation: client, authorizationCode: code, codeVerifier, redirectUri: callback.redirectUri, resource, fetchFn });
+    return { issuer: issuerUrl, metadata, client, tokens, resource, requestedScopes: scopes, ...(registration ? { registration } : {}) };
   } catch (err) {
     callback.cancel();
     if (err instanceof LoginError || err instanceof SignInError) throw err;

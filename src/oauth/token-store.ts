@@ -16,6 +16,8 @@ const StoredGrantSchema = z.object({
   clientSecret: z.string().optional(),
   refreshToken: z.string(),
   scope: z.string().optional(),
+  /** The scopes the sign-in asked for (a step-up asks for these and the new ones). */
+  requested: z.array(z.string()).optional(),
   metadata: z.record(z.string(), z.unknown()),
   /** The authorization server is on a private address, allowed explicitly at sign-in. */
   allowPrivateIp: z.boolean().optional(),
@@ -60,6 +62,11 @@ export interface SignInStatus {
   scope: string | null;
   claims: Record<string, unknown> | null;
   lastRefresh: { at: number; ok: boolean; detail: string | null } | null;
+  /**
+   * The server asked for more than this sign-in has (403 insufficient_scope): the scopes the next
+   * sign-in asks for. The sign-in keeps working for what it already may do.
+   */
+  stepUp: string[] | null;
 }
 
 interface Tracked {
@@ -68,6 +75,8 @@ interface Tracked {
   issuer: string | null;
   claims: Record<string, unknown> | null;
   lastRefresh: SignInStatus['lastRefresh'];
+  requested: string[] | null;
+  stepUp: string[] | null;
 }
 
 export interface TokenStoreOptions {
@@ -148,7 +157,23 @@ export class OAuthTokenStore {
       scope: l?.scope ?? null,
       claims: t?.claims ?? null,
       lastRefresh: t?.lastRefresh ?? null,
+      stepUp: t?.stepUp ?? null,
     };
+  }
+
+  /**
+   * The server refused a call for want of scope (403 insufficient_scope, naming the scopes it needs).
+   * `step-up`: the sign-in lacks some of them; the next one asks for them with the ones asked before.
+   * `refused`: it already asked for (or was granted) all of them: asking again would only loop.
+   */
+  insufficientScope(server: string, challenged: string[]): 'step-up' | 'refused' {
+    const t = this.tracked.get(server);
+    const had = new Set([...(t?.requested ?? []), ...(this.live.get(server)?.scope?.split(' ') ?? [])]);
+    const missing = challenged.filter((s) => !had.has(s));
+    if (missing.length === 0) return 'refused';
+    const want = [...new Set([...(t?.requested ?? []), ...(t?.stepUp ?? []), ...challenged])];
+    this.track(server, { stepUp: want, detail: `the server asks for more permission (${missing.join(' ')})` });
+    return 'step-up';
   }
 
   /**
@@ -170,6 +195,7 @@ export class OAuthTokenStore {
         ...(r.client.client_secret ? { clientSecret: r.client.client_secret } : {}),
         refreshToken: r.tokens.refresh_token,
         ...(r.tokens.scope ? { scope: r.tokens.scope } : {}),
+        requested: r.requestedScopes,
         metadata: r.metadata as Record<string, unknown>,
         ...(opts.allowPrivateIp ? { allowPrivateIp: true } : {}),
       };
@@ -177,7 +203,7 @@ export class OAuthTokenStore {
     } else await this.keychain.delete(this.account(server));
     if (r.registration) await this.keychain.set(this.registrationAccount(server), JSON.stringify(r.registration));
     this.remember(server, r.tokens);
-    this.track(server, { state: 'signed-in', detail: null, issuer: r.issuer, lastRefresh: null });
+    this.track(server, { state: 'signed-in', detail: null, issuer: r.issuer, lastRefresh: null, requested: r.requestedScopes, stepUp: null });
   }
 
   /** An access token for the server, refreshed when it is about to expire. */
@@ -245,9 +271,9 @@ export class OAuthTokenStore {
 
   private track(server: string, change: Partial<Tracked>): void {
     const before = this.tracked.get(server);
-    const next: Tracked = { state: 'signed-in', detail: null, issuer: null, claims: null, lastRefresh: null, ...before, ...change };
+    const next: Tracked = { state: 'signed-in', detail: null, issuer: null, claims: null, lastRefresh: null, requested: null, stepUp: null, ...before, ...change };
     this.tracked.set(server, next);
-    if (!before || before.state !== next.state || before.detail !== next.detail || change.lastRefresh !== undefined || change.claims !== undefined) this.emit(server);
+    if (!before || before.state !== next.state || before.detail !== next.detail || change.lastRefresh !== undefined || change.claims !== undefined || change.stepUp !== undefined) this.emit(server);
   }
 
   private emit(server: string): void {
@@ -284,7 +310,7 @@ export class OAuthTokenStore {
         metadata: g.metadata as AuthorizationServerMetadata,
         clientInformation: { client_id: g.clientId, ...(g.clientSecret ? { client_secret: g.clientSecret } : {}) },
         refreshToken: g.refreshToken,
-        resource: new URL(g.resource),
+        resource: g.resource,
         // The refresh goes through the same SSRF rules as the sign-in (no redirects, addresses checked).
         fetchFn: this.opts.fetchFn ?? safeFetchLike({ insecureAllowHttp: false, allowPrivateIp: g.allowPrivateIp === true }, { timeoutMs: 10_000 }),
       });
@@ -313,7 +339,8 @@ export class OAuthTokenStore {
       }
     }
     this.remember(server, tokens);
-    this.track(server, { state: 'signed-in', detail: null, issuer: g.issuer, lastRefresh: { at: this.now(), ok: true, detail: null } });
+    const stepUp = this.tracked.get(server)?.stepUp ?? null;
+    this.track(server, { state: 'signed-in', detail: stepUp ? (this.tracked.get(server)?.detail ?? null) : null, issuer: g.issuer, lastRefresh: { at: this.now(), ok: true, detail: null }, requested: g.requested ?? null });
     return tokens.access_token;
   }
 }

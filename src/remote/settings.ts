@@ -25,6 +25,15 @@ export const RemoteSettingsSchema = z
     clientId: z.string().min(1).max(512).optional(),
     /** A keychain secret holding the client secret (confidential clients). */
     clientSecret: z.string().min(1).max(128).optional(),
+    /**
+     * Where Gatehouse's client metadata document is published (a Client ID Metadata Document: https, with a
+     * path). Used as the client id by authorization servers that support them; others get a registration.
+     */
+    clientMetadataUrl: z
+      .string()
+      .url()
+      .refine((u) => /^https:\/\/[^/]+\/./.test(u) && !u.includes('#'), 'a client metadata document URL is https, with a path and no #fragment')
+      .optional(),
     scopes: z.array(z.string().min(1).max(256)).max(64).optional(),
     /** Only show the sign-in URL, never open a browser. */
     skipBrowser: z.boolean().default(false),
@@ -44,7 +53,7 @@ export const RemoteSettingsSchema = z
   .strict()
   .refine((r) => !(r.oauth && r.bearerToken), 'use OAuth or a bearer token, not both')
   .refine((r) => (r.authorizeUrl === undefined) === (r.tokenUrl === undefined), 'the authorize URL and the token URL go together')
-  .refine((r) => r.oauth || (r.issuer ?? r.authorizeUrl ?? r.clientId ?? r.clientSecret ?? r.scopes ?? r.resource) === undefined, 'the sign-in settings need OAuth turned on (--remote-auth)');
+  .refine((r) => r.oauth || (r.issuer ?? r.authorizeUrl ?? r.clientId ?? r.clientSecret ?? r.clientMetadataUrl ?? r.scopes ?? r.resource) === undefined, 'the sign-in settings need OAuth turned on (--remote-auth)');
 
 export type RemoteSettings = z.infer<typeof RemoteSettingsSchema>;
 export type RemoteSettingsInput = z.input<typeof RemoteSettingsSchema>;

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { z } from 'zod';
 
 const require = createRequire(import.meta.url);
 
@@ -93,6 +95,69 @@ export function runConformance(o: RunOptions): Promise<RunResult> {
   });
 }
 
+export interface ClientRunOptions {
+  node: string;
+  /** The client's command line; the harness appends the scenario server's URL as the last argument (through a shell). */
+  command: string;
+  scenario: string;
+  /** The revision the scenario runs at (a requirement set's, or an older one for back-compat scenarios). */
+  specVersion: string;
+  outDir: string;
+  scenarioTimeoutMs?: number;
+  timeoutMs?: number;
+}
+
+/** `conformance client --command CMD --scenario S --spec-version V -o DIR`: one client scenario. */
+export function runConformanceClient(o: ClientRunOptions): Promise<RunResult> {
+  fs.mkdirSync(o.outDir, { recursive: true });
+  const args = [conformanceEntry(), 'client', '--command', o.command, '--scenario', o.scenario, '--spec-version', o.specVersion, '-o', o.outDir];
+  if (o.scenarioTimeoutMs !== undefined) args.push('--timeout', String(o.scenarioTimeoutMs));
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env['NODE_OPTIONS'];
+  const command = [o.node, ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  return new Promise((resolve, reject) => {
+    execFile(o.node, args, { cwd: REPO_ROOT, env, timeout: o.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') {
+        reject(new Error(`${command} did not finish (${err.killed ? 'killed after timeout' : err.message})\n${tail(stdout)}\n${tail(stderr)}`));
+        return;
+      }
+      resolve({ exitCode: err ? (err.code as number) : 0, stdout, stderr, command });
+    });
+  });
+}
+
+/** The client scenarios a requirement set requires (the harness's own frozen list), `auth/` ones only when asked. */
+export function requiredClientScenarios(rev: RequirementSet, prefix = ''): string[] {
+  const file = path.join(path.dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'requirements', `${rev}.yaml`);
+  const parsed = z.object({ client: z.array(z.string()) }).passthrough().parse(YAML.parse(fs.readFileSync(file, 'utf8')));
+  return parsed.client.filter((s) => s.startsWith(prefix));
+}
+
+/**
+ * The checks of one client scenario's run (`<outDir>/<scenario>-<timestamp>/checks.json`; the scenario's
+ * own slash makes a folder), folded per id like readResults. Undefined when it left no checks.
+ */
+export function readClientScenario(outDir: string, scenario: string): Map<string, CheckResult> | undefined {
+  const parent = path.join(outDir, path.dirname(scenario));
+  const base = path.basename(scenario);
+  if (!fs.existsSync(parent)) return undefined;
+  const dirs = fs.readdirSync(parent).filter((d) => d.startsWith(`${base}-`) && /^\d{4}-\d{2}-\d{2}T[\d-]+Z$/.test(d.slice(base.length + 1)));
+  if (dirs.length !== 1) return undefined;
+  const file = path.join(parent, dirs[0]!, 'checks.json');
+  if (!fs.existsSync(file)) return undefined;
+  return foldChecks(JSON.parse(fs.readFileSync(file, 'utf8')) as RawCheck[]);
+}
+
+function foldChecks(checks: RawCheck[]): Map<string, CheckResult> {
+  const byId = new Map<string, CheckResult>();
+  for (const c of checks) {
+    if (c.status === 'INFO') continue;
+    const prev = byId.get(c.id);
+    if (prev === undefined || RANK[c.status] > RANK[prev.status]) byId.set(c.id, c.errorMessage ? { status: c.status, message: c.errorMessage } : { status: c.status });
+  }
+  return byId;
+}
+
 function tail(s: string, lines = 40): string {
   return s.split('\n').slice(-lines).join('\n');
 }
@@ -132,16 +197,7 @@ export function readResults(outDir: string, stderr = ''): Results {
     if (results.has(scenario)) throw new Error(`scenario ${scenario} has two result folders in ${outDir}`);
     const file = path.join(outDir, entry.name, 'checks.json');
     if (!fs.existsSync(file)) continue; // threw: see below
-    const checks = JSON.parse(fs.readFileSync(file, 'utf8')) as RawCheck[];
-    const byId = new Map<string, CheckResult>();
-    for (const c of checks) {
-      if (c.status === 'INFO') continue;
-      const prev = byId.get(c.id);
-      if (prev === undefined || RANK[c.status] > RANK[prev.status]) {
-        byId.set(c.id, c.errorMessage ? { status: c.status, message: c.errorMessage } : { status: c.status });
-      }
-    }
-    results.set(scenario, byId);
+    results.set(scenario, foldChecks(JSON.parse(fs.readFileSync(file, 'utf8')) as RawCheck[]));
   }
   for (const m of stderr.matchAll(/^Failed to run scenario (\S+): (.*)$/gm)) {
     const scenario = m[1]!;

@@ -67,6 +67,11 @@ export function SignInCard({ name, pushed }: { name: string; pushed: SignInView 
       <p>
         <span className={`status sign-in-${view.state}`}>{STATE_TEXT[view.state]}</span> {view.detail && <span className="sub">{view.detail}</span>}
       </p>
+      {view.stepUp && (
+        <p className="notice">
+          The server asks for more permission. Sign in again to grant <code>{view.stepUp.join(' ')}</code>; until then, calls that need it are refused.
+        </p>
+      )}
       {error && (
         <p className="notice error" role="alert">
           {error}
@@ -133,9 +138,16 @@ export function SignInCard({ name, pushed }: { name: string; pushed: SignInView 
             </button>
           </div>
         ) : view.state === 'signed-in' ? (
-          <button type="button" onClick={() => void api.signOut({ name }).then(setView, (err: unknown) => setError(errorText(err)))}>
-            Sign out
-          </button>
+          <>
+            {view.stepUp && (
+              <button type="button" className="primary" onClick={() => void signIn()}>
+                Sign in again
+              </button>
+            )}
+            <button type="button" onClick={() => void api.signOut({ name }).then(setView, (err: unknown) => setError(errorText(err)))}>
+              Sign out
+            </button>
+          </>
         ) : (
           <button type="button" className="primary" onClick={() => void signIn()}>
             Sign in to {name}

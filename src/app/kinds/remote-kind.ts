@@ -129,6 +129,7 @@ export class RemoteKind implements ServerKind {
   async authStatus(s: ServerRecord): Promise<{ status: ServerStatus; detail: string | null }> {
     if (!remoteSettingsOf(s).oauth) return { status: 'running', detail: null };
     const st = await this.d.tokens.status(s.name);
+    if (st.state === 'signed-in' && st.stepUp) return { status: 'needs-sign-in', detail: st.detail ?? 'the server asks for more permission' };
     if (st.state === 'signed-in') return { status: 'running', detail: null };
     if (st.state === 'retrying') return { status: 'auth-retrying', detail: st.detail };
     return { status: 'needs-sign-in', detail: st.detail ?? 'not signed in yet' };
@@ -164,6 +165,16 @@ export class RemoteKind implements ServerKind {
         kind === 'oauth'
           ? `The MCP server "${server}" refused Gatehouse's sign-in: sign in again (gatehouse login ${server}).`
           : `The MCP server "${server}" refused ${kind === 'bearer' ? `the bearer token (the keychain secret ${remote.bearerToken})` : 'the request: it needs credentials (add the server with --remote-auth or --remote-auth-bearer-token)'}.`,
+      insufficientScope: async (challenged) => {
+        if (kind !== 'oauth') return { stepUp: false, message: `The MCP server "${name}" refused the call for want of scope (${challenged.join(' ') || 'unnamed'}); its credentials do not allow it.` };
+        const verdict = this.d.tokens.insufficientScope(name, challenged);
+        if (verdict === 'step-up') {
+          this.d.logs.write({ server: name, source: 'proxy', level: 'warn', message: `The remote server asks for more permission (scope ${challenged.join(' ')}): sign in again to grant it.`, fields: null });
+          return { stepUp: true, message: `The MCP server "${name}" asks for more permission (scope ${challenged.join(' ')}): sign in again in Gatehouse to grant it (gatehouse login ${name}, or Sign in in the app).` };
+        }
+        // Already asked for: another sign-in would only loop (the MCP spec's retry limit).
+        return { stepUp: false, message: `The MCP server "${name}" refused the call even though the sign-in asked for the scope it names (${challenged.join(' ')}).` };
+      },
       refused: async (attempt) => {
         if (kind === 'oauth') this.d.tokens.refused(name, attempt);
         else if (attempt === 'again') this.d.logs.write({ server: name, source: 'proxy', level: 'warn', message: `The remote server refused ${kind === 'bearer' ? 'the bearer token' : 'the request'} (401).`, fields: null });

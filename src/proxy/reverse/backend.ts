@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { sendJson, sendJsonRpcError } from '../http-util.js';
 import { ErrorCodes, isJsonRpcId, wireHeaderMismatch, wireHeadersFor, type JsonRpcId } from '../../mcp/index.js';
 import type { ProxyContext } from '../pipeline/index.js';
@@ -59,6 +60,11 @@ export interface UpstreamCredentials {
   refused(attempt: 'first' | 'again'): Promise<void>;
   /** What the caller is told when a fresh credential was refused too. */
   refusedMessage(server: string): string;
+  /**
+   * The server answered 403 insufficient_scope naming these scopes. `stepUp`: a new sign-in can grant
+   * them (the caller is told to retry after it); otherwise the refusal stands.
+   */
+  insufficientScope?(challenged: string[]): Promise<{ stepUp: boolean; message: string }>;
 }
 
 /** No credentials can be had now: the caller gets a JSON-RPC error with 503 and Retry-After, never a 401. */
@@ -69,6 +75,13 @@ export class CredentialsUnavailableError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The error and scope of a `WWW-Authenticate: Bearer` challenge, read by the MCP SDK's parser. */
+function bearerChallenge(header: string | undefined): { error?: string; scope?: string } {
+  if (!header) return {};
+  const params = extractWWWAuthenticateParams(new Response(null, { headers: { 'www-authenticate': header } }));
+  return { ...(params.error ? { error: params.error } : {}), ...(params.scope ? { scope: params.scope } : {}) };
 }
 
 function singleHeader(ctx: ProxyContext, name: string): string | undefined | null {
@@ -244,6 +257,17 @@ export class ReverseProxyBackend implements McpBackend {
           await credentials.refused(refusedOnce ? 'again' : 'first');
           if (!refusedOnce) return send(path, true, hops);
           return failClosed(503, ErrorCodes.ServerUnavailable, credentials.refusedMessage(ctx.serverName), { 'retry-after': '10' });
+        }
+        if (status === 403 && credentials?.insufficientScope) {
+          const challenge = bearerChallenge(upRes.headers['www-authenticate']);
+          if (challenge.error === 'insufficient_scope') {
+            // Step-up is Gatehouse's to do (the caller could not sign in anyway): the caller is told, never challenged.
+            upRes.resume();
+            const verdict = await credentials.insufficientScope(challenge.scope?.split(' ').filter(Boolean) ?? []);
+            return verdict.stepUp
+              ? failClosed(503, ErrorCodes.ServerUnavailable, verdict.message, { 'retry-after': '10' })
+              : failClosed(403, ErrorCodes.ServerUnavailable, verdict.message);
+          }
         }
         if (status >= 300 && status < 400 && status !== 304) {
           upRes.resume();
