@@ -69,6 +69,16 @@ export const ServerViewSchema = z.object({
 });
 export type ServerView = z.infer<typeof ServerViewSchema>;
 
+/**
+ * Whether a server's proxy takes tokens from a user's identity provider that Gatehouse signs in to for
+ * its clients: a local (container) server with OIDC settings (inline or a shared profile; Kubernetes
+ * service accounts are not users). `auth` is the stored settings in ToolHive's shape.
+ */
+export function signsInForCallers(s: { remote: boolean; auth: unknown }): boolean {
+  const type = (s.auth as { type?: unknown } | null | undefined)?.type;
+  return !s.remote && (type === 'inline' || type === 'configMap');
+}
+
 export const StatusChangeSchema = z.object({ status: ServerStatusSchema, detail: z.string().nullable(), exitCode: z.number().int().nullable(), at: z.string() });
 
 export const ServerDetailSchema = ServerViewSchema.extend({
@@ -202,6 +212,13 @@ export const SignInViewSchema = z.object({
   pending: z.object({ authorizationUrl: z.string(), startedAt: z.number(), expiresAt: z.number(), browserOpened: z.boolean() }).nullable(),
 });
 export type SignInView = z.infer<typeof SignInViewSchema>;
+
+/**
+ * A token from Gatehouse's sign-in for a local server's callers (the bridge adds it to what it relays).
+ * Only the core's own clients get it; it is never written to a client's file.
+ */
+export const CallerTokenSchema = z.object({ accessToken: z.string(), expiresAt: z.number().nullable() });
+export type CallerToken = z.infer<typeof CallerTokenSchema>;
 
 // ---- errors --------------------------------------------------------------------------------
 

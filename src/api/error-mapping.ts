@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, BadRequestError, ClientConfigError, ConflictError, EngineUnavailableError, NotFoundError } from '../app/errors.js';
+import { AppError, BadRequestError, ClientConfigError, ConflictError, EngineUnavailableError, ForbiddenError, NotFoundError } from '../app/errors.js';
 import { PolicyCheckError } from '../app/authz-manager.js';
 import { InvalidNameError } from '../app/names.js';
 import { AuthConfigFormatError } from '../auth/index.js';
@@ -29,6 +29,7 @@ export function errorResponse(err: unknown): { status: number; body: ApiErrorBod
 
 function statusOf(err: unknown): [number, ApiErrorCode] {
   if (err instanceof NotFoundError || err instanceof SecretNotFoundError) return [404, 'not_found'];
+  if (err instanceof ForbiddenError) return [403, 'forbidden'];
   if (err instanceof ConflictError || err instanceof ReadOnlySecretsError) return [409, 'conflict'];
   if (err instanceof BadRequestError || err instanceof InvalidNameError || err instanceof InvalidSecretNameError || err instanceof z.ZodError) return [400, 'bad_request'];
   if (err instanceof EngineNotFoundError || err instanceof EngineUnavailableError) return [503, 'engine_unavailable'];

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ConflictError, NotFoundError } from '../app/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../app/errors.js';
 import { parseIdpProfileDocument } from '../auth/index.js';
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
@@ -25,6 +25,8 @@ export interface ApiDeps {
 /** What a handler gets besides its input: the way to make a one-time app login URL. */
 export interface HandlerContext {
   uiLoginUrl: () => string;
+  /** Who calls: a holder of the core's token (the CLI, the bridge), or the app's window (a session or IPC). */
+  caller: 'token' | 'app';
 }
 
 /** One function per route: validated input in, a value of the route's output schema out. */
@@ -102,7 +104,7 @@ export function createHandlers(deps: ApiDeps): Handlers {
     stop: async ({ name }) => view(await manager.stop(name)),
     restart: async ({ name }) => view(await manager.restart(name)),
     rename: async ({ name, newName }) => view(await manager.rename(name, newName)),
-    setAuth: ({ name, auth }) => view(manager.setAuth(name, auth)),
+    setAuth: async ({ name, auth }) => view(await manager.setAuth(name, auth)),
     attachPolicy: ({ name, policySet }) => {
       manager.get(name);
       manager.authz.attach(name, policySet);
@@ -117,6 +119,11 @@ export function createHandlers(deps: ApiDeps): Handlers {
       return { ok: true };
     },
     signOut: ({ name }) => deps.signIns.signOut(name),
+    callerToken: ({ name, refused }, ctx) => {
+      // Tokens go to the bridge only, never into the app's window (whatever runs there).
+      if (ctx.caller !== 'token') throw new ForbiddenError('Caller tokens are given to the core\'s own command-line clients only.');
+      return deps.signIns.callerToken(name, refused === true);
+    },
 
     logs: (q) => {
       if (q.server !== undefined) manager.get(q.server);

@@ -32,6 +32,7 @@ import {
   ServerDetailSchema,
   ServerViewSchema,
   SignInViewSchema,
+  CallerTokenSchema,
   SimulationViewSchema,
   VersionSchema,
 } from './contract.js';
@@ -83,6 +84,7 @@ export const routes = {
   signInWait: route({ method: 'POST', path: '/v1/servers/:name/sign-in/wait', input: named, output: SignInViewSchema }),
   signInCancel: route({ method: 'DELETE', path: '/v1/servers/:name/sign-in', input: named, output: OkSchema }),
   signOut: route({ method: 'POST', path: '/v1/servers/:name/sign-out', input: named, output: SignInViewSchema }),
+  callerToken: route({ method: 'POST', path: '/v1/servers/:name/caller-token', input: z.object({ name: NameSchema, refused: z.boolean().optional() }).strict(), output: CallerTokenSchema }),
 
   logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),
   logHistogram: route({ method: 'GET', path: '/v1/logs/histogram', input: LogHistogramQuerySchema, output: LogHistogramSchema }),

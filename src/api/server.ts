@@ -177,7 +177,7 @@ export class ApiServer {
     const { entry, params } = found;
     const raw = method === 'POST' || method === 'PUT' ? await readJson(req) : queryObject(url);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadRequestError('The request body must be a JSON object.');
-    const output = await this.service.call(entry.name, { ...raw, ...params }, { uiLoginUrl: () => this.loginUrl() });
+    const output = await this.service.call(entry.name, { ...raw, ...params }, { uiLoginUrl: () => this.loginUrl(), caller: req.headers.authorization !== undefined ? 'token' : 'app' });
     sendJson(res, entry.spec.status ?? 200, output);
   }
 

@@ -4,6 +4,7 @@ import {
   configFileOf,
   detectDirOf,
   findClient,
+  signsInForCallers,
   syncDocument,
   type BridgeLauncher,
   type ClientSpec,
@@ -152,7 +153,7 @@ export class ClientManager {
     return this.store.servers
       .list()
       .filter((s: ServerRecord) => groups.has(s.group) && s.desiredState === 'running')
-      .map((s) => ({ name: s.name, transport: s.transport, proxyPort: s.proxyPort }));
+      .map((s) => ({ name: s.name, transport: s.transport, proxyPort: s.proxyPort, callerSignIn: signsInForCallers({ remote: s.url !== null, auth: s.auth }) }));
   }
 
   private async sync(client: ClientSpec): Promise<ClientChange> {

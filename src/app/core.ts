@@ -185,6 +185,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
 
     const signIns = new SignIns({
       server: (name) => manager.get(name),
+      callerTarget: (s) => manager.callerTarget(s),
       tokens,
       secrets: () => secrets,
       openUrl: opts.openUrl ?? ((url) => openInBrowser(url)),
@@ -231,7 +232,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
 
     await manager.restoreAll();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
-    const ipc = createIpcApi(api.service, { uiLoginUrl: () => api.loginUrl() });
+    const ipc = createIpcApi(api.service, { uiLoginUrl: () => api.loginUrl(), caller: 'app' });
     return { url, token, paths, store, manager, secrets, sealed, clients, logs, loginUrl: () => api.loginUrl(), ipc, stop };
   } catch (err) {
     for (const c of cleanup) {

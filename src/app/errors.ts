@@ -15,6 +15,8 @@ export class AppError extends Error {
 export class NotFoundError extends AppError {}
 export class ConflictError extends AppError {}
 export class BadRequestError extends AppError {}
+/** The caller may not have this, whatever it asks (a token for the app's window, say). */
+export class ForbiddenError extends AppError {}
 export class EngineUnavailableError extends AppError {}
 /** A client's configuration file cannot be changed as asked (client not installed, file malformed, locked, read-only). */
 export class ClientConfigError extends AppError {}

@@ -15,6 +15,7 @@ import { ContainerKind, INSTANCE_LABEL, RemoteKind, type ServerKind } from './ki
 import { assertValidServerName, nameFromImage, nameFromUrl } from './names.js';
 import { pickFreePort } from './ports.js';
 import type { RunRequest } from './run-request.js';
+import type { CallerSignInTarget } from './sign-ins.js';
 
 export { INSTANCE_LABEL };
 export type { RunRequest } from './run-request.js';
@@ -106,6 +107,25 @@ export class ServerManager {
 
   list(): ServerRecord[] {
     return this.store.servers.list();
+  }
+
+  /**
+   * Where Gatehouse signs in for a local server's callers: its proxy takes tokens from a user's identity
+   * provider (not Kubernetes service accounts), for the proxy's own URL. Undefined otherwise.
+   */
+  callerTarget(s: ServerRecord): CallerSignInTarget | undefined {
+    if (this.isRemote(s)) return undefined;
+    const st = this.auth.state(s.name);
+    if (!st || 'failure' in st || st.config.requiredSubject !== undefined) return undefined;
+    const c = st.config;
+    return {
+      issuer: c.issuer,
+      resource: st.resourceUrls[0]!,
+      scopes: c.scopes,
+      // A client id with a secret is the proxy's own (introspection); a public one is Gatehouse's to sign in with.
+      ...(c.clientId && !c.clientSecretRef ? { clientId: c.clientId } : {}),
+      allowPrivateIp: c.allowPrivateIp,
+    };
   }
 
   get(name: string): ServerRecord {
@@ -238,6 +258,8 @@ export class ServerManager {
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', 'removing');
       await this.kindOf(s).removed(this.get(name));
+      // A local server's sign-in for its callers goes with it (a remote server's kind forgets its own).
+      if (!this.isRemote(s)) await this.settings.tokens.forgetAll(name);
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
@@ -264,6 +286,7 @@ export class ServerManager {
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', `renaming to ${newName}`);
       await this.kindOf(s).renaming(this.get(name), newName);
+      if (!this.isRemote(s)) await this.settings.tokens.rename(name, newName);
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
@@ -452,10 +475,12 @@ export class ServerManager {
   }
 
   /** Changes who may call a server; applies to the running proxy at once, the container keeps running. */
-  setAuth(name: string, config: unknown): ServerRecord {
+  async setAuth(name: string, config: unknown): Promise<ServerRecord> {
     this.get(name);
     this.auth.setServerAuth(name, config);
     this.coreLog(name, 'info', `Authentication settings of ${name} changed`);
+    // Client entries follow: a server that now needs Gatehouse's sign-in gets the bridge in clients that can start one.
+    await this.changed();
     return this.get(name);
   }
 

@@ -1,4 +1,4 @@
-import { LoginError, SignInError, signIn, type OAuthTokenStore, type SignInStatus } from '../oauth/index.js';
+import { LoginError, RefreshRetryError, SignInError, SignInRequiredError, signIn, type OAuthTokenStore, type SignInRequest, type SignInStatus } from '../oauth/index.js';
 import type { ProxyLogLevel } from '../proxy/index.js';
 import { remoteCredentialKind } from '../remote/index.js';
 import type { SecretsProvider } from '../secrets/index.js';
@@ -30,8 +30,29 @@ interface Pending {
   abort: AbortController;
 }
 
+/**
+ * A local server whose proxy accepts only tokens from an identity provider: where Gatehouse signs in
+ * for the callers that cannot (the issuer, and the proxy's URL as the token's resource and audience).
+ */
+export interface CallerSignInTarget {
+  issuer: string;
+  resource: string;
+  scopes: string[];
+  /** A public client registered at the identity provider for Gatehouse (otherwise it registers itself). */
+  clientId?: string;
+  allowPrivateIp: boolean;
+}
+
+/** An access token for a local server's callers (the bridge adds it to what it relays); never stored by them. */
+export interface CallerToken {
+  accessToken: string;
+  expiresAt: number | null;
+}
+
 export interface SignInDeps {
   server(name: string): ServerRecord;
+  /** Undefined for servers Gatehouse does not sign in to on callers' behalf (remote ones have their own settings). */
+  callerTarget(s: ServerRecord): CallerSignInTarget | undefined;
   tokens: OAuthTokenStore;
   secrets: () => SecretsProvider;
   /** Opens the system browser with the URL as one argument (never a shell). */
@@ -65,16 +86,17 @@ export class SignIns {
 
   async view(name: string): Promise<SignInView> {
     const s = this.d.server(name);
-    const credential = s.url === null ? 'none' : remoteCredentialKind(remoteSettingsOf(s));
+    const credential = s.url !== null ? remoteCredentialKind(remoteSettingsOf(s)) : this.d.callerTarget(s) ? 'oauth' : 'none';
     return { server: name, credential, pending: this.pending.get(name)?.view ?? null, ...(await this.d.tokens.status(name)) };
   }
 
   /** Starts a sign-in (or joins the one under way) and answers with its URL once it is ready to open. */
   async start(name: string): Promise<SignInView> {
     const s = this.d.server(name);
-    if (s.url === null) throw new BadRequestError(`${name} runs in a container: Gatehouse signs in only to remote servers.`);
-    const remote = remoteSettingsOf(s);
-    if (!remote.oauth) throw new BadRequestError(`${name} is not set up for an OAuth sign-in: its settings have OAuth off.`);
+    if (s.url === null && !this.d.callerTarget(s)) {
+      throw new BadRequestError(`${name} accepts its callers without a sign-in (it has no identity provider): there is nothing to sign in to.`);
+    }
+    if (s.url !== null && !remoteSettingsOf(s).oauth) throw new BadRequestError(`${name} is not set up for an OAuth sign-in: its settings have OAuth off.`);
     let p = this.pending.get(name);
     if (!p) {
       this.lastFailure.delete(name);
@@ -103,6 +125,26 @@ export class SignIns {
     return p !== undefined;
   }
 
+  /**
+   * A token for a local server's callers, from Gatehouse's sign-in at its identity provider (refreshed
+   * when due). `refused`: the proxy refused the last one; a fresh one is got. Fails with what to do when
+   * there is no sign-in.
+   */
+  async callerToken(name: string, refused = false): Promise<CallerToken> {
+    const s = this.d.server(name);
+    if (s.url !== null || !this.d.callerTarget(s)) throw new BadRequestError(`${name} does not take a caller token from Gatehouse: its proxy ${s.url !== null ? 'adds the remote server\'s credentials itself' : 'accepts callers without one'}.`);
+    if (refused) this.d.tokens.refused(name, 'first');
+    try {
+      const accessToken = await this.d.tokens.accessToken(name);
+      return { accessToken, expiresAt: (await this.d.tokens.status(name)).expiresAt };
+    } catch (err) {
+      if (err instanceof SignInRequiredError || err instanceof RefreshRetryError) {
+        throw new ConflictError(`MCP server "${name}" needs a sign-in at its identity provider: ${err.message}`, { action: 'sign-in', server: name });
+      }
+      throw err;
+    }
+  }
+
   /** Forgets the sign-in (the refresh token leaves the keychain); the server then needs a new one. */
   async signOut(name: string): Promise<SignInView> {
     this.d.server(name);
@@ -112,11 +154,55 @@ export class SignIns {
     return this.view(name);
   }
 
+  /** The sign-in's settings: a remote server's own, or a local server's identity provider (defaults otherwise). */
+  private async request(s: ServerRecord): Promise<{ req: Omit<SignInRequest, 'openUrl' | 'signal'>; skipBrowser: boolean; allowPrivateIp: boolean }> {
+    const name = s.name;
+    const registered = await this.d.tokens.registration(name);
+    // A step-up asks for what the server asked for together with what was asked before (SEP-2350).
+    const stepUp = (await this.d.tokens.status(name)).stepUp;
+    const withStepUp = (scopes: string[] | undefined) => (stepUp ? [...new Set([...(scopes ?? []), ...stepUp])] : scopes);
+    if (s.url === null) {
+      const target = this.d.callerTarget(s)!;
+      // An OpenID provider signs users in with `openid` at least (offline_access follows where it is offered).
+      const scopes = withStepUp(target.scopes.length ? target.scopes : ['openid']);
+      return {
+        req: {
+          serverUrl: target.resource,
+          issuer: target.issuer,
+          resource: target.resource,
+          ...(target.clientId ? { client: { clientId: target.clientId } } : registered ? { registered } : {}),
+          ...(scopes ? { scopes } : {}),
+          timeoutMs: DEFAULT_SIGN_IN_TIMEOUT_MS,
+          allowPrivateIp: target.allowPrivateIp,
+        },
+        skipBrowser: false,
+        allowPrivateIp: target.allowPrivateIp,
+      };
+    }
+    const remote = remoteSettingsOf(s);
+    const clientSecret = remote.clientSecret ? await this.d.secrets().get(remote.clientSecret) : undefined;
+    const scopes = withStepUp(remote.scopes);
+    return {
+      req: {
+        serverUrl: s.url,
+        ...(remote.issuer ? { issuer: remote.issuer } : {}),
+        ...(remote.authorizeUrl && remote.tokenUrl ? { endpoints: { authorizationUrl: remote.authorizeUrl, tokenUrl: remote.tokenUrl } } : {}),
+        ...(remote.clientId ? { client: { clientId: remote.clientId, ...(clientSecret ? { clientSecret } : {}) } } : registered ? { registered } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(remote.clientMetadataUrl ? { clientMetadataUrl: remote.clientMetadataUrl } : {}),
+        ...(remote.resource ? { resource: remote.resource } : {}),
+        ...(remote.callbackPort ? { callbackPort: remote.callbackPort } : {}),
+        timeoutMs: remote.timeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS,
+        allowPrivateIp: remote.allowPrivateIp,
+      },
+      skipBrowser: remote.skipBrowser,
+      allowPrivateIp: remote.allowPrivateIp,
+    };
+  }
+
   private begin(s: ServerRecord): Pending {
     const name = s.name;
-    const remote = remoteSettingsOf(s);
     const abort = new AbortController();
-    const timeoutMs = remote.timeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS;
     let opened!: (v: PendingSignIn) => void;
     let failedEarly!: (err: unknown) => void;
     const ready = new Promise<PendingSignIn>((resolve, reject) => {
@@ -125,42 +211,29 @@ export class SignIns {
     });
     const entry: Pending = { ready, done: undefined as unknown as Promise<SignInStatus>, abort };
     const run = async (): Promise<SignInStatus> => {
-      const clientSecret = remote.clientSecret ? await this.d.secrets().get(remote.clientSecret) : undefined;
-      const registered = remote.clientId ? undefined : await this.d.tokens.registration(name);
-      // A step-up asks for what the server asked for together with what was asked before (SEP-2350).
-      const stepUp = (await this.d.tokens.status(name)).stepUp;
-      const scopes = stepUp ? [...new Set([...(remote.scopes ?? []), ...stepUp])] : remote.scopes;
+      const { req, skipBrowser, allowPrivateIp } = await this.request(s);
+      const timeoutMs = req.timeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS;
       this.d.log(name, 'info', `Signing in to ${name}`);
       const result = await signIn({
-        serverUrl: s.url!,
-        ...(remote.issuer ? { issuer: remote.issuer } : {}),
-        ...(remote.authorizeUrl && remote.tokenUrl ? { endpoints: { authorizationUrl: remote.authorizeUrl, tokenUrl: remote.tokenUrl } } : {}),
-        ...(remote.clientId ? { client: { clientId: remote.clientId, ...(clientSecret ? { clientSecret } : {}) } } : {}),
-        ...(registered ? { registered } : {}),
-        ...(scopes ? { scopes } : {}),
-        ...(remote.clientMetadataUrl ? { clientMetadataUrl: remote.clientMetadataUrl } : {}),
-        ...(remote.resource ? { resource: remote.resource } : {}),
-        ...(remote.callbackPort ? { callbackPort: remote.callbackPort } : {}),
-        timeoutMs,
-        allowPrivateIp: remote.allowPrivateIp,
+        ...req,
         signal: abort.signal,
         openUrl: async (url) => {
           const now = Date.now();
-          const view: PendingSignIn = { authorizationUrl: url, startedAt: now, expiresAt: now + timeoutMs, browserOpened: !remote.skipBrowser };
+          const view: PendingSignIn = { authorizationUrl: url, startedAt: now, expiresAt: now + timeoutMs, browserOpened: !skipBrowser };
           entry.view = view;
           this.emit(name);
           opened(view);
-          if (!remote.skipBrowser) {
+          if (!skipBrowser) {
             await Promise.resolve()
               .then(() => this.d.openUrl(url))
               .catch((err: unknown) => {
-              view.browserOpened = false;
-              this.d.log(name, 'warn', `Could not open the browser (${(err as Error).message}); open the sign-in URL yourself.`);
-            });
+                view.browserOpened = false;
+                this.d.log(name, 'warn', `Could not open the browser (${(err as Error).message}); open the sign-in URL yourself.`);
+              });
           }
         },
       });
-      await this.d.tokens.save(name, result, { allowPrivateIp: remote.allowPrivateIp });
+      await this.d.tokens.save(name, result, { allowPrivateIp });
       this.d.log(name, 'info', `Signed in to ${name} at ${result.issuer}`);
       return this.d.tokens.status(name);
     };

@@ -262,7 +262,7 @@ export function buildProgram(): Command {
 
   program
     .command('login <server>')
-    .description('sign in to a remote server in the browser (the URL is printed too, for a browser on another machine)')
+    .description("sign in in the browser: to a remote server, or at a local server's identity provider for the clients that cannot (the URL is printed too, for a browser on another machine)")
     .action(async (name: string) => {
       await withCore(async (api) => {
         if (fmt() === 'json') {
@@ -277,7 +277,7 @@ export function buildProgram(): Command {
 
   program
     .command('logout <server>')
-    .description("forget Gatehouse's sign-in to a remote server (its refresh token leaves the keychain)")
+    .description("forget Gatehouse's sign-in for a server (its refresh token leaves the keychain)")
     .action(async (name: string) => {
       const v = await withCore((api) => api.signOut({ name }));
       print(fmt(), v, () => `Signed out of ${name}. Sign in again with: gatehouse login ${name}`);

@@ -1,3 +1,4 @@
+export { signsInForCallers } from '../api/contract.js';
 import type { ClientSpec, StdioEntryStyle, UrlEntryStyle } from './catalog.js';
 
 /** What a client entry needs to know about one server. */
@@ -5,6 +6,11 @@ export interface ServerEndpoint {
   name: string;
   transport: 'stdio' | 'sse' | 'streamable-http';
   proxyPort: number;
+  /**
+   * Its proxy takes tokens from the user's identity provider, and Gatehouse signs in there for clients:
+   * those that can start a command get the bridge, which brings the token (their file holds none).
+   */
+  callerSignIn?: boolean;
 }
 
 /**
@@ -43,12 +49,13 @@ function urlEntry(style: UrlEntryStyle, server: ServerEndpoint): Record<string, 
 
 /**
  * The entry Gatehouse writes into a client's file for one server, or why it cannot write one. URL
- * clients get the proxy URL; command-only clients (Claude Desktop), and URL clients that cannot speak
- * the server's transport, get the stdio bridge.
+ * clients get the proxy URL; command-only clients (Claude Desktop), URL clients that cannot speak the
+ * server's transport, and clients of a server that needs Gatehouse's sign-in, get the stdio bridge.
  */
 export function entryFor(client: ClientSpec, server: ServerEndpoint, launcher: BridgeLauncher): { entry: Record<string, unknown> } | { unsupported: string } {
   const style = client.entry;
   if (style.kind === 'stdio') return { entry: bridgeEntry(style, server, launcher) };
+  if (server.callerSignIn && style.stdio) return { entry: bridgeEntry(style.stdio, server, launcher) };
   if (server.transport !== 'sse' || style.sse) return { entry: urlEntry(style, server) };
   if (style.stdio) return { entry: bridgeEntry(style.stdio, server, launcher) };
   return { unsupported: `${client.name} cannot connect to SSE servers such as "${server.name}"` };

@@ -195,9 +195,11 @@ export async function signIn(req: SignInRequest): Promise<SignInResult> {
   const published = !req.client && req.clientMetadataUrl && (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true ? req.clientMetadataUrl : undefined;
   // A client registered earlier is only ever used with the issuer it was registered at (C9).
   const reuse = !req.client && !published && req.registered?.issuer === asIssuer ? req.registered : undefined;
+  // A client registered beforehand (or published) was registered with a known callback: /callback on
+  // 127.0.0.1, any port (RFC 8252 §7.3) unless its settings name one.
   const fixed =
-    req.client?.redirectUri !== undefined
-      ? new URL(req.client.redirectUri)
+    req.client
+      ? new URL(req.client.redirectUri ?? `http://127.0.0.1${PUBLISHED_CALLBACK_PATH}`)
       : published
         ? new URL(`http://127.0.0.1${PUBLISHED_CALLBACK_PATH}`)
         : reuse

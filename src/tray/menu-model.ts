@@ -1,4 +1,4 @@
-import type { ClientView, ServerView } from '../api/index.js';
+import { signsInForCallers, type ClientView, type ServerView } from '../api/browser.js';
 
 /** A platform-neutral tray menu: Electron (electron/) maps it onto its Menu API; tests check it directly. */
 export type MenuItemModel =
@@ -87,6 +87,8 @@ export function trayMenu(servers: readonly ServerView[], engine: { connected: bo
         { kind: 'label', label: shownDetail && s.statusDetail ? `${detailWord}: ${s.statusDetail.slice(0, 80)}` : `Status: ${s.status}` },
         { kind: 'separator' },
         ...(s.kind === 'remote' && (s.status === 'needs-sign-in' || s.status === 'auth-retrying') ? [{ kind: 'action' as const, label: 'Sign in…', action: { type: 'sign-in' as const, server: s.name } }] : []),
+        // A local server guarded by the user's identity provider: Gatehouse signs in there for its clients.
+        ...(signsInForCallers({ remote: s.kind === 'remote', auth: s.auth }) ? [{ kind: 'action' as const, label: 'Sign in for clients…', action: { type: 'sign-in' as const, server: s.name } }] : []),
         toggle(s, engine.connected),
         { kind: 'action', label: 'Restart', action: { type: 'restart', server: s.name }, enabled: running },
         { kind: 'action', label: 'Copy URL', action: { type: 'copy-url', server: s.name, url: s.url } },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENTS, configFileOf, detectDirOf, entryFor, findClient, nodeBridgeLauncher, proxyUrl, type ClientSpec, type UserEnvironment } from '../../src/clients/index.js';
+import { CLIENTS, configFileOf, detectDirOf, entryFor, findClient, nodeBridgeLauncher, proxyUrl, signsInForCallers, type ClientSpec, type UserEnvironment } from '../../src/clients/index.js';
 
 const mac: UserEnvironment = { home: '/Users/ada', platform: 'darwin', env: {} };
 const linux: UserEnvironment = { home: '/home/ada', platform: 'linux', env: {} };
@@ -100,6 +100,22 @@ describe('client entries', () => {
     expect(entryFor(client('codex'), sse, launcher)).toEqual({
       entry: { command: '/opt/node/bin/node', args: ['/opt/gatehouse/bin/gatehouse.js', 'bridge', 'legacy-sse'], env: { GATEHOUSE_HOME: '/home/ada/.local/share/gatehouse' } },
     });
+  });
+
+  it('a server that needs Gatehouse\'s sign-in for its callers: clients that can start a command get the bridge; URL-only ones the URL', () => {
+    const guarded = { ...http, callerSignIn: true };
+    const withStdio = CLIENTS.filter((c) => c.entry.kind === 'url' && c.entry.stdio);
+    expect(withStdio.length).toBeGreaterThan(0);
+    for (const c of withStdio) {
+      const got = entryFor(c, guarded, launcher);
+      expect(JSON.stringify(got), c.id).toContain('"bridge","notion"');
+      expect(JSON.stringify(got), c.id).not.toContain('43118');
+    }
+    for (const c of CLIENTS.filter((x) => x.entry.kind === 'url' && !x.entry.stdio)) expect(JSON.stringify(entryFor(c, guarded, launcher)), c.id).toContain('43118');
+    expect(signsInForCallers({ remote: false, auth: { type: 'inline', inline: { issuer: 'https://id.example' } } })).toBe(true);
+    expect(signsInForCallers({ remote: false, auth: { type: 'configMap', configMap: { name: 'corp' } } })).toBe(true);
+    for (const auth of [{ type: 'none' }, { type: 'kubernetes', kubernetes: { serviceAccount: 'a', namespace: 'b' } }, null]) expect(signsInForCallers({ remote: false, auth })).toBe(false);
+    expect(signsInForCallers({ remote: true, auth: { type: 'inline', inline: { issuer: 'https://id.example' } } })).toBe(false);
   });
 
   it('the default launcher: this Node by absolute path, bin/gatehouse.js, GATEHOUSE_HOME, and on Windows the paths Claude strips', () => {

@@ -4,6 +4,7 @@ import { api, errorText } from '../api.js';
 import { Notice } from '../ui.js';
 import { AuthFields, authFromForm, describeAuth } from './auth-fields.js';
 import { SignInCard } from './sign-in-card.js';
+import { signsInForCallers } from '../../../src/api/browser.js';
 
 /** One server: status history (with why it stopped), who may call it, its policies, the clients it is set up in, its latest lines. */
 export function ServerDetailPage({ name, live, signIn }: { name: string; live: ServerView | undefined; signIn?: SignInView | undefined }) {
@@ -128,7 +129,7 @@ export function ServerDetailPage({ name, live, signIn }: { name: string; live: S
             <dd>{detail.clients.length ? detail.clients.join(', ') : <a href="#/clients">no client yet</a>}</dd>
           </dl>
         </div>
-        {s.kind === 'remote' && <SignInCard name={name} pushed={signIn} />}
+        {(s.kind === 'remote' || signsInForCallers({ remote: false, auth: s.auth })) && <SignInCard name={name} pushed={signIn} forCallers={s.kind !== 'remote'} />}
         <div className="card">
           <h2>Who may call it</h2>
           <p>{describeAuth(s.auth)}</p>

@@ -25,7 +25,7 @@ function claimText(v: unknown): string {
  * another machine), and what the token says — subject, audience, scopes, expiry, last refresh —
  * never the token itself. Follows the pushed sign-in events; the countdown ticks locally.
  */
-export function SignInCard({ name, pushed }: { name: string; pushed: SignInView | undefined }) {
+export function SignInCard({ name, pushed, forCallers = false }: { name: string; pushed: SignInView | undefined; forCallers?: boolean }) {
   const [view, setView] = useState<SignInView>();
   const [error, setError] = useState<string>();
   const [now, setNow] = useState(Date.now());
@@ -63,7 +63,8 @@ export function SignInCard({ name, pushed }: { name: string; pushed: SignInView 
   const claims = view.claims ?? {};
   return (
     <div className="card" aria-labelledby={`sign-in-${name}`}>
-      <h2 id={`sign-in-${name}`}>Sign-in</h2>
+      <h2 id={`sign-in-${name}`}>{forCallers ? 'Sign-in for your clients' : 'Sign-in'}</h2>
+      {forCallers && <p className="sub">This server accepts only tokens from its identity provider. Gatehouse signs in there once and brings the token to clients that cannot sign in themselves (Claude Desktop and the other clients it starts through its bridge); their files hold no token.</p>}
       <p>
         <span className={`status sign-in-${view.state}`}>{STATE_TEXT[view.state]}</span> {view.detail && <span className="sub">{view.detail}</span>}
       </p>

@@ -1,4 +1,5 @@
 import { ApiError, type ApiClient, type ServerView } from '../../api/browser.js';
+import { signsInForCallers } from '../entries.js';
 import { ServerUnavailableError, UpstreamFatalError, UpstreamTransientError, type LocateContext, type UpstreamTarget } from './upstream.js';
 
 export interface CoreLocatorOptions {
@@ -38,6 +39,27 @@ export function unavailableMessage(s: Pick<ServerView, 'name' | 'status' | 'stat
   }
 }
 
+/** The caller token, asked of the core again shortly before it expires or when the proxy refused it. */
+function callerTokenCache(name: string): { get(api: ApiClient, refused: boolean): Promise<string> } {
+  let held: { token: string; expiresAt: number | null } | undefined;
+  return {
+    async get(api, refused) {
+      if (!refused && held && (held.expiresAt === null || held.expiresAt - 30_000 > Date.now())) return held.token;
+      held = undefined;
+      try {
+        const t = await api.callerToken({ name, refused });
+        held = { token: t.accessToken, expiresAt: t.expiresAt };
+        return t.accessToken;
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'conflict') {
+          throw new ServerUnavailableError(`${err.message} Sign in with: gatehouse login ${name} (or Sign in on the server's page in the Gatehouse app).`);
+        }
+        throw new UpstreamTransientError(`The Gatehouse core did not give a token for "${name}" (${err instanceof Error ? oneLine(err.message) : String(err)}).`, true);
+      }
+    },
+  };
+}
+
 /**
  * Finds a server's proxy through the Gatehouse core (found through GATEHOUSE_HOME, nothing else from
  * the environment). The first lookup starts a background core when none runs, as every gatehouse
@@ -53,6 +75,8 @@ export function coreLocator(name: string, opts: CoreLocatorOptions): { locate(co
   let found = false;
   let unreachableSince: number | undefined;
   let lastStart = 0;
+
+  const callerTokens = callerTokenCache(name);
 
   const reach = async (waiting: boolean): Promise<ApiClient> => {
     try {
@@ -96,7 +120,15 @@ export function coreLocator(name: string, opts: CoreLocatorOptions): { locate(co
         throw new UpstreamTransientError(`The Gatehouse core did not answer (${err instanceof Error ? oneLine(err.message) : String(err)}).`, true);
       }
       found = true;
-      if (s.status === 'running') return { url: new URL(s.url), kind: s.transport === 'sse' ? 'sse' : 'streamable-http' };
+      if (s.status === 'running') {
+        const target: UpstreamTarget = { url: new URL(s.url), kind: s.transport === 'sse' ? 'sse' : 'streamable-http' };
+        if (signsInForCallers({ remote: s.kind === 'remote', auth: s.auth })) {
+          // A first token now: without a sign-in, requests are answered at once with what to do.
+          await callerTokens.get(api, false);
+          target.callerToken = async (refused) => callerTokens.get(await reach(false), refused);
+        }
+        return target;
+      }
       if (s.status === 'starting') throw new UpstreamTransientError(`MCP server "${name}" is starting.`);
       throw new ServerUnavailableError(unavailableMessage(s));
     },

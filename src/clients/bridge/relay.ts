@@ -14,6 +14,7 @@ import {
 import {
   describeError,
   observedFetch,
+  withCallerToken,
   ServerUnavailableError,
   UpstreamFatalError,
   UpstreamSendError,
@@ -548,7 +549,8 @@ export class Relay {
     }
     if (this.closed) throw new Error('closed');
     this.lastTarget = target;
-    const transport = this.upstream.connect(target, observedFetch(this.observer(gen, target), { reopenGet: target.kind !== 'sse' }));
+    const base = target.callerToken ? withCallerToken(target.callerToken) : undefined;
+    const transport = this.upstream.connect(target, observedFetch(this.observer(gen, target), { reopenGet: target.kind !== 'sse', ...(base ? { base } : {}) }));
     const conn: Connection = { gen, target, transport, restored: false, proven: false };
     transport.onmessage = (m) => this.fromUpstream(gen, m);
     transport.onerror = (err) => this.upstreamError(gen, err);

@@ -8,6 +8,11 @@ import { isEventStream, withEndHook, withOwnSignals } from '../../common/index.j
 export interface UpstreamTarget {
   url: URL;
   kind: 'streamable-http' | 'sse';
+  /**
+   * The proxy takes tokens from an identity provider and Gatehouse signed in there for its callers: a
+   * token for each request (`refused`: the proxy refused the last one, get a fresh one).
+   */
+  callerToken?: (refused: boolean) => Promise<string>;
 }
 
 /** An SDK client transport to a proxy: what the relay needs of it beyond the Transport interface. */
@@ -71,6 +76,30 @@ export interface WireObserver {
   postStreamEnded(ids: RequestId[]): void;
   /** The long-lived GET event stream ended (done or broken). */
   getStreamEnded(error: unknown): void;
+}
+
+/**
+ * Adds the caller token to every request to the proxy; a 401 gets one more try with a fresh token. A
+ * token that cannot be had (the sign-in ended) answers the request with what to do, as the proxy would.
+ */
+export function withCallerToken(token: (refused: boolean) => Promise<string>, base: FetchLike = fetch): FetchLike {
+  return async (url, init) => {
+    const send = async (refused: boolean) => {
+      let value: string;
+      try {
+        value = await token(refused);
+      } catch (err) {
+        throw new UpstreamSendError({ kind: 'answered', status: 401, code: -32001, message: describeError(err) });
+      }
+      const headers = new Headers(init?.headers);
+      headers.set('authorization', `Bearer ${value}`);
+      return base(url, { ...init, headers });
+    };
+    const res = await send(false);
+    if (res.status !== 401) return res;
+    await res.body?.cancel().catch(() => {});
+    return send(true);
+  };
 }
 
 /** True when the error means the TCP connection was refused: nothing was sent. */
@@ -137,7 +166,7 @@ export function observedFetch(observer: WireObserver, opts: { reopenGet?: boolea
     try {
       res = await base(url, init);
     } catch (err) {
-      if (method !== 'POST') throw err;
+      if (method !== 'POST' || err instanceof UpstreamSendError) throw err;
       if (isConnectionRefused(err)) throw new UpstreamSendError({ kind: 'not-delivered', reason: 'the proxy refused the connection' });
       throw new UpstreamSendError({ kind: 'lost', reason: describeError(err) });
     }
