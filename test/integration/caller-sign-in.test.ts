@@ -11,6 +11,7 @@ import { runCli } from '../support/cli.js';
 import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
 import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
 import { signInAtTestIdp } from '../support/idp-login.js';
+import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 
@@ -119,6 +120,8 @@ describe('signing in for the clients of a local server guarded by an identity pr
   it('gives the token to holders of the core token only, never to the app window', async () => {
     const viaToken = await t.api.callerToken({ name: 'guarded' });
     expect(viaToken.accessToken).toMatch(/^eyJ/);
+    // It never lands in a file Gatehouse writes (the end-of-run leak scan looks for it).
+    registerTestSecret('caller access token', viaToken.accessToken);
     const viaApp = await t.core.ipc.invoke('callerToken', { name: 'guarded' });
     expect(viaApp).toMatchObject({ ok: false, status: 403 });
     // Servers Gatehouse does not sign in for have no caller token to give.

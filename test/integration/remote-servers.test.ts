@@ -16,6 +16,7 @@ import { connectClient, textOf } from '../support/mcp-client.js';
 import { startTestIdp, type TestIdp } from '../support/oidc.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../support/protected-mcp-server.js';
 import { waitFor } from '../support/wait.js';
+import { registerTestSecret } from '../support/leak-registry.js';
 
 /**
  * Remote MCP servers end to end: a real MCP SDK server that is an OAuth resource server, a real
@@ -46,6 +47,8 @@ describe('remote servers behind the local proxy, with Gatehouse signing in', () 
     t = await startTestCore({ openUrl: (url) => void userAt(url).catch(() => {}) as unknown as Promise<void>, clientUser: { home: userHome, platform: 'linux', env: {} } });
   });
   afterAll(async () => {
+    // C12: every access token the remote received goes to the end-of-run leak scan (databases, logs, files).
+    for (const a of rs?.seenAuthorization ?? []) if (a?.startsWith('Bearer ')) registerTestSecret('remote access token', a.slice(7));
     await t?.stop();
     await rs?.close();
     await browser?.close();
