@@ -38,6 +38,8 @@ export class SignInRequiredError extends Error {}
 export class RefreshRetryError extends Error {}
 
 const EARLY_MS = 60_000;
+/** After a refresh failed transiently, callers wait this long before one asks the authorization server again. */
+const RETRY_PAUSE_MS = 5_000;
 const TRANSIENT = new Set(['server_error', 'temporarily_unavailable']);
 
 interface Live {
@@ -95,6 +97,11 @@ export class OAuthTokenStore {
   private readonly refreshing = new Map<string, Promise<string>>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners = new Set<(server: string) => void>();
+  /**
+   * Bumped by a sign-in and a sign-out: a refresh that was under way when either happened keeps nothing
+   * of its answer (it would bring back a grant signed out of, or overwrite the new one).
+   */
+  private readonly generations = new Map<string, { n: number; signedOut: boolean }>();
   private readonly now: () => number;
 
   constructor(
@@ -187,6 +194,8 @@ export class OAuthTokenStore {
 
   /** After a sign-in: keeps its grant (a sign-in without a refresh token lasts as long as its access token). */
   async save(server: string, r: SignInResult, opts: { allowPrivateIp?: boolean } = {}): Promise<void> {
+    // Before any await: a refresh under way now must not write the old grant over this one.
+    this.supersede(server, false);
     if (r.tokens.refresh_token) {
       const grant: StoredGrant = {
         issuer: r.issuer,
@@ -212,12 +221,32 @@ export class OAuthTokenStore {
     if (t?.state === 'needs-sign-in') throw new SignInRequiredError(`Sign in to ${server} again (${t.detail ?? 'the sign-in ended'}).`);
     const l = this.live.get(server);
     if (l && l.refreshAt > this.now()) return l.accessToken;
+    // A refresh just failed and the token still works: callers use it rather than each asking again.
+    if (l && t?.state === 'retrying' && l.expiresAt > this.now() && t.lastRefresh && this.now() - t.lastRefresh.at < RETRY_PAUSE_MS) return l.accessToken;
     let pending = this.refreshing.get(server);
     if (!pending) {
       pending = this.refresh(server).finally(() => this.refreshing.delete(server));
       this.refreshing.set(server, pending);
     }
-    return pending;
+    try {
+      return await pending;
+    } catch (err) {
+      // The authorization server cannot answer now, but the access token has not expired: it still works.
+      const still = this.live.get(server);
+      if (err instanceof RefreshRetryError && still && still.expiresAt > this.now()) return still.accessToken;
+      throw err;
+    }
+  }
+
+  private supersede(server: string, signedOut: boolean): void {
+    this.generations.set(server, { n: (this.generations.get(server)?.n ?? 0) + 1, signedOut });
+  }
+
+  /** What a superseded refresh answers: the token of the sign-in that superseded it, or "signed out". */
+  private superseded(server: string): string {
+    const l = this.live.get(server);
+    if (l) return l.accessToken;
+    throw new SignInRequiredError(`Signed out of ${server}.`);
   }
 
   async signedIn(server: string): Promise<boolean> {
@@ -225,6 +254,7 @@ export class OAuthTokenStore {
   }
 
   async forget(server: string): Promise<void> {
+    this.supersede(server, true);
     this.live.delete(server);
     await this.keychain.delete(this.account(server));
     this.tracked.delete(server);
@@ -304,6 +334,9 @@ export class OAuthTokenStore {
       throw new SignInRequiredError(`The stored sign-in of ${server} is unreadable; sign in again.`);
     }
     const g = parsed.data;
+    const generation = this.generations.get(server)?.n;
+    // A sign-in or sign-out while the authorization server answered: the answer (a rotated refresh token too) is not kept.
+    const supersededMeanwhile = () => this.generations.get(server)?.n !== generation;
     let tokens: OAuthTokens;
     try {
       tokens = await refreshAuthorization(g.issuer, {
@@ -315,6 +348,7 @@ export class OAuthTokenStore {
         fetchFn: this.opts.fetchFn ?? safeFetchLike({ insecureAllowHttp: false, allowPrivateIp: g.allowPrivateIp === true }, { timeoutMs: 10_000 }),
       });
     } catch (err) {
+      if (supersededMeanwhile()) return this.superseded(server);
       // An OAuth error answer (invalid_grant, invalid_client, ...) ends the grant. The SDK turns a 5xx,
       // a 429 or a body that is no OAuth error into server_error: those, and the network, may pass.
       if (err instanceof OAuthError && !TRANSIENT.has(err.errorCode)) {
@@ -328,11 +362,19 @@ export class OAuthTokenStore {
       this.track(server, { state: 'retrying', detail: `the authorization server could not refresh the sign-in: ${why}`, issuer: g.issuer, lastRefresh: { at: this.now(), ok: false, detail: why } });
       throw new RefreshRetryError(`Could not refresh the sign-in of ${server} now: ${why}`);
     }
+    if (supersededMeanwhile()) return this.superseded(server);
     if (tokens.refresh_token && tokens.refresh_token !== g.refreshToken) {
       // Stored before use: a rotation the keychain did not keep must not be acted on.
       try {
         await this.keychain.set(this.account(server), JSON.stringify({ ...g, refreshToken: tokens.refresh_token }));
+        if (supersededMeanwhile()) {
+          // A sign-out's delete may have gone first: the grant must not come back. (A new sign-in's own
+          // write was issued after this one, so it is the one the keychain keeps.)
+          if (this.generations.get(server)?.signedOut) await this.keychain.delete(this.account(server)).catch(() => {});
+          return this.superseded(server);
+        }
       } catch (err) {
+        if (err instanceof SignInRequiredError) throw err;
         this.live.delete(server);
         this.track(server, { state: 'needs-sign-in', detail: 'the keychain could not keep the renewed sign-in', issuer: g.issuer, lastRefresh: { at: this.now(), ok: false, detail: 'keychain write failed' } });
         throw new SignInRequiredError(`The keychain could not keep the renewed sign-in of ${server} (${(err as Error).message}); sign in again.`);

@@ -36,6 +36,12 @@
  * keep working, so tests can still mint tokens (e.g. with a freshly rotated kid) during the outage.
  * `jwksFetchCount()` counts every HTTP request that reached the JWKS path, including those answered 503 or held.
  *
+ * Sign-in matrix helpers: `issuerPath` mounts the provider under a path (issuer http://127.0.0.1:PORT/tenant1);
+ * `refreshTokenTTL` gives a grant's refresh tokens an absolute lifetime; `setTokenEndpoint('503' | 'hold')` makes the
+ * token endpoint fail as an overloaded gateway would, or hold requests until it is set back; `forgetClient` drops a
+ * dynamic registration (its next request gets invalid_client); `events()` lists what oidc-provider reported (grants,
+ * their errors, revoked grants, registrations); `requestLog()` lists what reached the front.
+ *
  * Everything listens on 127.0.0.1 only, and every request this module makes goes to that listener.
  */
 import { createHash, KeyObject, randomBytes } from 'node:crypto';
@@ -63,6 +69,22 @@ export interface SigningKey {
 }
 
 export type TakeDownMode = '503' | 'refuse' | 'hang';
+
+/** The token endpoint's state: working, answering 503 (a gateway's text page), or holding requests until set back. */
+export type TokenEndpointMode = 'up' | '503' | 'hold';
+
+/** What oidc-provider reported, as evidence of what happened at the IdP (refreshes, reuse, registrations). */
+export interface IdpEvent {
+  /** 'grant.success' | 'grant.error' | 'grant.revoked' | 'registration_create.success' */
+  name: string;
+  /** The token request's grant_type (grant events). */
+  grantType?: string;
+  clientId?: string;
+  /** The OAuth error code of a 'grant.error' (e.g. invalid_grant, invalid_client). */
+  error?: string;
+  /** A refresh_token grant that rotated: it consumed the refresh token presented and issued a new one. */
+  rotated?: boolean;
+}
 
 export interface UserTokens {
   accessToken: string;
@@ -98,6 +120,16 @@ export interface TestIdp {
   bringUp(): Promise<void>;
   /** How many HTTP requests reached jwksUri since start (including ones answered 503 or held during an outage). */
   jwksFetchCount(): number;
+  /** Switch the token endpoint (see TokenEndpointMode); held requests go on (or get the 503) when the mode changes. */
+  setTokenEndpoint(mode: TokenEndpointMode): void;
+  /** Token requests held right now ('hold' mode). */
+  heldTokenRequests(): number;
+  /** Forget a dynamically registered client, as an IdP that dropped the registration: it then gets invalid_client. */
+  forgetClient(clientId: string): Promise<void>;
+  /** oidc-provider's events since start, in order. */
+  events(): IdpEvent[];
+  /** Every finished request the front answered: method, path (no query) and status, in order. */
+  requestLog(): { method: string; path: string; status: number }[];
   /** The current (first, used-for-signing) private signing key. */
   signingKey(): SigningKey;
   /** Public JWKs currently served at jwksUri, in order. */
@@ -113,6 +145,16 @@ export interface StartTestIdpOptions {
   userClaims?: Record<string, Record<string, unknown>>;
   /** Open dynamic client registration (RFC 7591) at /reg, as MCP authorization servers offer it. */
   registration?: boolean;
+  /**
+   * Mount the provider under this path (e.g. '/tenant1', no trailing slash): the issuer becomes
+   * http://127.0.0.1:PORT/tenant1, as multi-tenant IdPs have it; other paths of the front answer 404.
+   */
+  issuerPath?: string;
+  /**
+   * An absolute lifetime in seconds for a sign-in's refresh tokens (a rotated one keeps what was left of the one it
+   * replaces) and for its grant. Default: a day each, every rotation starting a new day.
+   */
+  refreshTokenTTL?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -120,6 +162,10 @@ export interface StartTestIdpOptions {
 
 interface OidcCtx {
   oidc: { params?: Record<string, unknown> };
+}
+/** The context of oidc-provider's events, as far as events() reads it. */
+interface OidcEventCtx {
+  oidc?: { params?: Record<string, unknown>; client?: { clientId: string }; entities?: { RotatedRefreshToken?: { remainingTTL: number } } };
 }
 interface OidcProviderLike {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -201,14 +247,36 @@ class CookieJar {
 export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<TestIdp> {
   const alg: SigningAlg = opts.alg ?? 'RS256';
   const accessTokenTTL = opts.accessTokenTTL ?? 600;
+  const refreshTokenTTL = opts.refreshTokenTTL;
+  const mount = opts.issuerPath ?? '';
+  if (mount && !/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount)) throw new Error(`test IdP: issuerPath must look like /tenant1, not ${mount}`);
 
   // --- the front: node:http on 127.0.0.1, random free port ---------------------------------------------------
   let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
   let jwksFetches = 0;
   let outage: TakeDownMode | undefined;
   const held = new Set<http.ServerResponse>();
-  const server = http.createServer((req, res) => {
-    const pathname = (req.url ?? '/').split('?')[0];
+  let tokenMode: TokenEndpointMode = 'up';
+  const heldTokens: (() => void)[] = [];
+  const requestLog: { method: string; path: string; status: number }[] = [];
+  const front = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const full = (req.url ?? '/').split('?')[0] ?? '/';
+    // The provider's own path: the front's path without the mount (undefined: not the provider's).
+    const pathname = !mount ? full : full === mount || full.startsWith(`${mount}/`) ? full.slice(mount.length) || '/' : undefined;
+    if (pathname === undefined) {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+      return;
+    }
+    if (pathname === '/token' && tokenMode === '503') {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' }).end('Service Unavailable');
+      return;
+    }
+    if (pathname === '/token' && tokenMode === 'hold') {
+      heldTokens.push(() => front(req, res));
+      return;
+    }
     if (pathname === '/jwks') {
       jwksFetches += 1;
       if (outage === '503') {
@@ -226,7 +294,18 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       res.writeHead(503).end();
       return;
     }
+    if (mount) {
+      // Mounted as Express would mount it: oidc-provider finds its mount path from originalUrl vs url.
+      (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
+      const rest = (req.url ?? '/').slice(mount.length);
+      req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    }
     handler(req, res);
+  };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    res.on('finish', () => requestLog.push({ method: req.method ?? 'GET', path, status: res.statusCode }));
+    front(req, res);
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
@@ -237,7 +316,8 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${port}`;
+  const origin = `http://127.0.0.1:${port}`;
+  const issuer = `${origin}${mount}`;
 
   // --- clients --------------------------------------------------------------------------------------------------
   const m2m = { clientId: 'test-m2m', clientSecret: b64url(randomBytes(32)) };
@@ -251,6 +331,18 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
   const serverErrors: unknown[] = [];
 
   const adapter = createMemoryAdapter(15); // 15 s = oidc-provider's default clockTolerance
+  const events: IdpEvent[] = [];
+  const record = (name: string, ctx: OidcEventCtx | undefined, extra: Partial<IdpEvent> = {}) => {
+    const grantType = ctx?.oidc?.params?.['grant_type'];
+    const clientId = ctx?.oidc?.client?.clientId;
+    events.push({
+      name,
+      ...(typeof grantType === 'string' ? { grantType } : {}),
+      ...(clientId ? { clientId } : {}),
+      ...(grantType === 'refresh_token' && name === 'grant.success' ? { rotated: ctx?.oidc?.entities?.RotatedRefreshToken !== undefined } : {}),
+      ...extra,
+    });
+  };
   let generation = 0;
   let keys: KeyEntry[] = [await newKey(alg, ++generation)];
 
@@ -328,10 +420,12 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
         ClientCredentials: ttlFor,
         AuthorizationCode: 60,
         IdToken: 3600,
-        RefreshToken: 24 * 3600,
+        // With refreshTokenTTL, a rotated refresh token keeps what was left of the one it replaces (an absolute lifetime).
+        RefreshToken:
+          refreshTokenTTL === undefined ? 24 * 3600 : (ctx: OidcEventCtx | undefined) => ctx?.oidc?.entities?.RotatedRefreshToken?.remainingTTL ?? refreshTokenTTL,
         Interaction: 600,
         Session: 3600,
-        Grant: 24 * 3600,
+        Grant: refreshTokenTTL ?? 24 * 3600,
       },
       clientBasedCORS: () => false,
       renderError: (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
@@ -353,6 +447,10 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       console.warn = warn;
     }
     provider.on('server_error', (_ctx, err) => serverErrors.push(err));
+    provider.on('grant.success', (ctx) => record('grant.success', ctx as OidcEventCtx));
+    provider.on('grant.error', (ctx, err) => record('grant.error', ctx as OidcEventCtx, { error: String((err as { error?: unknown }).error) }));
+    provider.on('grant.revoked', (ctx) => record('grant.revoked', ctx as OidcEventCtx));
+    provider.on('registration_create.success', (ctx, client) => record('registration_create.success', ctx as OidcEventCtx, { clientId: (client as { clientId: string }).clientId }));
     return provider;
   }
 
@@ -433,7 +531,7 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
   async function authorize(authUrl: URL, sub: string, redirectPrefix: string): Promise<URL> {
     const jar = new CookieJar();
     const send = async (url: URL, init: RequestInit = {}): Promise<Response> => {
-      if (url.origin !== issuer) throw new Error(`test IdP flow left the IdP: ${url.href}`);
+      if (url.origin !== origin) throw new Error(`test IdP flow left the IdP: ${url.href}`);
       const headers = new Headers(init.headers);
       const cookie = jar.header(url);
       if (cookie) headers.set('cookie', cookie);
@@ -455,7 +553,7 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
         continue;
       }
       const html = await res.text();
-      if (res.status !== 200 || !url.pathname.startsWith('/interaction/')) {
+      if (res.status !== 200 || !url.pathname.startsWith(`${mount}/interaction/`)) {
         throw new Error(`test IdP flow stopped at ${url.pathname}: HTTP ${res.status} ${html.slice(0, 500)}`);
       }
       // devInteractions page: a form posting prompt=login (login + password) or prompt=consent.
@@ -525,6 +623,19 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       }
     },
     jwksFetchCount: () => jwksFetches,
+    setTokenEndpoint(mode) {
+      tokenMode = mode;
+      for (const go of heldTokens.splice(0)) go();
+    },
+    heldTokenRequests: () => heldTokens.length,
+    async forgetClient(clientId) {
+      const clients = adapter('Client') as { find(id: string): Promise<unknown>; destroy(id: string): Promise<void> };
+      // Static clients live in the configuration, not the adapter: only a registration can be forgotten.
+      if ((await clients.find(clientId)) === undefined) throw new Error(`test IdP: no registered client ${clientId}`);
+      await clients.destroy(clientId);
+    },
+    events: () => events.map((e) => ({ ...e })),
+    requestLog: () => requestLog.map((r) => ({ ...r })),
     signingKey() {
       const k = keys[0];
       if (!k) throw new Error('test IdP has no key');
@@ -535,6 +646,7 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       if (stopped) return;
       stopped = true;
       releaseHeld();
+      heldTokens.length = 0; // their connections close below
       if (outage === 'refuse') return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -56,7 +56,10 @@ export function checkRemoteUrl(raw: string, allowPrivateIp: boolean): URL {
 export class RemoteKind implements ServerKind {
   private readonly timers = new Map<string, { timer: NodeJS.Timeout | undefined; backoffMs: number }>();
 
-  constructor(private readonly d: RemoteKindDeps) {}
+  constructor(private readonly d: RemoteKindDeps) {
+    // The refresher follows the sign-in: a new one starts it again, a sign-out stops it.
+    d.tokens.onChange((name) => void this.followSignIn(name).catch(() => {}));
+  }
 
   async define(req: RunRequest): Promise<Definition> {
     const parsed = RemoteSettingsSchema.safeParse(req.remote ?? {});
@@ -198,16 +201,44 @@ export class RemoteKind implements ServerKind {
     const entry = this.timers.get(name);
     if (!entry) return;
     entry.timer = undefined;
-    try {
-      await this.d.tokens.accessToken(name);
-      entry.backoffMs = 0;
-      const refreshAt = (await this.d.tokens.status(name)).refreshAt;
-      if (refreshAt !== null && this.timers.has(name)) this.keepFresh(name, Math.max(1_000, refreshAt - Date.now() + 100));
-    } catch (err) {
-      if (!(err instanceof RefreshRetryError) || !this.timers.has(name)) return; // needs sign-in: the user acts
+    const retryLater = () => {
       entry.backoffMs = Math.min(RETRY_MAX_MS, entry.backoffMs ? entry.backoffMs * 2 : RETRY_FIRST_MS);
       this.keepFresh(name, entry.backoffMs);
+    };
+    try {
+      await this.d.tokens.accessToken(name);
+      const st = await this.d.tokens.status(name);
+      if (!this.timers.has(name)) return;
+      // The refresh failed but the access token still works: still a retry, not a new schedule.
+      if (st.state === 'retrying') return retryLater();
+      entry.backoffMs = 0;
+      if (st.refreshAt !== null) this.keepFresh(name, Math.max(1_000, st.refreshAt - Date.now() + 100));
+    } catch (err) {
+      if (!(err instanceof RefreshRetryError) || !this.timers.has(name)) return; // needs sign-in: the user acts
+      retryLater();
     }
+  }
+
+  /**
+   * A refresher stops at "needs sign-in", and nothing started it again: after the next sign-in the token
+   * expired unseen and the status stayed "running" until a caller came (through a lapsed grant or a
+   * forgotten client too). A server that is up and signed in with no refresh scheduled gets one. A
+   * sign-out cancels the scheduled one, which would only turn "signed out" into "needs sign-in".
+   */
+  private async followSignIn(name: string): Promise<void> {
+    const entry = this.timers.get(name);
+    if (!entry) return;
+    const st = await this.d.tokens.status(name);
+    if (this.timers.get(name) !== entry) return; // stopped meanwhile
+    if (st.state === 'signed-out') {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = undefined;
+      entry.backoffMs = 0;
+      return;
+    }
+    if (entry.timer || st.state !== 'signed-in' || st.refreshAt === null) return;
+    entry.backoffMs = 0;
+    this.keepFresh(name, Math.max(1_000, st.refreshAt - Date.now() + 100));
   }
 
   private stopKeepingFresh(name: string): void {
