@@ -1,5 +1,6 @@
 import { CommanderError, Option, type Command } from 'commander';
 import type { RemoteSettingsInput } from '../remote/index.js';
+import { goDurationMs } from '../common/index.js';
 import { ExitCode } from './exit-codes.js';
 
 /** ToolHive's remote flags (`thv run <url> --remote-auth-*`), with secrets named from the keychain. */
@@ -31,12 +32,9 @@ const usage = (message: string) => new CommanderError(ExitCode.usage, 'gatehouse
 
 /** A Go duration (ToolHive's flags): 90s, 5m, 1h30m, 250ms. */
 export function parseGoDuration(text: string): number {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  if (!/^(\d+(?:\.\d+)?(ms|s|m|h))+$/.test(text)) throw usage(`"${text}" is not a duration (e.g. 90s, 5m, 1h30m)`);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const m of text.matchAll(re)) total += Number(m[1]) * unit[m[2]!]!;
-  return Math.round(total);
+  const ms = goDurationMs(text);
+  if (ms === undefined) throw usage(`"${text}" is not a duration (e.g. 90s, 5m, 1h30m)`);
+  return ms;
 }
 
 function header(flag: string, v: string): { name: string; rest: string } {

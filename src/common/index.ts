@@ -5,3 +5,4 @@ export { isEventStream, withEndHook, withOwnSignals, type Fetch } from './own-si
 export { addressScope, type AddressScope } from './ip-address.js';
 export { openInBrowser } from './open-in-browser.js';
 export { escapeHtml, messagePage } from './html-page.js';
+export { goDurationMs } from './go-duration.js';

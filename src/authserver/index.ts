@@ -1,0 +1,4 @@
+// The embedded OAuth 2.1 authorization server (issue 14): MCP clients sign in through Gatehouse to the
+// user's identity provider. Settings first; the engine, keys and flow follow.
+export { AuthServerSettingsError, parseAuthServerSettings, type AuthServerSettings, type FieldMapping, type Lifespans, type OAuth2Upstream, type OidcUpstream, type SecretSource, type Upstream } from './settings.js';
+export { algorithmOf, KeyRing, signingKeyFromPem, type KeyMaterial, type KeyRingDeps, type SigningAlg, type SigningKey } from './keys.js';
