@@ -2,3 +2,5 @@
 // user's identity provider. Settings first; the engine, keys and flow follow.
 export { AuthServerSettingsError, parseAuthServerSettings, type AuthServerSettings, type FieldMapping, type Lifespans, type OAuth2Upstream, type OidcUpstream, type SecretSource, type Upstream } from './settings.js';
 export { algorithmOf, KeyRing, signingKeyFromPem, type KeyMaterial, type KeyRingDeps, type SigningAlg, type SigningKey } from './keys.js';
+export { sealedAdapter, sweepExpired, type Adapter, type AdapterPayload, type SealedAdapterDeps } from './adapter.js';
+export { AUTH_SERVER_PATHS, startAuthServerEngine, type AuthServerEngine, type AuthServerEngineOptions, type InteractionContext, type GrantLike, type InteractionDetails, type Interactions } from './engine.js';

@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { openDatabase } from './database.js';
+import { AuthServerIndexRepository } from './authserver-index.js';
 import { ClientEntriesRepository, ClientRegistrationsRepository } from './client-registrations.js';
 import { EncryptedValuesRepository } from './encrypted-values.js';
 import { IdpProfilesRepository } from './idp-profiles.js';
@@ -21,6 +22,7 @@ export * from './policy-sets.js';
 export * from './client-registrations.js';
 export * from './server-features.js';
 export * from './settings.js';
+export * from './authserver-index.js';
 
 /** All repositories over one database connection. */
 export interface Store {
@@ -35,6 +37,7 @@ export interface Store {
   clientEntries: ClientEntriesRepository;
   serverFeatures: ServerFeaturesRepository;
   settings: SettingsRepository;
+  authServerIndex: AuthServerIndexRepository;
   close(): void;
 }
 
@@ -52,6 +55,7 @@ export function openStore(file: string): Store {
     clientEntries: new ClientEntriesRepository(db),
     serverFeatures: new ServerFeaturesRepository(db),
     settings: new SettingsRepository(db),
+    authServerIndex: new AuthServerIndexRepository(db),
     close: () => db.close(),
   };
 }

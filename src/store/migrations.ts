@@ -224,4 +224,27 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE servers ADD COLUMN remote_json TEXT;
     `,
   },
+  {
+    version: 9,
+    name: "the embedded authorization server's state: what finds its sealed records",
+    sql: `
+      -- The records themselves (clients, grants, codes, refresh tokens, sessions) are sealed in
+      -- encrypted_values under namespace 'authserver:<model>'. This table holds only what finds,
+      -- expires and consumes them: SHA-256 hashes of their ids (which are often the token values),
+      -- of interaction uids and user codes, and grant ids (not credentials).
+      CREATE TABLE authserver_index (
+        model TEXT NOT NULL,
+        key TEXT NOT NULL,
+        grant_id TEXT,
+        uid TEXT,
+        user_code TEXT,
+        expires_at INTEGER,
+        consumed_at INTEGER,
+        PRIMARY KEY (model, key)
+      );
+      CREATE INDEX authserver_index_grant ON authserver_index (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX authserver_index_uid ON authserver_index (model, uid) WHERE uid IS NOT NULL;
+      CREATE INDEX authserver_index_expiry ON authserver_index (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];

@@ -48,9 +48,8 @@ import { createHash, KeyObject, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-// oidc-provider ships no TypeScript declarations and @types/oidc-provider is not a dependency: the module is
-// imported untyped and the few members used here are given local types (OidcProviderLike below).
-// @ts-expect-error TS7016: untyped module
+// The few members of oidc-provider used here are given local types (OidcProviderLike below): a test IdP
+// configures it loosely, which the library's declarations would not allow without casts everywhere.
 import ProviderUntyped, { errors as errorsUntyped } from 'oidc-provider';
 // The library's own in-memory adapter, shared by every provider instance of one TestIdp so that grants, sessions,
 // refresh tokens and opaque tokens survive rotateKeys() (a deep import: oidc-provider has no "exports" map).

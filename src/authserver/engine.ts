@@ -1,0 +1,246 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+// oidc-provider (certified OpenID provider; OAuth 2.1 with PKCE, RFC 8707, RFC 9207, RFC 7591/7009) is
+// the protocol engine; Gatehouse adds ToolHive's paths, its keys and store, and the interactions.
+import ProviderUntyped, { errors as errorsUntyped } from 'oidc-provider';
+import type { Adapter } from './adapter.js';
+import type { KeyMaterial } from './keys.js';
+import type { AuthServerSettings } from './settings.js';
+
+/** ToolHive's endpoint paths (the RFC 8414 metadata names them; clients follow it). */
+export const AUTH_SERVER_PATHS = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  registration: '/oauth/register',
+  revocation: '/oauth/revoke',
+  jwks: '/.well-known/jwks.json',
+  callback: '/oauth/callback',
+  interaction: '/oauth/interaction',
+} as const;
+
+/** What oidc-provider tells an interaction (consent, then the upstream login) about the request. */
+export interface InteractionDetails {
+  uid: string;
+  prompt: { name: string; reasons: string[]; details: Record<string, unknown> };
+  params: Record<string, unknown>;
+  session?: { accountId?: string };
+  grantId?: string;
+}
+
+export interface InteractionContext {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  details: InteractionDetails;
+  /** The client asking (its registered name and redirect URIs, for the consent page). */
+  client: { clientId: string; clientName?: string; redirectUris: string[] };
+  /** A new grant of this client to an account, to fill with what the user approved and save. */
+  newGrant(accountId: string): GrantLike;
+  /** Ends the interaction: oidc-provider resumes the authorization and redirects (303). */
+  finish(result: Record<string, unknown>): Promise<void>;
+}
+
+export interface GrantLike {
+  addOIDCScope(scope: string): void;
+  addResourceScope(resource: string, scope: string): void;
+  save(): Promise<string>;
+}
+
+/**
+ * Consent and the upstream login, at /oauth/interaction/<uid> and /oauth/callback. The engine knows
+ * nothing of the upstream; the handler does.
+ */
+export interface Interactions {
+  interaction(ctx: InteractionContext): Promise<void>;
+  /** The upstream identity provider's redirect back to /oauth/callback. */
+  callback(req: http.IncomingMessage, res: http.ServerResponse, finish: (uidFromState: string, result: Record<string, unknown>) => Promise<void>): Promise<void>;
+}
+
+export interface AuthServerEngineOptions {
+  settings: AuthServerSettings;
+  keys: KeyMaterial;
+  adapter: new (model: string) => Adapter;
+  /** The RFC 8707 resources tokens may name: each attached server's URL, and allowedAudiences. */
+  audiences: () => string[];
+  /** The claims of an account (a user the upstream identified), for tokens. */
+  findAccount: (sub: string) => Promise<Record<string, unknown> | undefined>;
+  interactions: Interactions;
+  /** The port on 127.0.0.1 (the issuer's, for a loopback issuer). */
+  port: number;
+}
+
+export interface AuthServerEngine {
+  /** Where it listens (http://127.0.0.1:<port>). */
+  url: string;
+  close(): Promise<void>;
+}
+
+// ---- the parts of oidc-provider used here (it ships no types) -----------------------------------
+
+interface ProviderLike {
+  callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  interactionDetails(req: http.IncomingMessage, res: http.ServerResponse): Promise<InteractionDetails>;
+  interactionFinished(req: http.IncomingMessage, res: http.ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+  Client: { find(id: string): Promise<{ clientId: string; clientName?: string; redirectUris: string[] } | undefined> };
+  Grant: new (init: { accountId: string; clientId: string }) => GrantLike;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  proxy?: boolean;
+}
+const Provider = ProviderUntyped as unknown as new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
+const { InvalidTarget } = errorsUntyped as unknown as { InvalidTarget: new (description?: string) => Error };
+
+const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
+const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+
+/** The oidc-provider configuration: ToolHive's behaviour, RFC 9700's advice, Gatehouse's keys and store. */
+function configuration(o: AuthServerEngineOptions): Record<string, unknown> {
+  const { settings, keys } = o;
+  const alg = keys.signing[0]!.alg;
+  const seconds = (ms: number) => Math.floor(ms / 1000);
+  const lifespans = settings.lifespans;
+  return {
+    adapter: o.adapter,
+    // The first signs; the others are published so tokens they signed still verify.
+    jwks: { keys: keys.signing.map((k) => k.privateJwk) },
+    // Cookies are signed with the HMAC keys: the first signs, the rest still verify.
+    cookies: { keys: keys.hmac.map((k) => k.toString('base64')), long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
+    routes: {
+      authorization: AUTH_SERVER_PATHS.authorization,
+      token: AUTH_SERVER_PATHS.token,
+      registration: AUTH_SERVER_PATHS.registration,
+      revocation: AUTH_SERVER_PATHS.revocation,
+      jwks: AUTH_SERVER_PATHS.jwks,
+      introspection: '/oauth/introspect',
+      userinfo: '/oauth/userinfo',
+      end_session: '/oauth/logout',
+    },
+    scopes: settings.scopesSupported,
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const claims = await o.findAccount(sub);
+      return claims ? { accountId: sub, claims: () => ({ ...claims, sub }) } : undefined;
+    },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTH_SERVER_PATHS.interaction}/${interaction.uid}` },
+    clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: alg },
+    // MCP clients rarely say they are native apps; one whose redirect URIs are all loopback is one (RFC 8252):
+    // its redirect matches whatever port it listens on this time.
+    extraClientMetadata: {
+      properties: ['gatehouse_loopback'],
+      validator: (_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>) => {
+        if (key !== 'gatehouse_loopback') return;
+        const uris = Array.isArray(metadata['redirect_uris']) ? (metadata['redirect_uris'] as unknown[]) : [];
+        if (uris.length > 0 && uris.every((u) => typeof u === 'string' && LOOPBACK_REDIRECT.test(u))) metadata['application_type'] = 'native';
+        delete metadata['gatehouse_loopback'];
+      },
+    },
+    pkce: { required: () => true },
+    // OAuth 2.1: the authorization code flow only (no implicit, no hybrid); public clients unless confidential registration is allowed.
+    responseTypes: ['code'],
+    clientAuthMethods: settings.allowConfidentialClientRegistration ? ['none', 'client_secret_basic', 'client_secret_post'] : ['none'],
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: false },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // A token is always for one resource: the one asked for, or the only one there is.
+        defaultResource: () => {
+          const all = o.audiences();
+          return all.length === 1 ? all[0] : undefined;
+        },
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => {
+          if (!o.audiences().includes(resource)) throw new InvalidTarget(`${resource} is not a server this authorization server issues tokens for.`);
+          return { scope: settings.scopesSupported.join(' '), audience: resource, accessTokenTTL: seconds(lifespans.accessTokenMs), accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
+        },
+      },
+    },
+    ttl: {
+      AccessToken: seconds(lifespans.accessTokenMs),
+      AuthorizationCode: seconds(lifespans.authCodeMs),
+      RefreshToken: seconds(lifespans.refreshTokenMs),
+      Grant: seconds(lifespans.refreshTokenMs),
+      Session: seconds(lifespans.refreshTokenMs),
+      Interaction: 600,
+      IdToken: seconds(lifespans.accessTokenMs),
+    },
+    // Every refresh rotates; a rotated one used again revokes the grant (RFC 9700 §4.14).
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    clientBasedCORS: () => false,
+    renderError: (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+  };
+}
+
+/**
+ * Starts the authorization server on 127.0.0.1: oidc-provider at ToolHive's paths, RFC 8414 metadata at
+ * /.well-known/oauth-authorization-server (the same document as OpenID discovery), and the interactions.
+ */
+export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise<AuthServerEngine> {
+  const provider = new Provider(o.settings.issuer, configuration(o));
+  const handle = provider.callback();
+  const server = http.createServer((req, res) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    void (async () => {
+      if (url.pathname === '/.well-known/oauth-authorization-server' || url.pathname.startsWith('/.well-known/oauth-authorization-server/')) {
+        req.url = '/.well-known/openid-configuration';
+        return handle(req, res);
+      }
+      if (url.pathname === AUTH_SERVER_PATHS.authorization && req.method === 'GET' && !url.searchParams.has('scope')) {
+        // RFC 6749 §3.3: a request without scope gets the default one (MCP clients often send none).
+        url.searchParams.set('scope', (o.settings.baselineClientScopes.length ? o.settings.baselineClientScopes : ['openid']).join(' '));
+        req.url = `${url.pathname}${url.search}`;
+        return handle(req, res);
+      }
+      if (url.pathname.startsWith(`${AUTH_SERVER_PATHS.interaction}/`)) {
+        res.setHeader('cache-control', 'no-store');
+        const details = await provider.interactionDetails(req, res);
+        const clientId = String(details.params['client_id'] ?? '');
+        const client = await provider.Client.find(clientId);
+        if (!client) throw new Error('The client of this sign-in is not registered any more.');
+        return o.interactions.interaction({
+          req,
+          res,
+          details,
+          client: { clientId: client.clientId, ...(client.clientName ? { clientName: client.clientName } : {}), redirectUris: client.redirectUris },
+          newGrant: (accountId) => new provider.Grant({ accountId, clientId: client.clientId }),
+          finish: (result) => provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false }),
+        });
+      }
+      if (url.pathname === AUTH_SERVER_PATHS.callback) {
+        res.setHeader('cache-control', 'no-store');
+        return o.interactions.callback(req, res, async (_uid, result) => provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false }));
+      }
+      return handle(req, res);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: (err as Error).message }));
+      } else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,255 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { discoverAuthorizationServerMetadata, exchangeAuthorization, refreshAuthorization, registerClient, startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { AuthorizationServerMetadata, OAuthClientInformationFull } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  KeyRing,
+  parseAuthServerSettings,
+  sealedAdapter,
+  startAuthServerEngine,
+  type AuthServerEngine,
+  type AuthServerSettings,
+  type Interactions,
+} from '../../src/authserver/index.js';
+import { KeychainSecrets, OsKeychain, SealedStore } from '../../src/secrets/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { conformanceEntry, readClientScenario, REPO_ROOT, requireNode22 } from '../conformance/harness.js';
+import { tempHome } from '../support/core-harness.js';
+import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
+import { registerTestSecret } from '../support/leak-registry.js';
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A browser's cookie jar, enough for oidc-provider's interaction cookies. */
+class Jar {
+  private readonly cookies = new Map<string, string>();
+  take(res: Response): void {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+  }
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/**
+ * The embedded authorization server's protocol engine (oidc-provider at ToolHive's paths) over Gatehouse's
+ * SQLite file and keys in a real keychain, driven by the MCP SDK's client OAuth helpers: metadata, dynamic
+ * registration of a loopback client (redirect port-agnostic), PKCE + resource → a JWT for that resource,
+ * refresh rotation with reuse detection, a restart that keeps all of it, and nothing of it in clear in SQLite.
+ * The interaction here approves at once (the consent page and the upstream login are tested with them).
+ */
+describe('the embedded authorization server engine', () => {
+  let keyring: PrivateKeyring;
+  let home: string;
+  let store: Store;
+  let settings: AuthServerSettings;
+  let engine: AuthServerEngine;
+  let port: number;
+  const resource = 'http://127.0.0.1:47001/mcp';
+  const interactions: Interactions = {
+    async interaction(ctx) {
+      const grant = ctx.newGrant('alice');
+      grant.addOIDCScope('openid offline_access');
+      grant.addResourceScope(resource, 'openid offline_access');
+      await ctx.finish({ login: { accountId: 'alice' }, consent: { grantId: await grant.save() } });
+    },
+    async callback(_req, res) {
+      res.writeHead(404).end();
+    },
+  };
+
+  const start = async () => {
+    const kc = new OsKeychain('Gatehouse', 10_000, keyring.env);
+    const keys = await new KeyRing('engine-test', { keychain: kc, secrets: () => new KeychainSecrets(kc) }).load(settings, settings.lifespans.accessTokenMs);
+    engine = await startAuthServerEngine({
+      settings,
+      keys,
+      adapter: sealedAdapter({ sealed: new SealedStore(kc, store.encrypted), index: store.authServerIndex }),
+      audiences: () => [resource],
+      findAccount: async (sub) => ({ sub, name: 'Alice' }),
+      interactions,
+      port,
+    });
+  };
+
+  beforeAll(async () => {
+    keyring = await startPrivateKeyring();
+    home = tempHome('gatehouse-authserver-');
+    store = openStore(path.join(home, 'gatehouse.db'));
+    port = await freePort();
+    settings = parseAuthServerSettings({
+      issuer: `http://127.0.0.1:${port}`,
+      upstreamProviders: [{ name: 'corp', type: 'oidc', oidcConfig: { issuerUrl: 'https://id.example.com', clientId: 'gatehouse' } }],
+    });
+    await start();
+  });
+  afterAll(async () => {
+    await engine?.close();
+    store?.close();
+    await keyring?.stop();
+  });
+
+  let metadata: AuthorizationServerMetadata;
+  let client: OAuthClientInformationFull;
+  let refreshToken: string;
+
+  it('publishes RFC 8414 metadata at ToolHive paths: the issuer exactly, S256 only, iss in responses', async () => {
+    const issuer = `http://127.0.0.1:${port}`;
+    const res = await fetch(`${issuer}/.well-known/oauth-authorization-server`);
+    expect(res.status).toBe(200);
+    const m = (await res.json()) as Record<string, unknown>;
+    expect(m).toMatchObject({
+      issuer,
+      authorization_endpoint: `${issuer}/oauth/authorize`,
+      token_endpoint: `${issuer}/oauth/token`,
+      registration_endpoint: `${issuer}/oauth/register`,
+      revocation_endpoint: `${issuer}/oauth/revoke`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+    });
+    expect(m['response_types_supported']).toContain('code');
+    metadata = (await discoverAuthorizationServerMetadata(issuer))!;
+    expect(metadata.issuer).toBe(issuer);
+  });
+
+  it('registers a loopback client as a native app and lets its redirect use any port; PKCE and resource give a JWT for that resource', async () => {
+    client = await registerClient(metadata.issuer, { metadata, clientMetadata: { client_name: 'MCP client', redirect_uris: ['http://127.0.0.1/callback'], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' } as never });
+    expect(client.client_id).toBeTruthy();
+    const redirectUrl = 'http://127.0.0.1:53123/callback';
+    const state = randomBytes(16).toString('base64url');
+    const { authorizationUrl, codeVerifier } = await startAuthorization(metadata.issuer, { metadata, clientInformation: client, redirectUrl, scope: 'openid offline_access', state, resource: new URL(resource) });
+    // Follow the redirects as a browser would, cookies and all, until the client's own redirect.
+    const jar = new Jar();
+    let next = authorizationUrl.href;
+    let final: URL | undefined;
+    for (let hop = 0; hop < 8 && !final; hop++) {
+      const res = await fetch(next, { redirect: 'manual', headers: { cookie: jar.header() } });
+      jar.take(res);
+      const location = res.headers.get('location');
+      expect(location, `hop ${hop} at ${next}: HTTP ${res.status}`).toBeTruthy();
+      const to = new URL(location!, next);
+      if (to.href.startsWith(redirectUrl)) final = to;
+      else next = to.href;
+    }
+    expect(final?.searchParams.get('state')).toBe(state);
+    expect(final?.searchParams.get('iss')).toBe(metadata.issuer); // RFC 9207
+    const tokens = await exchangeAuthorization(metadata.issuer, { metadata, clientInformation: client, authorizationCode: final!.searchParams.get('code')!, codeVerifier, redirectUri: redirectUrl, resource: new URL(resource) });
+    registerTestSecret('authserver access token', tokens.access_token);
+    expect(tokens.refresh_token).toBeTruthy();
+    refreshToken = registerTestSecret('authserver refresh token', tokens.refresh_token!);
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(String(metadata.jwks_uri))), { issuer: metadata.issuer, audience: resource });
+    expect(payload).toMatchObject({ sub: 'alice', client_id: client.client_id });
+  });
+
+  it('rotates the refresh token at every use, and a used one revokes the whole grant', async () => {
+    const first = await refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken, resource: new URL(resource) });
+    expect(first.refresh_token).toBeTruthy();
+    expect(first.refresh_token).not.toBe(refreshToken);
+    registerTestSecret('authserver rotated refresh token', first.refresh_token!);
+    await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
+    // The reuse took the rotated one with it.
+    await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: first.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
+  });
+
+  it('refuses tokens for a resource it does not serve', async () => {
+    const { authorizationUrl } = await startAuthorization(metadata.issuer, { metadata, clientInformation: client, redirectUrl: 'http://127.0.0.1:53124/callback', scope: 'openid', state: 's', resource: new URL('https://elsewhere.example/mcp') });
+    const res = await fetch(authorizationUrl, { redirect: 'manual' });
+    const location = new URL(res.headers.get('location')!);
+    expect(location.searchParams.get('error')).toBe('invalid_target');
+  });
+
+  /** The conformance suite's authorization-server scenario; `drive` plays the browser for the interactive one. */
+  const conformance = (name: string, extra: string[], drive?: (url: string) => Promise<void>) =>
+    new Promise<{ code: number; out: string; dir: string | undefined }>((resolve, reject) => {
+      const outDir = path.join(REPO_ROOT, 'results', 'conformance-authserver', name);
+      fs.rmSync(outDir, { recursive: true, force: true });
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+      delete env['NODE_OPTIONS'];
+      const child = spawn(requireNode22(), [conformanceEntry(), 'authorization', '--url', metadata.issuer, '-o', outDir, ...extra], { cwd: REPO_ROOT, env });
+      let out = '';
+      let driven = false;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const url = /(https?:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)/.exec(out)?.[1];
+        if (drive && url && !driven) {
+          driven = true;
+          drive(url).catch((err: unknown) => {
+            out += `\n(driver: ${(err as Error).message})`;
+          });
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        const dir = fs.existsSync(outDir) ? outDir : undefined;
+        resolve({ code: code ?? -1, out, dir });
+      });
+    });
+
+  it("passes the conformance suite's authorization server scenarios: metadata, and the authorization code grant", async () => {
+    // A client registered for the harness's callback; the harness's URL followed as a browser would (the
+    // interaction approves at once here).
+    const cbPort = await freePort();
+    const harnessClient = await registerClient(metadata.issuer, { metadata, clientMetadata: { client_name: 'conformance', redirect_uris: [`http://127.0.0.1:${cbPort}/callback`], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' } as never });
+    const run = await conformance('all', ['--client-id', harnessClient.client_id, '--resource', resource, '-p', String(cbPort)], async (url) => {
+      const jar = new Jar();
+      let next = url;
+      for (let hop = 0; hop < 8; hop++) {
+        const res = await fetch(next, { redirect: 'manual', headers: { cookie: jar.header() } });
+        jar.take(res);
+        const location = res.headers.get('location');
+        if (!location) return;
+        next = new URL(location, next).href;
+        if (next.startsWith(`http://127.0.0.1:${cbPort}/`)) {
+          await fetch(next);
+          return;
+        }
+      }
+    });
+    expect(run.dir, run.out).toBeDefined();
+    for (const scenario of ['authorization-server-metadata-endpoint', 'authorization-code-grant']) {
+      const checks = readClientScenario(run.dir!, `authorization-server-${scenario}`);
+      expect(checks, `${scenario}: ${run.out}`).toBeDefined();
+      // Not yet: Client ID Metadata Documents at this authorization server (oidc-provider's feature is to be wired).
+      const known = new Set(['authorization-server-metadata-cimd']);
+      expect([...checks!].filter(([id, c]) => (c.status === 'FAILURE' || c.status === 'WARNING') && !known.has(id)), `${scenario}: ${run.out}`).toEqual([]);
+      for (const id of known) if (checks!.has(id)) expect(checks!.get(id)!.status, `${id} passes now: take it off the known list`).toBe('WARNING');
+    }
+  }, 120_000);
+
+  it('keeps clients, grants and keys across a restart, and SQLite holds none of it in clear', async () => {
+    const before = ((await (await fetch(String(metadata.jwks_uri))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    await engine.close();
+    await start();
+    expect(((await (await fetch(String(metadata.jwks_uri))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)).toEqual(before);
+    // The registered client is still known: a new sign-in for it gets to its interaction.
+    const { authorizationUrl } = await startAuthorization(metadata.issuer, { metadata, clientInformation: client, redirectUrl: 'http://127.0.0.1:53125/callback', scope: 'openid', state: 's2', resource: new URL(resource) });
+    const res = await fetch(authorizationUrl, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/\/oauth\/interaction\//);
+    // The database file and its WAL: no token, no account, no client id in clear (records are sealed, ids hashed).
+    const db = fs.readdirSync(home).filter((f) => f.startsWith('gatehouse.db')).map((f) => fs.readFileSync(path.join(home, f)).toString('latin1')).join('');
+    expect(db.length).toBeGreaterThan(0);
+    expect(store.authServerIndex.get('RefreshToken', createHash('sha256').update(`RefreshToken\0${refreshToken}`).digest('base64url'))).toBeUndefined(); // revoked above
+    for (const clear of [refreshToken, 'alice', client.client_id]) expect(db).not.toContain(clear);
+  });
+});
