@@ -27,14 +27,17 @@ export interface InteractionDetails {
   grantId?: string;
 }
 
+/** What an interaction handler may ask of the engine, for the request it is answering. */
 export interface InteractionContext {
   req: http.IncomingMessage;
   res: http.ServerResponse;
-  details: InteractionDetails;
-  /** The client asking (its registered name and redirect URIs, for the consent page). */
-  client: { clientId: string; clientName?: string; redirectUris: string[] };
-  /** A new grant of this client to an account, to fill with what the user approved and save. */
-  newGrant(accountId: string): GrantLike;
+  url: URL;
+  /** The interaction of this browser (its cookie), or a failure when there is none. */
+  details(): Promise<InteractionDetails>;
+  /** A registered client (its self-declared name and redirect URIs, for the consent page). */
+  client(clientId: string): Promise<{ clientId: string; clientName?: string; redirectUris: string[] } | undefined>;
+  /** A new grant of a client to an account, to fill with what the user approved and save. */
+  newGrant(accountId: string, clientId: string): GrantLike;
   /** Ends the interaction: oidc-provider resumes the authorization and redirects (303). */
   finish(result: Record<string, unknown>): Promise<void>;
 }
@@ -46,13 +49,11 @@ export interface GrantLike {
 }
 
 /**
- * Consent and the upstream login, at /oauth/interaction/<uid> and /oauth/callback. The engine knows
- * nothing of the upstream; the handler does.
+ * Consent and the upstream login: every request under /oauth/interaction/ and the upstream identity
+ * provider's redirect back to /oauth/callback. The engine knows nothing of the upstream; the handler does.
  */
 export interface Interactions {
-  interaction(ctx: InteractionContext): Promise<void>;
-  /** The upstream identity provider's redirect back to /oauth/callback. */
-  callback(req: http.IncomingMessage, res: http.ServerResponse, finish: (uidFromState: string, result: Record<string, unknown>) => Promise<void>): Promise<void>;
+  handle(ctx: InteractionContext): Promise<void>;
 }
 
 export interface AuthServerEngineOptions {
@@ -61,7 +62,7 @@ export interface AuthServerEngineOptions {
   adapter: new (model: string) => Adapter;
   /** The RFC 8707 resources tokens may name: each attached server's URL, and allowedAudiences. */
   audiences: () => string[];
-  /** The claims of an account (a user the upstream identified), for tokens. */
+  /** The claims of an account (a user the upstream identified), for ID tokens and access tokens (Cedar reads the latter). */
   findAccount: (sub: string) => Promise<Record<string, unknown> | undefined>;
   interactions: Interactions;
   /** The port on 127.0.0.1 (the issuer's, for a loopback issuer). */
@@ -88,6 +89,8 @@ interface ProviderLike {
 const Provider = ProviderUntyped as unknown as new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
 const { InvalidTarget } = errorsUntyped as unknown as { InvalidTarget: new (description?: string) => Error };
 
+/** Claims the engine itself sets in an access token; an account's claims never replace them. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
 
@@ -118,6 +121,13 @@ function configuration(o: AuthServerEngineOptions): Record<string, unknown> {
     findAccount: async (_ctx: unknown, sub: string) => {
       const claims = await o.findAccount(sub);
       return claims ? { accountId: sub, claims: () => ({ ...claims, sub }) } : undefined;
+    },
+    // Access tokens carry the user's claims (name, email, groups, ...): Cedar decides on this token's claims,
+    // never the upstream's. Registered claims stay oidc-provider's.
+    extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) => {
+      if (!token.accountId) return undefined;
+      const claims = await o.findAccount(token.accountId);
+      return claims ? Object.fromEntries(Object.entries(claims).filter(([k]) => !RESERVED_CLAIMS.has(k))) : undefined;
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTH_SERVER_PATHS.interaction}/${interaction.uid}` },
     clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: alg },
@@ -200,24 +210,21 @@ export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise
         req.url = `${url.pathname}${url.search}`;
         return handle(req, res);
       }
-      if (url.pathname.startsWith(`${AUTH_SERVER_PATHS.interaction}/`)) {
+      if (url.pathname.startsWith(`${AUTH_SERVER_PATHS.interaction}/`) || url.pathname === AUTH_SERVER_PATHS.callback) {
+        // Tokens, codes and states pass here: nothing is cached or sent on as a referrer.
         res.setHeader('cache-control', 'no-store');
-        const details = await provider.interactionDetails(req, res);
-        const clientId = String(details.params['client_id'] ?? '');
-        const client = await provider.Client.find(clientId);
-        if (!client) throw new Error('The client of this sign-in is not registered any more.');
-        return o.interactions.interaction({
+        return o.interactions.handle({
           req,
           res,
-          details,
-          client: { clientId: client.clientId, ...(client.clientName ? { clientName: client.clientName } : {}), redirectUris: client.redirectUris },
-          newGrant: (accountId) => new provider.Grant({ accountId, clientId: client.clientId }),
+          url,
+          details: () => provider.interactionDetails(req, res),
+          client: async (clientId) => {
+            const c = await provider.Client.find(clientId);
+            return c ? { clientId: c.clientId, ...(c.clientName ? { clientName: c.clientName } : {}), redirectUris: c.redirectUris } : undefined;
+          },
+          newGrant: (accountId, clientId) => new provider.Grant({ accountId, clientId }),
           finish: (result) => provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false }),
         });
-      }
-      if (url.pathname === AUTH_SERVER_PATHS.callback) {
-        res.setHeader('cache-control', 'no-store');
-        return o.interactions.callback(req, res, async (_uid, result) => provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false }));
       }
       return handle(req, res);
     })().catch((err: unknown) => {

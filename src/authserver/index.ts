@@ -4,3 +4,6 @@ export { AuthServerSettingsError, parseAuthServerSettings, type AuthServerSettin
 export { algorithmOf, KeyRing, signingKeyFromPem, type KeyMaterial, type KeyRingDeps, type SigningAlg, type SigningKey } from './keys.js';
 export { sealedAdapter, sweepExpired, type Adapter, type AdapterPayload, type SealedAdapterDeps } from './adapter.js';
 export { AUTH_SERVER_PATHS, startAuthServerEngine, type AuthServerEngine, type AuthServerEngineOptions, type InteractionContext, type GrantLike, type InteractionDetails, type Interactions } from './engine.js';
+export { consentPage, PAGE_HEADERS } from './consent-page.js';
+export { UpstreamInteractions, type Account, type Approval, type UpstreamInteractionsDeps, type UpstreamLogin } from './interactions.js';
+export { OidcUpstreamClient, type PendingUpstreamLogin, type UpstreamIdentity } from './upstream-oidc.js';

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { discoverAuthorizationServerMetadata, exchangeAuthorization, refreshAuthorization, registerClient, startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthClientInformationFull } from '@modelcontextprotocol/sdk/shared/auth.js';
@@ -22,14 +21,7 @@ import { conformanceEntry, readClientScenario, REPO_ROOT, requireNode22 } from '
 import { tempHome } from '../support/core-harness.js';
 import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
 import { registerTestSecret } from '../support/leak-registry.js';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from '../support/ports.js';
 
 /** A browser's cookie jar, enough for oidc-provider's interaction cookies. */
 class Jar {
@@ -62,14 +54,12 @@ describe('the embedded authorization server engine', () => {
   let port: number;
   const resource = 'http://127.0.0.1:47001/mcp';
   const interactions: Interactions = {
-    async interaction(ctx) {
-      const grant = ctx.newGrant('alice');
+    async handle(ctx) {
+      const details = await ctx.details();
+      const grant = ctx.newGrant('alice', String(details.params['client_id']));
       grant.addOIDCScope('openid offline_access');
       grant.addResourceScope(resource, 'openid offline_access');
       await ctx.finish({ login: { accountId: 'alice' }, consent: { grantId: await grant.save() } });
-    },
-    async callback(_req, res) {
-      res.writeHead(404).end();
     },
   };
 

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -10,14 +9,7 @@ import { authorizationLayer } from '../../src/authz/layer.js';
 import { ProxyServer, ReverseProxyBackend, type ProxyLog } from '../../src/proxy/index.js';
 import { everythingEntry } from '../support/everything-local.js';
 import { textOf } from '../support/mcp-client.js';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../support/ports.js';
 
 /** server-everything speaking HTTP itself (legacy SSE or Streamable HTTP), as a local process. */
 async function startEverything(mode: 'sse' | 'streamableHttp'): Promise<{ child: ChildProcess; port: number }> {

@@ -16,7 +16,6 @@
 // results/conformance/<rev>/<target>/. Drafting a baseline: test/conformance/baseline-from-results.mjs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +38,7 @@ import {
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
 import { everythingEntry } from '../support/everything-local.js';
+import { freePort } from '../support/ports.js';
 
 const RESULTS_ROOT = path.join(REPO_ROOT, 'results', 'conformance');
 
@@ -55,14 +55,6 @@ interface Runs {
   direct: Results;
   directRun: RunResult;
   proxied: Map<Target, Results>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** server-everything's own Streamable HTTP as a local process (it listens on PORT, path /mcp). */

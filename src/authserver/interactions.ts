@@ -1,0 +1,218 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import { z } from 'zod';
+import { messagePage } from '../common/index.js';
+import type { SealedStore } from '../secrets/index.js';
+import { consentPage, formTarget, seeOther, sendPage } from './consent-page.js';
+import { AUTH_SERVER_PATHS, type InteractionContext, type InteractionDetails, type Interactions } from './engine.js';
+import type { AuthServerSettings } from './settings.js';
+import type { PendingUpstreamLogin, UpstreamIdentity } from './upstream-oidc.js';
+
+/** The upstream login, as the interactions need it (OidcUpstreamClient in production). */
+export interface UpstreamLogin {
+  begin(redirectUri: string): Promise<PendingUpstreamLogin>;
+  finish(pending: PendingUpstreamLogin, code: string): Promise<UpstreamIdentity>;
+}
+
+/** A client the user allowed, remembered (and revocable) so the next sign-in of it asks no more. */
+const ApprovalSchema = z.object({ clientId: z.string(), clientName: z.string().optional(), redirectHosts: z.array(z.string()), scopes: z.array(z.string()), resource: z.string().optional(), approvedAt: z.number() });
+export type Approval = z.infer<typeof ApprovalSchema>;
+
+/** A user the upstream identified: the claims Gatehouse's tokens carry, and Cedar sees. */
+const AccountSchema = z.object({ sub: z.string(), name: z.string().optional(), email: z.string().optional(), claims: z.record(z.string(), z.unknown()), upstream: z.string(), lastLogin: z.number() });
+export type Account = z.infer<typeof AccountSchema>;
+
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+/** States and consent forms live this long (RFC 9700: short-lived, single-use). */
+const PENDING_TTL_MS = 10 * 60_000;
+const MAX_FORM_BYTES = 4096;
+
+export interface UpstreamInteractionsDeps {
+  settings: AuthServerSettings;
+  upstream: UpstreamLogin;
+  sealed: SealedStore;
+  now?: () => number;
+}
+
+interface Pending<T> {
+  value: T;
+  at: number;
+}
+
+function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => {
+      body += d;
+      if (body.length > MAX_FORM_BYTES) req.destroy(new Error('form too large'));
+    });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', reject);
+  });
+}
+
+const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/**
+ * Consent, then the upstream login (checklist row B17, the confused deputy ToolHive leaves open): a
+ * client nobody approved gets Gatehouse's consent page — its name, where the answer goes, the server and
+ * the scopes — before any redirect to the upstream, whose session cookie would otherwise sign the user
+ * in for it silently. Approvals are remembered per client. The upstream's answer comes back to
+ * /oauth/callback with a single-use state, and the interaction ends on its own path, where the
+ * browser's interaction cookie is.
+ */
+export class UpstreamInteractions implements Interactions {
+  private readonly consents = new Map<string, Pending<string>>();
+  private readonly logins = new Map<string, Pending<{ uid: string; pending: PendingUpstreamLogin }>>();
+  private readonly results = new Map<string, Pending<{ accountId: string } | { error: string }>>();
+  private readonly now: () => number;
+
+  constructor(private readonly d: UpstreamInteractionsDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  // ---- what the engine and the app ask ------------------------------------------------------
+
+  async account(sub: string): Promise<Account | undefined> {
+    const raw = await this.d.sealed.getString('authserver:Account', sub);
+    return raw === undefined ? undefined : AccountSchema.parse(JSON.parse(raw));
+  }
+
+  async approval(clientId: string): Promise<Approval | undefined> {
+    const raw = await this.d.sealed.getString('authserver:Approval', clientId);
+    return raw === undefined ? undefined : ApprovalSchema.parse(JSON.parse(raw));
+  }
+
+  revokeApproval(clientId: string): boolean {
+    return this.d.sealed.delete('authserver:Approval', clientId);
+  }
+
+  // ---- the requests ------------------------------------------------------------------------
+
+  async handle(ctx: InteractionContext): Promise<void> {
+    this.sweep();
+    const { url, req, res } = ctx;
+    if (url.pathname === AUTH_SERVER_PATHS.callback) return this.callback(ctx);
+    const [uid, step] = url.pathname.slice(AUTH_SERVER_PATHS.interaction.length + 1).split('/');
+    const details = await ctx.details().catch(() => undefined);
+    if (!details || details.uid !== uid) return sendPage(res, 400, messagePage('Sign-in expired', 'This sign-in is no longer under way. Start it again from your MCP client.'));
+    if (step === undefined && req.method === 'GET') return this.ask(ctx, details);
+    if (step === 'consent' && req.method === 'POST') return this.decided(ctx, details);
+    if (step === 'done' && req.method === 'GET') return this.done(ctx, details);
+    return sendPage(res, 405, messagePage('Not here', 'This address does not take that request.'));
+  }
+
+  private request(details: InteractionDetails): { clientId: string; scopes: string[]; resource: string | undefined } {
+    const scope = typeof details.params['scope'] === 'string' ? details.params['scope'] : '';
+    const resource = typeof details.params['resource'] === 'string' ? details.params['resource'] : undefined;
+    return { clientId: String(details.params['client_id'] ?? ''), scopes: scope.split(' ').filter(Boolean), resource };
+  }
+
+  /** Consent first, unless this client was allowed these scopes for this server before. */
+  private async ask(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
+    const r = this.request(details);
+    const client = await ctx.client(r.clientId);
+    if (!client) return sendPage(ctx.res, 400, messagePage('Unknown program', 'The program asking is not registered here any more.'));
+    const approved = await this.approval(r.clientId);
+    if (approved && approved.resource === r.resource && r.scopes.every((s) => approved.scopes.includes(s))) return this.proceed(ctx, details);
+    // One token per interaction: a reloaded page still submits.
+    const csrf = this.consents.get(details.uid)?.value ?? randomBytes(24).toString('base64url');
+    this.consents.set(details.uid, { value: csrf, at: this.now() });
+    sendPage(
+      ctx.res,
+      200,
+      consentPage({
+        action: `${AUTH_SERVER_PATHS.interaction}/${details.uid}/consent`,
+        csrf,
+        clientName: client.clientName,
+        clientId: client.clientId,
+        redirectHosts: [...new Set(client.redirectUris.map((u) => new URL(u).host))],
+        scopes: r.scopes,
+        resource: r.resource,
+        upstream: this.upstreamUrl(),
+      }),
+      [this.upstreamUrl(), ...client.redirectUris].map(formTarget).filter((t): t is string => t !== undefined),
+    );
+  }
+
+  private async decided(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
+    const form = await readForm(ctx.req);
+    const expected = this.consents.get(details.uid);
+    this.consents.delete(details.uid);
+    if (!expected || !sameSecret(form.get('csrf') ?? '', expected.value)) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This page is out of date. Start the sign-in again from your MCP client.'));
+    if (form.get('decision') !== 'allow') return ctx.finish({ error: 'access_denied', error_description: 'The user denied access.' });
+    const r = this.request(details);
+    const client = await ctx.client(r.clientId);
+    const approval: Approval = { clientId: r.clientId, ...(client?.clientName ? { clientName: client.clientName } : {}), redirectHosts: [...new Set((client?.redirectUris ?? []).map((u) => new URL(u).host))], scopes: r.scopes, ...(r.resource ? { resource: r.resource } : {}), approvedAt: this.now() };
+    await this.d.sealed.put('authserver:Approval', r.clientId, JSON.stringify(approval));
+    return this.proceed(ctx, details);
+  }
+
+  /** Approved: an account already signed in gets the grant; otherwise, to the upstream (303 after the POST). */
+  private async proceed(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
+    const signedIn = details.session?.accountId;
+    if (signedIn && details.prompt.name === 'consent') return this.grant(ctx, details, signedIn);
+    const pending = await this.d.upstream.begin(this.redirectUri());
+    this.logins.set(pending.state, { value: { uid: details.uid, pending }, at: this.now() });
+    seeOther(ctx.res, pending.authorizationUrl);
+  }
+
+  /** Where the user signs in: the issuer (the authorization endpoint is on it, or under it), or the OAuth 2.0 endpoint. */
+  private upstreamUrl(): string {
+    return this.d.settings.upstream.type === 'oidc' ? this.d.settings.upstream.issuerUrl : this.d.settings.upstream.authorizationEndpoint;
+  }
+
+  private redirectUri(): string {
+    return this.d.settings.upstream.redirectUri ?? `${this.d.settings.issuer}${AUTH_SERVER_PATHS.callback}`;
+  }
+
+  private async callback(ctx: InteractionContext): Promise<void> {
+    const state = ctx.url.searchParams.get('state') ?? '';
+    const login = this.logins.get(state);
+    this.logins.delete(state); // single use, whatever happens next
+    if (!login) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This answer of the identity provider does not belong to a sign-in under way (or came too late). Start again from your MCP client.'));
+    const { uid, pending } = login.value;
+    const error = ctx.url.searchParams.get('error');
+    const code = ctx.url.searchParams.get('code');
+    let result: { accountId: string } | { error: string };
+    if (error || !code) result = { error: error === 'access_denied' ? 'You declined at the identity provider.' : `The identity provider answered ${error ?? 'without a code'}.` };
+    else {
+      try {
+        const who = await this.d.upstream.finish(pending, code);
+        const account: Account = { sub: who.subject, ...(who.name ? { name: who.name } : {}), ...(who.email ? { email: who.email } : {}), claims: who.claims, upstream: this.d.settings.upstream.name, lastLogin: this.now() };
+        await this.d.sealed.put('authserver:Account', who.subject, JSON.stringify(account));
+        // The upstream's tokens, sealed: they go toward the MCP server later (or not, by the settings).
+        await this.d.sealed.put('authserver:Upstream', who.subject, JSON.stringify({ tokens: who.tokens, at: this.now() }));
+        result = { accountId: who.subject };
+      } catch (err) {
+        result = { error: (err as Error).message };
+      }
+    }
+    this.results.set(uid, { value: result, at: this.now() });
+    seeOther(ctx.res, `${AUTH_SERVER_PATHS.interaction}/${uid}/done`);
+  }
+
+  private async done(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
+    const result = this.results.get(details.uid)?.value;
+    this.results.delete(details.uid);
+    if (!result) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This sign-in is no longer under way. Start it again from your MCP client.'));
+    if ('error' in result) return ctx.finish({ error: 'access_denied', error_description: result.error });
+    return this.grant(ctx, details, result.accountId);
+  }
+
+  private async grant(ctx: InteractionContext, details: InteractionDetails, accountId: string): Promise<void> {
+    const r = this.request(details);
+    const grant = ctx.newGrant(accountId, r.clientId);
+    const oidc = r.scopes.filter((s) => OIDC_SCOPES.has(s));
+    if (oidc.length) grant.addOIDCScope(oidc.join(' '));
+    if (r.resource) grant.addResourceScope(r.resource, r.scopes.join(' '));
+    const grantId = await grant.save();
+    return ctx.finish({ login: { accountId }, consent: { grantId } });
+  }
+
+  private sweep(): void {
+    const cutoff = this.now() - PENDING_TTL_MS;
+    for (const m of [this.consents, this.logins, this.results] as Map<string, Pending<unknown>>[]) for (const [k, v] of m) if (v.at < cutoff) m.delete(k);
+  }
+}
