@@ -213,6 +213,19 @@ export const SignInViewSchema = z.object({
 });
 export type SignInView = z.infer<typeof SignInViewSchema>;
 
+/** The embedded authorization server as the app and the CLI see it: never a key, never a secret. */
+export const AuthServerViewSchema = z.object({
+  configured: z.boolean(),
+  running: z.boolean(),
+  issuer: z.string().nullable(),
+  upstream: z.object({ name: z.string(), type: z.enum(['oidc', 'oauth2']), url: z.string() }).nullable(),
+  audiences: z.array(z.string()),
+  signingKeys: z.array(z.object({ kid: z.string(), alg: z.string(), retiredAt: z.number().nullable() })),
+  lifespans: z.object({ accessTokenMs: z.number(), refreshTokenMs: z.number(), authCodeMs: z.number() }).nullable(),
+  problem: z.string().nullable(),
+});
+export type AuthServerView = z.infer<typeof AuthServerViewSchema>;
+
 /**
  * A token from Gatehouse's sign-in for a local server's callers (the bridge adds it to what it relays).
  * Only the core's own clients get it; it is never written to a client's file.

@@ -4,6 +4,7 @@ import { parseIdpProfileDocument } from '../auth/index.js';
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { SignIns } from '../app/sign-ins.js';
+import type { AuthServerManager } from '../app/auth-server-manager.js';
 import type { LogSink } from '../logs/index.js';
 import { assertValidSecretName, type SecretsProvider } from '../secrets/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
@@ -19,6 +20,7 @@ export interface ApiDeps {
   coreInfo: () => Promise<CoreInfo>;
   secrets: () => SecretsProvider;
   signIns: SignIns;
+  authServer: AuthServerManager;
   shutdown: () => void;
 }
 
@@ -119,6 +121,9 @@ export function createHandlers(deps: ApiDeps): Handlers {
       return { ok: true };
     },
     signOut: ({ name }) => deps.signIns.signOut(name),
+    authServer: () => deps.authServer.view(),
+    setAuthServer: ({ settings }) => deps.authServer.configure(settings),
+    removeAuthServer: () => deps.authServer.remove(),
     callerToken: ({ name, refused }, ctx) => {
       // Tokens go to the bridge only, never into the app's window (whatever runs there).
       if (ctx.caller !== 'token') throw new ForbiddenError('Caller tokens are given to the core\'s own command-line clients only.');

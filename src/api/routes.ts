@@ -33,6 +33,7 @@ import {
   ServerViewSchema,
   SignInViewSchema,
   CallerTokenSchema,
+  AuthServerViewSchema,
   SimulationViewSchema,
   VersionSchema,
 } from './contract.js';
@@ -84,6 +85,10 @@ export const routes = {
   signInWait: route({ method: 'POST', path: '/v1/servers/:name/sign-in/wait', input: named, output: SignInViewSchema }),
   signInCancel: route({ method: 'DELETE', path: '/v1/servers/:name/sign-in', input: named, output: OkSchema }),
   signOut: route({ method: 'POST', path: '/v1/servers/:name/sign-out', input: named, output: SignInViewSchema }),
+  authServer: route({ method: 'GET', path: '/v1/authserver', input: none, output: AuthServerViewSchema }),
+  /** ToolHive's embeddedAuthServer settings (either spelling, or a document holding them), validated by the core. */
+  setAuthServer: route({ method: 'PUT', path: '/v1/authserver', input: z.object({ settings: z.unknown() }).strict(), output: AuthServerViewSchema }),
+  removeAuthServer: route({ method: 'DELETE', path: '/v1/authserver', input: none, output: AuthServerViewSchema }),
   callerToken: route({ method: 'POST', path: '/v1/servers/:name/caller-token', input: z.object({ name: NameSchema, refused: z.boolean().optional() }).strict(), output: CallerTokenSchema }),
 
   logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),

@@ -10,6 +10,7 @@ import { ContainerRuntime, connectEngine } from '../runtime/index.js';
 import { OAuthTokenStore } from '../oauth/index.js';
 import { openInBrowser } from '../common/index.js';
 import { SignIns } from './sign-ins.js';
+import { AuthServerManager } from './auth-server-manager.js';
 import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsProvider } from '../secrets/index.js';
 import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type RetentionPolicy, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
@@ -192,6 +193,15 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 
+    const authServer = new AuthServerManager({
+      store,
+      keychain,
+      sealed,
+      secrets: () => secrets,
+      auth: manager.auth,
+      log: (level, message) => logs.write({ server: '-', source: 'core', level, message, fields: null }),
+    });
+
     const token = randomBytes(32).toString('base64url');
     let stopPromise: Promise<void> | undefined;
     const stop = (): Promise<void> => {
@@ -199,6 +209,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
         stopping = true;
         await api.close();
         await manager.shutdown(true);
+        await authServer.close();
         stopEvents?.();
         fs.rmSync(paths.discovery, { force: true });
         for (const c of cleanup) c();
@@ -223,6 +234,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       coreInfo,
       secrets: () => secrets,
       signIns,
+      authServer,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
       },
       { rendererDir: opts.rendererDir ?? DEFAULT_RENDERER_DIR, checkResponses: opts.checkApiResponses === true },
@@ -231,6 +243,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     cleanup.unshift(() => void api.close());
 
     await manager.restoreAll();
+    // After the servers: the authorization server's audiences are the servers that take its tokens.
+    await authServer.restore();
     writeDiscovery(paths.discovery, { url, token, pid: process.pid, startedAt: new Date().toISOString(), version: VERSION });
     const ipc = createIpcApi(api.service, { uiLoginUrl: () => api.loginUrl(), caller: 'app' });
     return { url, token, paths, store, manager, secrets, sealed, clients, logs, loginUrl: () => api.loginUrl(), ipc, stop };

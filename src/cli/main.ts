@@ -13,6 +13,7 @@ import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, isAuthUsageError, loadAuthFlags, type AuthFlags } from './auth-options.js';
 import { addClientCommands } from './client-commands.js';
+import { addAuthServerCommands } from './auth-server-commands.js';
 import { addPolicyCommands, isPolicyUsageError, loadPolicyFiles } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
 import { errorWords } from './hint-words.js';
@@ -485,6 +486,7 @@ export function buildProgram(): Command {
   addPolicyCommands(program, fmt, withCore);
   registerBridgeCommand(program);
   addClientCommands(program, fmt, withCore);
+  addAuthServerCommands(program, fmt, withCore);
 
   program
     .command('core')

@@ -1,11 +1,8 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
-import { auth, refreshAuthorization, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, refreshAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,64 +23,12 @@ import { tempHome } from '../support/core-harness.js';
 import { startPrivateKeyring, type PrivateKeyring } from '../support/keyring.js';
 import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
-import { startTestIdp, type TestIdp } from '../support/oidc.js';
+import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { startProtectedMcpServer, type ProtectedMcpServer } from '../support/protected-mcp-server.js';
 import { freePort } from '../support/ports.js';
+import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 
 const SHOTS = path.resolve('docs/screenshots');
-
-/** An MCP client's loopback redirect listener: one code per sign-in, and a page saying so. */
-async function loopbackListener(): Promise<{ url: string; next(): Promise<URL>; close(): Promise<void> }> {
-  let waiting: ((u: URL) => void) | undefined;
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (u.pathname !== '/callback') return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html lang="en"><title>Done</title><h1>Back in the client</h1></html>');
-    waiting?.(u);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/callback`,
-    next: () => new Promise((resolve) => (waiting = resolve)),
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
-/** The MCP SDK's OAuth client provider, in memory; the "system browser" is a Chromium page. */
-class TestClientProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  constructor(
-    readonly redirectUrl: string,
-    private readonly name: string,
-    private readonly open: (url: URL) => Promise<void>,
-  ) {}
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: this.name, redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(i: OAuthClientInformationMixed) {
-    this.info = i;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(t: OAuthTokens) {
-    this.saved = t;
-  }
-  redirectToAuthorization(url: URL) {
-    return this.open(url);
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 /**
  * The embedded authorization server end to end: an MCP client (the SDK's own auth() with a real loopback
@@ -153,7 +98,7 @@ describe('signing in through the embedded authorization server to an upstream id
     rs = await startProtectedMcpServer({ issuer, jwksUri: `${issuer}/.well-known/jwks.json` });
     store = openStore(path.join(tempHome('gatehouse-authserver-flow-'), 'gatehouse.db'));
     // Gatehouse registered at the upstream once, with its one callback (an administrator's step).
-    const reg = (await (await fetch(`${upstream.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Gatehouse', redirect_uris: [`${issuer}/oauth/callback`], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' }) })).json()) as { client_id: string; client_secret: string };
+    const reg = await registerConfidentialClient(upstream, { name: 'Gatehouse', redirectUri: `${issuer}/oauth/callback` });
     const kc = new OsKeychain('Gatehouse', 10_000, keyring.env);
     await new KeychainSecrets(kc).set('upstream-idp-secret.client-secret', registerTestSecret('upstream client secret', reg.client_secret));
     // The guide's settings, with this machine's URLs.

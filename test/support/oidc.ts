@@ -672,3 +672,14 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
  * - The default adapter is a per-provider-instance in-memory store (lib/helpers/initialize_adapter.js calls
  *   createMemoryAdapter for each Provider), so a new Provider would forget everything: hence the shared adapter.
  */
+
+/** A confidential client registered at the test IdP (dynamic registration, RFC 7591): an administrator registering an app, e.g. Gatehouse's authorization server with its one callback. */
+export async function registerConfidentialClient(idp: TestIdp, opts: { name: string; redirectUri: string }): Promise<{ client_id: string; client_secret: string }> {
+  const res = await fetch(`${idp.issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: opts.name, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' }),
+  });
+  if (res.status !== 201) throw new Error(`test IdP registration failed: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as { client_id: string; client_secret: string };
+}

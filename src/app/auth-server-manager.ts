@@ -1,0 +1,190 @@
+import {
+  AuthServerSettingsError,
+  KeyRing,
+  OidcUpstreamClient,
+  parseAuthServerSettings,
+  sealedAdapter,
+  startAuthServerEngine,
+  sweepExpired,
+  UpstreamInteractions,
+  type AuthServerEngine,
+  type AuthServerSettings,
+} from '../authserver/index.js';
+import type { Keychain, SealedStore, SecretsProvider } from '../secrets/index.js';
+import type { Store } from '../store/index.js';
+import type { AuthManager } from './auth-manager.js';
+import { BadRequestError } from './errors.js';
+
+const SETTINGS_KEY = 'authServer';
+/** Expired codes, sessions and tokens leave SQLite this often. */
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+export interface AuthServerView {
+  configured: boolean;
+  running: boolean;
+  issuer: string | null;
+  upstream: { name: string; type: 'oidc' | 'oauth2'; url: string } | null;
+  /** The servers whose tokens it issues: those whose callers' tokens must come from its issuer. */
+  audiences: string[];
+  signingKeys: { kid: string; alg: string; retiredAt: number | null }[];
+  lifespans: { accessTokenMs: number; refreshTokenMs: number; authCodeMs: number } | null;
+  /** Why it is not running, when it is configured. */
+  problem: string | null;
+}
+
+export interface AuthServerManagerDeps {
+  store: Store;
+  keychain: Keychain;
+  sealed: SealedStore;
+  secrets: () => SecretsProvider;
+  auth: AuthManager;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+interface Running {
+  settings: AuthServerSettings;
+  engine: AuthServerEngine;
+  interactions: UpstreamInteractions;
+  keys: AuthServerView['signingKeys'];
+  sweep: NodeJS.Timeout;
+}
+
+/**
+ * The one embedded authorization server of this Gatehouse (one registration at the upstream serves
+ * every local server): its settings in SQLite (ToolHive's shape, as given), its engine on the issuer's
+ * port on 127.0.0.1. A server takes its tokens by naming its issuer in its OIDC settings, as ToolHive's
+ * MCPServer does; each such server's URL is an audience. Invalid settings never replace running ones.
+ */
+export class AuthServerManager {
+  private running: Running | undefined;
+  private problem: string | null = null;
+
+  constructor(private readonly d: AuthServerManagerDeps) {}
+
+  /** At start-up: the stored settings, if any, are put to work; a failure is reported, not thrown. */
+  async restore(): Promise<void> {
+    const stored = this.d.store.settings.get(SETTINGS_KEY);
+    if (stored === undefined || stored === null) return;
+    try {
+      await this.start(parseAuthServerSettings(stored));
+    } catch (err) {
+      this.problem = (err as Error).message;
+      this.d.log('error', `The authorization server did not start: ${this.problem}`);
+    }
+  }
+
+  /** Checks, starts the new one, and only then replaces the running one and the stored settings. */
+  async configure(input: unknown): Promise<AuthServerView> {
+    let settings: AuthServerSettings;
+    try {
+      settings = parseAuthServerSettings(input);
+    } catch (err) {
+      throw new BadRequestError((err as Error).message);
+    }
+    const port = this.portOf(settings);
+    const previous = this.running;
+    if (previous && Number(new URL(previous.settings.issuer).port) === port) {
+      // The same port: the old one has to make room first; it comes back if the new one cannot start.
+      await this.stopRunning();
+      try {
+        await this.start(settings);
+      } catch (err) {
+        await this.start(previous.settings).catch(() => {});
+        throw new BadRequestError((err as Error).message);
+      }
+    } else {
+      try {
+        await this.start(settings);
+      } catch (err) {
+        throw new BadRequestError((err as Error).message);
+      }
+      if (previous) await this.close(previous);
+    }
+    this.d.store.settings.set(SETTINGS_KEY, input);
+    this.problem = null;
+    this.d.log('info', `The authorization server runs at ${settings.issuer}`);
+    return this.view();
+  }
+
+  async remove(): Promise<AuthServerView> {
+    await this.stopRunning();
+    this.d.store.settings.set(SETTINGS_KEY, null);
+    this.problem = null;
+    return this.view();
+  }
+
+  /** The URLs of the servers whose OIDC settings name this issuer: the resources its tokens may be for. */
+  audiences(issuer = this.running?.settings.issuer): string[] {
+    if (!issuer) return [];
+    const out: string[] = [];
+    for (const s of this.d.store.servers.list()) {
+      const st = this.d.auth.state(s.name);
+      if (st && !('failure' in st) && st.config.issuer === issuer) out.push(...st.resourceUrls);
+    }
+    return [...out, ...(this.running?.settings.allowedAudiences ?? [])];
+  }
+
+  view(): AuthServerView {
+    const r = this.running;
+    const stored = this.d.store.settings.get(SETTINGS_KEY);
+    const u = r?.settings.upstream;
+    return {
+      configured: stored !== undefined && stored !== null,
+      running: r !== undefined,
+      issuer: r?.settings.issuer ?? null,
+      upstream: u ? { name: u.name, type: u.type, url: u.type === 'oidc' ? u.issuerUrl : u.authorizationEndpoint } : null,
+      audiences: this.audiences(),
+      signingKeys: r?.keys ?? [],
+      lifespans: r?.settings.lifespans ?? null,
+      problem: this.problem,
+    };
+  }
+
+  async close(r = this.running): Promise<void> {
+    if (!r) return;
+    clearInterval(r.sweep);
+    await r.engine.close();
+    if (this.running === r) this.running = undefined;
+  }
+
+  private async stopRunning(): Promise<void> {
+    await this.close(this.running);
+  }
+
+  /** A loopback issuer is served on its own port; anything else needs a front that forwards to one (not yet). */
+  private portOf(s: AuthServerSettings): number {
+    const u = new URL(s.issuer);
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || u.protocol !== 'http:' || !u.port) {
+      throw new BadRequestError(`Gatehouse serves its authorization server on this machine: give an issuer such as http://localhost:8666 (${s.issuer} would need a front that forwards to it).`);
+    }
+    return Number(u.port);
+  }
+
+  private async start(settings: AuthServerSettings): Promise<void> {
+    const port = this.portOf(settings);
+    if (settings.upstream.type !== 'oidc') throw new AuthServerSettingsError('OAuth 2.0 upstream providers (userInfo and field mapping) are not wired yet; use an oidc upstream.');
+    const upstream = settings.upstream;
+    const ring = new KeyRing('default', { keychain: this.d.keychain, secrets: this.d.secrets });
+    const keys = await ring.load(settings, settings.lifespans.accessTokenMs);
+    // A secret the settings name must be there now, not at the first sign-in.
+    const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
+    const interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: new OidcUpstreamClient(upstream, async () => secret) });
+    const adapterDeps = { sealed: this.d.sealed, index: this.d.store.authServerIndex };
+    const engine = await startAuthServerEngine({
+      settings,
+      keys,
+      adapter: sealedAdapter(adapterDeps),
+      audiences: () => this.audiences(settings.issuer),
+      findAccount: async (sub) => {
+        const a = await interactions.account(sub);
+        return a ? { ...a.claims, ...(a.name ? { name: a.name } : {}), ...(a.email ? { email: a.email } : {}) } : undefined;
+      },
+      interactions,
+      port,
+    });
+    const sweep = setInterval(() => sweepExpired(adapterDeps), SWEEP_EVERY_MS);
+    sweep.unref();
+    // With another port, the old one is still up for a moment: configure() closes it.
+    this.running = { settings, engine, interactions, sweep, keys: keys.signing.map((k) => ({ kid: k.kid, alg: k.alg, retiredAt: k.retiredAt ?? null })) };
+  }
+}

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type Docker from 'dockerode';
+import { decodeJwt } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerView } from '../../src/api/index.js';
+import { launchBrowser } from '../support/browser.js';
+import { runCli } from '../support/cli.js';
+import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
+import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
+import { registerTestSecret } from '../support/leak-registry.js';
+import { textOf } from '../support/mcp-client.js';
+import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
+import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
+import { freePort } from '../support/ports.js';
+
+/**
+ * The guide's embedded authorization server, set up with `gatehouse authserver set` from its YAML, and a
+ * server in a container whose OIDC settings name its issuer (the guide's MCPServer): an MCP client that
+ * speaks the MCP authorization spec (the SDK's auth()) finds the authorization server from the proxy's
+ * 401, signs in through Gatehouse's consent page to the upstream (oidc-provider) in Chromium, and calls a
+ * tool through the proxy. Real core, keychain, SQLite, Docker.
+ */
+describe('the embedded authorization server in the core, in front of a server in a container', () => {
+  let docker: Docker;
+  let upstream: TestIdp;
+  let browser: Browser;
+  let page: Page;
+  let t: TestCore;
+  let issuer: string;
+  let server: ServerView;
+  let dir: string;
+
+  beforeAll(async () => {
+    docker = await requireDocker();
+    upstream = await startTestIdp({ registration: true });
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    t = await startTestCore();
+    dir = tempHome('gatehouse-authserver-files-');
+    issuer = `http://127.0.0.1:${await freePort()}`;
+    // The upstream knows Gatehouse by one registration with its one callback (an administrator's step).
+    const reg = await registerConfidentialClient(upstream, { name: 'Gatehouse', redirectUri: `${issuer}/oauth/callback` });
+    await t.api.setSecret({ name: 'upstream-idp-secret.client-secret', value: registerTestSecret('upstream client secret', reg.client_secret) });
+    // The guide's MCPExternalAuthConfig, with this machine's issuer and upstream (no signing or HMAC keys: Gatehouse's own, kept).
+    fs.writeFileSync(
+      path.join(dir, 'embedded-auth-config.yaml'),
+      `apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPExternalAuthConfig
+metadata:
+  name: embedded-auth-server
+  namespace: toolhive-system
+spec:
+  type: embeddedAuthServer
+  embeddedAuthServer:
+    issuer: '${issuer}'
+    tokenLifespans:
+      accessTokenLifespan: '1h'
+      refreshTokenLifespan: '168h'
+      authCodeLifespan: '10m'
+    upstreamProviders:
+      - name: corp
+        type: oidc
+        oidcConfig:
+          issuerUrl: '${upstream.issuer}'
+          clientId: '${reg.client_id}'
+          clientSecretRef:
+            name: upstream-idp-secret
+            key: client-secret
+          scopes:
+            - openid
+            - offline_access
+`,
+    );
+    server = await t.api.run({ image: TEST_IMAGE, name: 'weather', permissionProfile: 'none', auth: { type: 'inline', inline: { issuer } } });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.stop();
+    if (docker && t) await removeTestContainers(docker, t.runLabel);
+    await browser?.close();
+    await upstream?.stop();
+  });
+
+  it('is set up from the YAML of the guide, and names the server that takes its tokens', async () => {
+    const set = await runCli(t.home, ['authserver', 'set', path.join(dir, 'embedded-auth-config.yaml')]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(new RegExp(`running at ${issuer.replace(/\./g, '\\.')}`));
+    expect(set.stdout).toContain(server.url);
+    const view = await t.api.authServer();
+    expect(view).toMatchObject({ configured: true, running: true, issuer, upstream: { name: 'corp', type: 'oidc' } });
+    expect(view.signingKeys).toHaveLength(1);
+    expect(JSON.stringify(view)).not.toContain('BEGIN'); // never a key
+  });
+
+  it('refuses invalid settings and keeps the running ones', async () => {
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), `issuer: '${issuer}'\nupstreamProviders: []\n`);
+    const bad = await runCli(t.home, ['authserver', 'set', path.join(dir, 'bad.yaml')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/upstreamProviders/);
+    expect(await t.api.authServer()).toMatchObject({ running: true, issuer });
+  });
+
+  it("signs an MCP client in through Gatehouse to the upstream and lets it call the server's tools", async () => {
+    const cb = await loopbackListener();
+    try {
+      const client = new TestClientProvider(cb.url, 'VS Code', async (url) => {
+        await page.goto(url.href);
+        await page.getByRole('button', { name: 'Allow' }).click();
+        await page.locator('input[name="login"]').fill('alice');
+        await page.locator('input[name="password"]').fill('any');
+        await page.locator('button[type="submit"]').click();
+        await page.locator('form').first().waitFor();
+        await page.locator('button[type="submit"]').first().click();
+      });
+      const code = cb.next();
+      // Discovery starts at the proxy's 401 and its resource metadata, as the MCP authorization spec has it.
+      expect(await auth(client, { serverUrl: server.url })).toBe('REDIRECT');
+      const back = await code;
+      expect(await auth(client, { serverUrl: server.url, authorizationCode: back.searchParams.get('code')! })).toBe('AUTHORIZED');
+      registerTestSecret('gatehouse access token', client.saved!.access_token);
+      expect(decodeJwt(client.saved!.access_token)).toMatchObject({ iss: issuer, aud: server.url, sub: 'alice' });
+      const mcp = new Client({ name: 'vscode-stand-in', version: '1.0.0' });
+      await mcp.connect(new StreamableHTTPClientTransport(new URL(server.url), { authProvider: client }));
+      try {
+        expect(textOf(await mcp.callTool({ name: 'echo', arguments: { message: 'through Gatehouse' } }))).toMatch(/through Gatehouse/);
+      } finally {
+        await mcp.close();
+      }
+    } finally {
+      await cb.close();
+    }
+  });
+});
