@@ -11,7 +11,8 @@ import {
   type AuthServerSettings,
 } from '../authserver/index.js';
 import type { Keychain, SealedStore, SecretsProvider } from '../secrets/index.js';
-import type { Store } from '../store/index.js';
+import { CredentialsUnavailableError, type UpstreamCredentials } from '../proxy/index.js';
+import type { ServerRecord, Store } from '../store/index.js';
 import type { AuthManager } from './auth-manager.js';
 import { BadRequestError } from './errors.js';
 
@@ -137,6 +138,36 @@ export class AuthServerManager {
       signingKeys: r?.keys ?? [],
       lifespans: r?.settings.lifespans ?? null,
       problem: this.problem,
+    };
+  }
+
+  /**
+   * What a server's proxy adds toward the MCP server for each caller: the upstream access token of the
+   * user behind a token this authorization server issued (ToolHive's upstream swap, Authorization
+   * replaced). Undefined for servers that do not take its tokens, or with injection turned off (the
+   * caller's credentials are never forwarded either way).
+   */
+  credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
+    const st = this.d.auth.state(s.name);
+    if (!st || 'failure' in st) return undefined;
+    const issuer = st.config.issuer;
+    let stale = false;
+    return {
+      headers: async (caller): Promise<Record<string, string>> => {
+        const r = this.running;
+        if (!r || r.settings.issuer !== issuer || r.settings.disableUpstreamTokenInjection || !caller || caller.local || caller.claims['iss'] !== issuer) return {};
+        const token = await r.interactions.upstreamToken(caller.subject, stale).catch((err: unknown) => {
+          throw new CredentialsUnavailableError(`The identity provider did not renew your sign-in (${(err as Error).message}): sign in again from your MCP client.`, 30);
+        });
+        stale = false;
+        if (!token) throw new CredentialsUnavailableError('Your sign-in at the identity provider ended: sign in again from your MCP client.', 30);
+        return { authorization: `Bearer ${token}` };
+      },
+      refused: async (attempt) => {
+        if (attempt === 'first') stale = true;
+        else this.d.log('warn', `${s.name} refused the upstream token of a signed-in user, even a renewed one.`);
+      },
+      refusedMessage: (server) => `The MCP server "${server}" refused your identity provider's token: sign in again from your MCP client.`,
     };
   }
 

@@ -169,6 +169,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       onWarning: (m) => logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
     });
 
+    let authServer: AuthServerManager | undefined;
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
@@ -182,6 +183,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       auditFile,
       onServersChanged: () => clients.syncAll(),
       tokens,
+      // Late-bound: the authorization server is made after the manager (it reads the manager's auth settings).
+      callerCredentials: (s) => authServer?.credentialsFor(s),
     }, () => secrets);
 
     const signIns = new SignIns({
@@ -193,7 +196,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 
-    const authServer = new AuthServerManager({
+    authServer = new AuthServerManager({
       store,
       keychain,
       sealed,

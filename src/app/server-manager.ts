@@ -1,5 +1,5 @@
 import type { LogSink } from '../logs/index.js';
-import { PortInUseError, ProxyServer, type McpBackend, type ProxyLog, type ProxyLogLevel } from '../proxy/index.js';
+import { PortInUseError, ProxyServer, type McpBackend, type ProxyLog, type ProxyLogLevel, type UpstreamCredentials } from '../proxy/index.js';
 import type { ContainerEvent, ContainerRuntime } from '../runtime/index.js';
 import type { SecretsProvider } from '../secrets/index.js';
 import type { OAuthTokenStore } from '../oauth/index.js';
@@ -40,6 +40,8 @@ export interface ManagerSettings {
   healthCheck?: HealthCheckSettings;
   /** Sign-ins to remote servers (the refresh tokens in the keychain). */
   tokens: OAuthTokenStore;
+  /** Per-caller credentials toward servers in containers (the embedded authorization server's upstream tokens). */
+  callerCredentials?: (s: ServerRecord) => UpstreamCredentials | undefined;
 }
 
 interface Live {

@@ -6,13 +6,19 @@ import type { SealedStore } from '../secrets/index.js';
 import { consentPage, formTarget, seeOther, sendPage } from './consent-page.js';
 import { AUTH_SERVER_PATHS, type InteractionContext, type InteractionDetails, type Interactions } from './engine.js';
 import type { AuthServerSettings } from './settings.js';
+import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { PendingUpstreamLogin, UpstreamIdentity } from './upstream-oidc.js';
 
 /** The upstream login, as the interactions need it (OidcUpstreamClient in production). */
 export interface UpstreamLogin {
   begin(redirectUri: string): Promise<PendingUpstreamLogin>;
   finish(pending: PendingUpstreamLogin, code: string): Promise<UpstreamIdentity>;
+  refresh(refreshToken: string): Promise<OAuthTokens>;
 }
+
+const StoredUpstreamSchema = z.object({ tokens: z.object({ access_token: z.string(), refresh_token: z.string().optional(), expires_in: z.number().optional() }).passthrough(), at: z.number() });
+/** An upstream access token is refreshed this long before it expires. */
+const UPSTREAM_EARLY_MS = 60_000;
 
 /** A client the user allowed, remembered (and revocable) so the next sign-in of it asks no more. */
 const ApprovalSchema = z.object({ clientId: z.string(), clientName: z.string().optional(), redirectHosts: z.array(z.string()), scopes: z.array(z.string()), resource: z.string().optional(), approvedAt: z.number() });
@@ -66,6 +72,7 @@ export class UpstreamInteractions implements Interactions {
   private readonly consents = new Map<string, Pending<string>>();
   private readonly logins = new Map<string, Pending<{ uid: string; pending: PendingUpstreamLogin }>>();
   private readonly results = new Map<string, Pending<{ accountId: string } | { error: string }>>();
+  private readonly refreshing = new Map<string, Promise<string>>();
   private readonly now: () => number;
 
   constructor(private readonly d: UpstreamInteractionsDeps) {
@@ -82,6 +89,32 @@ export class UpstreamInteractions implements Interactions {
   async approval(clientId: string): Promise<Approval | undefined> {
     const raw = await this.d.sealed.getString('authserver:Approval', clientId);
     return raw === undefined ? undefined : ApprovalSchema.parse(JSON.parse(raw));
+  }
+
+  /**
+   * The upstream access token of a user, refreshed when due (one refresh at a time per user; a rotated
+   * refresh token is sealed before the new access token is used). `stale`: the server refused it.
+   * Undefined when there is none (the user signs in again).
+   */
+  async upstreamToken(sub: string, stale = false): Promise<string | undefined> {
+    const running = this.refreshing.get(sub);
+    if (running) return running;
+    const raw = await this.d.sealed.getString('authserver:Upstream', sub);
+    if (raw === undefined) return undefined;
+    const stored = StoredUpstreamSchema.parse(JSON.parse(raw));
+    const expiresAt = stored.tokens.expires_in !== undefined ? stored.at + stored.tokens.expires_in * 1000 : Number.POSITIVE_INFINITY;
+    if (!stale && expiresAt - UPSTREAM_EARLY_MS > this.now()) return stored.tokens.access_token;
+    const refreshToken = stored.tokens.refresh_token;
+    if (!refreshToken) return stale || expiresAt <= this.now() ? undefined : stored.tokens.access_token;
+    const p = (async () => {
+      const fresh = await this.d.upstream.refresh(refreshToken);
+      // A provider that does not rotate keeps the refresh token it had.
+      const tokens = { ...fresh, refresh_token: fresh.refresh_token ?? refreshToken };
+      await this.d.sealed.put('authserver:Upstream', sub, JSON.stringify({ tokens, at: this.now() }));
+      return tokens.access_token;
+    })().finally(() => this.refreshing.delete(sub));
+    this.refreshing.set(sub, p);
+    return p;
   }
 
   revokeApproval(clientId: string): boolean {

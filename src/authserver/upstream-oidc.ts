@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { discoverAuthorizationServerMetadata, exchangeAuthorization, startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
+import { discoverAuthorizationServerMetadata, exchangeAuthorization, refreshAuthorization, startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { safeFetchLike } from '../auth/index.js';
@@ -70,6 +70,13 @@ export class OidcUpstreamClient {
     // offline_access needs the consent prompt at most providers (the SDK asks for it too).
     for (const [k, v] of Object.entries(this.u.additionalAuthorizationParams)) authorizationUrl.searchParams.set(k, v);
     return { authorizationUrl: authorizationUrl.href, state, nonce, codeVerifier, redirectUri };
+  }
+
+  /** New upstream tokens from a refresh token (the provider may rotate it: the caller keeps the new one first). */
+  async refresh(refreshToken: string): Promise<OAuthTokens> {
+    const metadata = await this.discover();
+    const secret = await this.clientSecret();
+    return refreshAuthorization(this.u.issuerUrl, { metadata, clientInformation: { client_id: this.u.clientId, ...(secret ? { client_secret: secret } : {}) }, refreshToken, fetchFn: this.fetchFn });
   }
 
   async finish(pending: PendingUpstreamLogin, code: string): Promise<UpstreamIdentity> {

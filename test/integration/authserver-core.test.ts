@@ -11,12 +11,30 @@ import type { ServerView } from '../../src/api/index.js';
 import { launchBrowser } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
 import { startTestCore, tempHome, type TestCore } from '../support/core-harness.js';
-import { removeTestContainers, requireDocker, TEST_IMAGE } from '../support/docker.js';
+import { removeTestContainers, requireDocker, TEST_IMAGE, TEST_NODE_IMAGE } from '../support/docker.js';
 import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
+
+/** An MCP server (Streamable HTTP, JSON answers) whose one tool says which Authorization header reached it. */
+const ECHO_AUTH_SERVER = `
+require('http').createServer((req, res) => {
+  let body = '';
+  req.on('data', (d) => (body += d));
+  req.on('end', () => {
+    if (req.method !== 'POST') return res.writeHead(405).end();
+    const m = JSON.parse(body);
+    if (m.id === undefined) return res.writeHead(202).end();
+    const answer = (result) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result })); };
+    if (m.method === 'initialize') return answer({ protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'echo-auth', version: '1' } });
+    if (m.method === 'tools/list') return answer({ tools: [{ name: 'authorization', inputSchema: { type: 'object' } }] });
+    if (m.method === 'tools/call') return answer({ content: [{ type: 'text', text: String(req.headers.authorization || 'none') }] });
+    answer({});
+  });
+}).listen(Number(process.env.MCP_PORT), '127.0.0.1');
+`;
 
 /**
  * The guide's embedded authorization server, set up with `gatehouse authserver set` from its YAML, and a
@@ -34,6 +52,7 @@ describe('the embedded authorization server in the core, in front of a server in
   let issuer: string;
   let server: ServerView;
   let dir: string;
+  let upstreamClientId: string;
 
   beforeAll(async () => {
     docker = await requireDocker();
@@ -45,6 +64,7 @@ describe('the embedded authorization server in the core, in front of a server in
     issuer = `http://127.0.0.1:${await freePort()}`;
     // The upstream knows Gatehouse by one registration with its one callback (an administrator's step).
     const reg = await registerConfidentialClient(upstream, { name: 'Gatehouse', redirectUri: `${issuer}/oauth/callback` });
+    upstreamClientId = reg.client_id;
     await t.api.setSecret({ name: 'upstream-idp-secret.client-secret', value: registerTestSecret('upstream client secret', reg.client_secret) });
     // The guide's MCPExternalAuthConfig, with this machine's issuer and upstream (no signing or HMAC keys: Gatehouse's own, kept).
     fs.writeFileSync(
@@ -104,6 +124,20 @@ spec:
     expect(await t.api.authServer()).toMatchObject({ running: true, issuer });
   });
 
+  /** The user in the browser: Gatehouse's consent page when it asks, then the upstream's pages when they come. */
+  const userAt = async (url: URL) => {
+    await page.goto(url.href);
+    if (((await page.getByRole('heading', { level: 1 }).textContent()) ?? '').startsWith('Allow')) await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForLoadState();
+    if (await page.locator('input[name="login"]').count()) {
+      await page.locator('input[name="login"]').fill('alice');
+      await page.locator('input[name="password"]').fill('any');
+      await page.locator('button[type="submit"]').click();
+      await page.locator('form').first().waitFor();
+    }
+    if (!page.url().startsWith('http://127.0.0.1') || (await page.locator('form').count())) await page.locator('button[type="submit"]').first().click().catch(() => {});
+  };
+
   it("signs an MCP client in through Gatehouse to the upstream and lets it call the server's tools", async () => {
     const cb = await loopbackListener();
     try {
@@ -133,5 +167,47 @@ spec:
     } finally {
       await cb.close();
     }
+  });
+
+  it('sends the upstream token toward the MCP server, never the token Gatehouse issued', async () => {
+    const echo = await t.api.run({ image: TEST_NODE_IMAGE, name: 'echo-auth', transport: 'streamable-http', args: ['-e', ECHO_AUTH_SERVER], auth: { type: 'inline', inline: { issuer } } });
+    expect(echo.status).toBe('running');
+    const cb = await loopbackListener();
+    try {
+      const client = new TestClientProvider(cb.url, 'Cursor', userAt);
+      const code = cb.next();
+      expect(await auth(client, { serverUrl: echo.url })).toBe('REDIRECT');
+      const back = await code;
+      expect(await auth(client, { serverUrl: echo.url, authorizationCode: back.searchParams.get('code')! })).toBe('AUTHORIZED');
+      const ours = client.saved!.access_token;
+      registerTestSecret('gatehouse access token (echo)', ours);
+      const mcp = new Client({ name: 'cursor-stand-in', version: '1.0.0' });
+      await mcp.connect(new StreamableHTTPClientTransport(new URL(echo.url), { authProvider: client }));
+      try {
+        const seen = textOf(await mcp.callTool({ name: 'authorization', arguments: {} }));
+        expect(seen).toMatch(/^Bearer \S+$/);
+        expect(seen).not.toContain(ours);
+        registerTestSecret('upstream access token', seen.slice(7));
+        // It is the upstream's own token for alice, issued to Gatehouse's registration there.
+        const { url, clientId, clientSecret } = upstream.introspection;
+        const info = (await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` }, body: new URLSearchParams({ token: seen.slice(7) }) })).json()) as Record<string, unknown>;
+        expect(info).toMatchObject({ active: true, sub: 'alice', client_id: upstreamClientId });
+      } finally {
+        await mcp.close();
+      }
+    } finally {
+      await cb.close();
+    }
+  });
+
+  it('comes back with the core: same issuer, same signing key', async () => {
+    const before = await t.api.authServer();
+    await t.restart();
+    const after = await t.api.authServer();
+    expect(after).toMatchObject({ running: true, issuer });
+    expect(after.signingKeys.map((k) => k.kid)).toEqual(before.signingKeys.map((k) => k.kid));
+    const show = await runCli(t.home, ['authserver', 'show']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(before.signingKeys[0]!.kid);
   });
 });

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { LogSink } from '../../logs/index.js';
-import { ReverseProxyBackend, StdioBackend, type McpBackend, type ProxyLogLevel } from '../../proxy/index.js';
+import { ReverseProxyBackend, StdioBackend, type McpBackend, type ProxyLogLevel, type UpstreamCredentials } from '../../proxy/index.js';
 import {
   ContainerSpecError,
   MountSpecError,
@@ -28,6 +28,11 @@ import type { Definition, Running, ServerKind } from './server-kind.js';
 export const INSTANCE_LABEL = 'dev.gatehouse.instance';
 
 export interface ContainerSettings {
+  /**
+   * Credentials toward a server in a container, per caller: the upstream token of a user who signed in
+   * through the embedded authorization server (undefined: none are added).
+   */
+  callerCredentials?: (s: ServerRecord) => UpstreamCredentials | undefined;
   defaultNetwork: NetworkSetting;
   instanceId: string;
   requestTimeoutMs: number;
@@ -263,9 +268,10 @@ export class ContainerKind implements ServerKind {
       const hint = s.networkSetting === 'default' ? ' If your engine has no bridge network, run the server with --network host.' : '';
       throw new Error(`${(err as Error).message}.${hint}`);
     }
+    const credentials = this.d.settings.callerCredentials?.(s);
     return new ReverseProxyBackend(
       // The server is told it is on 127.0.0.1 at its own port, whichever address the proxy dials.
-      { host, port, hostHeader: `127.0.0.1:${s.targetPort!}` },
+      { host, port, hostHeader: `127.0.0.1:${s.targetPort!}`, ...(credentials ? { credentials } : {}) },
       { log: (level, message, fields) => this.d.logs.write({ server: s.name, source: 'proxy', level, message, fields: fields ?? null }), responseTimeoutMs: this.d.settings.requestTimeoutMs },
     );
   }

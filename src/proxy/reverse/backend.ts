@@ -4,7 +4,7 @@ import net from 'node:net';
 import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { sendJson, sendJsonRpcError } from '../http-util.js';
 import { ErrorCodes, isJsonRpcId, wireHeaderMismatch, wireHeadersFor, type JsonRpcId } from '../../mcp/index.js';
-import type { ProxyContext } from '../pipeline/index.js';
+import type { CallerIdentity, ProxyContext } from '../pipeline/index.js';
 import type { McpBackend, ProxyLog } from '../types.js';
 import { relayJson, relaySse, type RelayExchange } from './response-relay.js';
 import { ReverseSessions, type LegacySession } from './sessions.js';
@@ -51,8 +51,11 @@ export interface RemoteTarget {
 
 /** Where the headers that carry the server's credentials come from, and where a refusal goes. */
 export interface UpstreamCredentials {
-  /** Headers for the next request; throws CredentialsUnavailableError when there are none to give now. */
-  headers(): Promise<Record<string, string>>;
+  /**
+   * Headers for the next request, for this caller (whose upstream token it may be); throws
+   * CredentialsUnavailableError when there are none to give now.
+   */
+  headers(caller: CallerIdentity | undefined): Promise<Record<string, string>>;
   /**
    * The server answered 401 to what headers() gave. `first`: drop the token, a fresh one is tried once.
    * `again`: a fresh one was refused too: the sign-in is no good.
@@ -215,7 +218,7 @@ export class ReverseProxyBackend implements McpBackend {
         const sent: http.OutgoingHttpHeaders = { ...headers };
         if (credentials) {
           try {
-            Object.assign(sent, await credentials.headers());
+            Object.assign(sent, await credentials.headers(ctx.identity));
           } catch (err) {
             if (err instanceof CredentialsUnavailableError) {
               return failClosed(503, ErrorCodes.ServerUnavailable, err.message, { 'retry-after': String(err.retryAfterSeconds) });
