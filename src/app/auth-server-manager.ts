@@ -1,6 +1,6 @@
 import {
-  AuthServerSettingsError,
   KeyRing,
+  OAuth2UpstreamClient,
   OidcUpstreamClient,
   parseAuthServerSettings,
   sealedAdapter,
@@ -193,13 +193,13 @@ export class AuthServerManager {
 
   private async start(settings: AuthServerSettings): Promise<void> {
     const port = this.portOf(settings);
-    if (settings.upstream.type !== 'oidc') throw new AuthServerSettingsError('OAuth 2.0 upstream providers (userInfo and field mapping) are not wired yet; use an oidc upstream.');
     const upstream = settings.upstream;
     const ring = new KeyRing('default', { keychain: this.d.keychain, secrets: this.d.secrets });
     const keys = await ring.load(settings, settings.lifespans.accessTokenMs);
     // A secret the settings name must be there now, not at the first sign-in.
     const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
-    const interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: new OidcUpstreamClient(upstream, async () => secret) });
+    const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
+    const interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login });
     const adapterDeps = { sealed: this.d.sealed, index: this.d.store.authServerIndex };
     const engine = await startAuthServerEngine({
       settings,

@@ -7,3 +7,4 @@ export { AUTH_SERVER_PATHS, startAuthServerEngine, type AuthServerEngine, type A
 export { consentPage, PAGE_HEADERS } from './consent-page.js';
 export { UpstreamInteractions, type Account, type Approval, type UpstreamInteractionsDeps, type UpstreamLogin } from './interactions.js';
 export { OidcUpstreamClient, type PendingUpstreamLogin, type UpstreamIdentity } from './upstream-oidc.js';
+export { OAuth2UpstreamClient, pathValue } from './upstream-oauth2.js';
