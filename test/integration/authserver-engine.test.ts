@@ -157,6 +157,25 @@ describe('the embedded authorization server engine', () => {
     await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: first.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
   });
 
+  it('revokes a refresh token on request (RFC 7009): it refreshes no more', async () => {
+    const { authorizationUrl, codeVerifier } = await startAuthorization(metadata.issuer, { metadata, clientInformation: client, redirectUrl: 'http://127.0.0.1:53126/callback', scope: 'openid offline_access', state: 'r', resource: new URL(resource) });
+    const jar = new Jar();
+    let next = authorizationUrl.href;
+    let code: string | null = null;
+    for (let hop = 0; hop < 8 && !code; hop++) {
+      const res = await fetch(next, { redirect: 'manual', headers: { cookie: jar.header() } });
+      jar.take(res);
+      const to = new URL(res.headers.get('location')!, next);
+      code = to.href.startsWith('http://127.0.0.1:53126/callback') ? to.searchParams.get('code') : null;
+      next = to.href;
+    }
+    const tokens = await exchangeAuthorization(metadata.issuer, { metadata, clientInformation: client, authorizationCode: code!, codeVerifier, redirectUri: 'http://127.0.0.1:53126/callback', resource: new URL(resource) });
+    registerTestSecret('authserver refresh token to revoke', tokens.refresh_token!);
+    const revoked = await fetch(`${metadata.issuer}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token', client_id: client.client_id }) });
+    expect(revoked.status).toBe(200);
+    await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: tokens.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
+  });
+
   it('refuses tokens for a resource it does not serve', async () => {
     const { authorizationUrl } = await startAuthorization(metadata.issuer, { metadata, clientInformation: client, redirectUrl: 'http://127.0.0.1:53124/callback', scope: 'openid', state: 's', resource: new URL('https://elsewhere.example/mcp') });
     const res = await fetch(authorizationUrl, { redirect: 'manual' });
