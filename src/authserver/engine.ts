@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 // oidc-provider (certified OpenID provider; OAuth 2.1 with PKCE, RFC 8707, RFC 9207, RFC 7591/7009) is
-// the protocol engine; Gatehouse adds ToolHive's paths, its keys and store, and the interactions.
-import ProviderUntyped, { errors as errorsUntyped } from 'oidc-provider';
+// the protocol engine; Gatehouse adds ToolHive's paths, its keys and store, and the interactions. It is
+// loaded when an authorization server starts, not with every core.
 import type { Adapter } from './adapter.js';
 import type { KeyMaterial } from './keys.js';
 import type { AuthServerSettings } from './settings.js';
@@ -86,8 +86,8 @@ interface ProviderLike {
   on(event: string, listener: (...args: unknown[]) => void): void;
   proxy?: boolean;
 }
-const Provider = ProviderUntyped as unknown as new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
-const { InvalidTarget } = errorsUntyped as unknown as { InvalidTarget: new (description?: string) => Error };
+type ProviderCtor = new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
+type InvalidTargetCtor = new (description?: string) => Error;
 
 /** Claims the engine itself sets in an access token; an account's claims never replace them. */
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
@@ -95,7 +95,7 @@ const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
 
 /** The oidc-provider configuration: ToolHive's behaviour, RFC 9700's advice, Gatehouse's keys and store. */
-function configuration(o: AuthServerEngineOptions): Record<string, unknown> {
+function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetCtor): Record<string, unknown> {
   const { settings, keys } = o;
   const alg = keys.signing[0]!.alg;
   const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -194,7 +194,10 @@ function configuration(o: AuthServerEngineOptions): Record<string, unknown> {
  * /.well-known/oauth-authorization-server (the same document as OpenID discovery), and the interactions.
  */
 export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise<AuthServerEngine> {
-  const provider = new Provider(o.settings.issuer, configuration(o));
+  const lib = await import('oidc-provider');
+  const Provider = lib.default as unknown as ProviderCtor;
+  const InvalidTarget = (lib.errors as unknown as { InvalidTarget: InvalidTargetCtor }).InvalidTarget;
+  const provider = new Provider(o.settings.issuer, configuration(o, InvalidTarget));
   const handle = provider.callback();
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
