@@ -17,6 +17,7 @@ import { textOf } from '../support/mcp-client.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /** An MCP server (Streamable HTTP, JSON answers) whose one tool says which Authorization header reached it. */
 const ECHO_AUTH_SERVER = `
@@ -198,6 +199,44 @@ spec:
     } finally {
       await cb.close();
     }
+  });
+
+  it("has Cedar decide on the claims of Gatehouse's token, and every decision in the audit log", async () => {
+    const policies = ['permit(principal == Client::"alice", action == Action::"call_tool", resource == Tool::"echo");'];
+    const guarded = await t.api.run({
+      image: TEST_IMAGE,
+      name: 'calc',
+      permissionProfile: 'none',
+      auth: { type: 'inline', inline: { issuer } },
+      authzConfig: { version: '1.0', type: 'cedarv1', cedar: { policies, entities_json: '[]' } },
+    });
+    const cb = await loopbackListener();
+    try {
+      const client = new TestClientProvider(cb.url, 'Claude Code', userAt);
+      const code = cb.next();
+      expect(await auth(client, { serverUrl: guarded.url })).toBe('REDIRECT');
+      const back = await code;
+      expect(await auth(client, { serverUrl: guarded.url, authorizationCode: back.searchParams.get('code')! })).toBe('AUTHORIZED');
+      registerTestSecret('gatehouse access token (calc)', client.saved!.access_token);
+      const mcp = new Client({ name: 'claude-code-stand-in', version: '1.0.0' });
+      await mcp.connect(new StreamableHTTPClientTransport(new URL(guarded.url), { authProvider: client }));
+      try {
+        expect(textOf(await mcp.callTool({ name: 'echo', arguments: { message: 'allowed' } }))).toMatch(/allowed/);
+        await expect(mcp.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })).rejects.toThrow(/403/);
+        expect((await mcp.listTools()).tools.map((x) => x.name)).toEqual(['echo']);
+      } finally {
+        await mcp.close();
+      }
+    } finally {
+      await cb.close();
+    }
+    const events = await waitFor(async () => {
+      const out = JSON.parse((await runCli(t.home, ['logs', 'calc', '--audit', '--format', 'json'])).stdout) as { message: string; fields: Record<string, unknown> }[];
+      return out.some((e) => e.message.includes('get-sum by alice: denied')) ? out : undefined;
+    }, 'the denied call in the audit log');
+    expect(events.some((e) => e.message.includes('echo by alice: success'))).toBe(true);
+    expect(events.find((e) => e.message.includes('get-sum by alice: denied'))!.fields).toMatchObject({ outcome: 'denied', subjects: { user_id: 'alice' } });
+    expect(JSON.stringify(events)).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
   });
 
   it('comes back with the core: same issuer, same signing key', async () => {
