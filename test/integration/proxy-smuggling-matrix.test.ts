@@ -51,6 +51,8 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
   let remoteProxy: ProxyServer;
   let remoteSse: RecordingServer;
   let remoteSseProxy: ProxyServer;
+  let upstreamTokens: RecordingServer;
+  let upstreamTokensProxy: ProxyServer;
   const closers: (() => void)[] = [];
   const transports: Transport[] = [];
 
@@ -83,6 +85,13 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
     remoteSseProxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'sse', log, layers: [authorizationLayer(() => az, log)] });
     await remoteSseProxy.listen();
     await remoteSseProxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: remoteSse.port, remote: { tls: false, path: '/sse', localPath: '/sse' }, credentials }, { log }), 'running');
+
+    // A server in a container behind the embedded authorization server: a credential per caller (their upstream token).
+    const perCaller = { headers: async (caller: { subject: string } | undefined) => ({ authorization: `Bearer upstream-of-${caller?.subject ?? 'nobody'}` }), refused: async () => {}, refusedMessage: () => 'refused' };
+    upstreamTokens = await startRecordingServer('streamable-http');
+    upstreamTokensProxy = new ProxyServer({ serverName: 'srv', port: 0, transport: 'streamable-http', log, layers: [authorizationLayer(() => az, log)] });
+    await upstreamTokensProxy.listen();
+    await upstreamTokensProxy.setBackend(new ReverseProxyBackend({ host: '127.0.0.1', port: upstreamTokens.port, credentials: perCaller }, { log }), 'running');
 
     let stdioMark = 0;
     const stdioCommon = { since: () => stdioServer.lines.slice(stdioMark), mark: () => void (stdioMark = stdioServer.lines.length), canonical: stdioCanonical };
@@ -151,6 +160,16 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
       accepted: 200,
       ...httpRecorder(remote),
     });
+    const uinit = await rawSend(upstreamTokensProxy.port, 'POST', '/mcp', { 'content-type': 'application/json' }, INIT('2025-11-25'));
+    const usid = String(uinit.headers['mcp-session-id']);
+    await rawSend(upstreamTokensProxy.port, 'POST', '/mcp', { 'content-type': 'application/json', 'mcp-session-id': usid, 'mcp-protocol-version': '2025-11-25' }, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    transports.push({
+      name: "container server with the caller's upstream token injected (the caller sends one of its own too)",
+      base: plain,
+      post: (body, ct) => rawSend(upstreamTokensProxy.port, 'POST', '/mcp', { 'content-type': ct, 'mcp-session-id': usid, 'mcp-protocol-version': '2025-11-25', authorization: 'Bearer caller-own-token' }, body),
+      accepted: 200,
+      ...httpRecorder(upstreamTokens),
+    });
     const remoteLegacy = await openLegacyStream(remoteSseProxy.port);
     closers.push(remoteLegacy.close);
     await rawSend(remoteSseProxy.port, 'POST', remoteLegacy.endpoint, { 'content-type': 'application/json' }, INIT('2024-11-05'));
@@ -166,7 +185,8 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
 
   afterAll(async () => {
     for (const c of closers) c();
-    for (const p of [stdioProxy, streamableProxy, sseProxy, remoteProxy, remoteSseProxy]) await p?.close();
+    for (const p of [stdioProxy, streamableProxy, sseProxy, remoteProxy, remoteSseProxy, upstreamTokensProxy]) await p?.close();
+    await upstreamTokens?.close();
     await stdioServer?.close();
     await streamable?.close();
     await sse?.close();
@@ -281,11 +301,15 @@ describe('the smuggling matrix, on every transport, with real SDK servers', () =
     }
     expect(failures).toEqual([]);
     // And the server ran exactly the authorized tool each time.
-    expect(new Set([...stdioServer.ran, ...streamable.ran, ...sse.ran, ...remote.ran, ...remoteSse.ran])).toEqual(new Set(['echo']));
+    expect(new Set([...stdioServer.ran, ...streamable.ran, ...sse.ran, ...remote.ran, ...remoteSse.ran, ...upstreamTokens.ran])).toEqual(new Set(['echo']));
     // The remote servers got the injected credential on every POST, never one of the caller's.
     const posts = [...remote.received, ...remoteSse.received].filter((x) => x.method === 'POST');
     expect(posts.length).toBeGreaterThan(0);
     expect(posts.every((x) => x.headers.authorization === 'Bearer remote-token')).toBe(true);
+    // The container server got the caller's upstream token (chosen by the caller's identity), never the caller's own header.
+    const perCallerPosts = upstreamTokens.received.filter((x) => x.method === 'POST');
+    expect(perCallerPosts.length).toBeGreaterThan(0);
+    expect(new Set(perCallerPosts.map((x) => x.headers.authorization))).toEqual(new Set([`Bearer upstream-of-${user}`]));
   });
 });
 
