@@ -104,6 +104,9 @@ export class AuthServerManager {
     this.d.store.settings.set(SETTINGS_KEY, input);
     this.problem = null;
     this.d.log('info', `The authorization server runs at ${settings.issuer}`);
+    // A server that was already up when its issuer's authorization server appeared sends upstream tokens after a restart.
+    const waiting = this.d.store.servers.list().filter((r) => r.status === 'running' && this.issuerOf(r.name) === settings.issuer);
+    if (waiting.length && previous === undefined) this.d.log('info', `Restart ${waiting.map((r) => r.name).join(', ')} to send your identity provider's tokens on to ${waiting.length === 1 ? 'it' : 'them'}.`);
     return this.view();
   }
 
@@ -148,9 +151,10 @@ export class AuthServerManager {
    * caller's credentials are never forwarded either way).
    */
   credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
-    const st = this.d.auth.state(s.name);
-    if (!st || 'failure' in st) return undefined;
-    const issuer = st.config.issuer;
+    const issuer = this.issuerOf(s.name);
+    // Only servers that take this authorization server's tokens: others keep their own 401s and credentials.
+    // (At start-up the servers come up before it does: its stored settings say which issuer it has.)
+    if (issuer === undefined || issuer !== this.configuredIssuer()) return undefined;
     let stale = false;
     return {
       headers: async (caller): Promise<Record<string, string>> => {
@@ -169,6 +173,23 @@ export class AuthServerManager {
       },
       refusedMessage: (server) => `The MCP server "${server}" refused your identity provider's token: sign in again from your MCP client.`,
     };
+  }
+
+  /** Whose tokens a server's proxy takes (undefined: none, or settings that could not be applied). */
+  private issuerOf(server: string): string | undefined {
+    const st = this.d.auth.state(server);
+    return st && !('failure' in st) ? st.config.issuer : undefined;
+  }
+
+  /** The issuer of the running authorization server, or of the stored settings before it runs. */
+  private configuredIssuer(): string | undefined {
+    if (this.running) return this.running.settings.issuer;
+    try {
+      const stored = this.d.store.settings.get(SETTINGS_KEY);
+      return stored === undefined || stored === null ? undefined : parseAuthServerSettings(stored).issuer;
+    } catch {
+      return undefined;
+    }
   }
 
   async close(r = this.running): Promise<void> {

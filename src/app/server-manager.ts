@@ -260,8 +260,8 @@ export class ServerManager {
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', 'removing');
       await this.kindOf(s).removed(this.get(name));
-      // A local server's sign-in for its callers goes with it (a remote server's kind forgets its own).
-      if (!this.isRemote(s)) await this.settings.tokens.forgetAll(name);
+      // Its sign-in goes with it: a remote server's own, or a local server's for its callers.
+      await this.settings.tokens.forgetAll(name);
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();
@@ -288,7 +288,7 @@ export class ServerManager {
     await this.serialized(name, async () => {
       await this.bringDown(name, 'stopped', `renaming to ${newName}`);
       await this.kindOf(s).renaming(this.get(name), newName);
-      if (!this.isRemote(s)) await this.settings.tokens.rename(name, newName);
+      await this.settings.tokens.rename(name, newName);
       const live = this.live.get(name);
       this.live.delete(name);
       await live?.proxy.close();

@@ -115,13 +115,11 @@ export class RemoteKind implements ServerKind {
   async stopped(): Promise<void> {}
 
   async removed(s: ServerRecord): Promise<void> {
-    this.stopKeepingFresh(s.name);
-    await this.d.tokens.forgetAll(s.name);
+    this.stopKeepingFresh(s.name); // the manager forgets the sign-in (every kind has one)
   }
 
   async renaming(s: ServerRecord, newName: string): Promise<void> {
-    this.stopKeepingFresh(s.name);
-    await this.d.tokens.rename(s.name, newName);
+    this.stopKeepingFresh(s.name); // the manager moves the sign-in
   }
 
   async failureDetail(_s: ServerRecord, err: unknown): Promise<{ message: string; exitCode: number | null }> {
