@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import { CommanderError, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import type { ApiClient, AuthServerView } from '../api/browser.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -18,7 +17,7 @@ function viewText(v: AuthServerView): string {
 }
 
 /** The settings file as ToolHive's guide writes it (YAML, also a whole MCPExternalAuthConfig) or a RunConfig's JSON. */
-function readSettingsFile(file: string): unknown {
+async function readSettingsFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -26,7 +25,8 @@ function readSettingsFile(file: string): unknown {
     throw new CommanderError(ExitCode.usage, 'gatehouse.authserver', `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   try {
-    return text.trimStart().startsWith('{') ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
+    // yaml is loaded by this command only (every gatehouse command, and every bridge, starts without it).
+    return text.trimStart().startsWith('{') ? (JSON.parse(text) as unknown) : ((await import('yaml')).parse(text) as unknown);
   } catch (err) {
     throw new CommanderError(ExitCode.usage, 'gatehouse.authserver', `${file} is neither JSON nor YAML: ${(err as Error).message}`);
   }
@@ -40,7 +40,7 @@ export function addAuthServerCommands(program: Command, fmt: () => Format, withC
     .command('set <file>')
     .description("use ToolHive's embeddedAuthServer settings (YAML or JSON, either spelling); invalid settings never replace running ones")
     .action(async (file: string) => {
-      const settings = readSettingsFile(file);
+      const settings = await readSettingsFile(file);
       print(await withCore((api) => api.setAuthServer({ settings })));
     });
   cmd
