@@ -49,13 +49,8 @@ export function sealedAdapter(d: SealedAdapterDeps): new (model: string) => Adap
       });
     }
 
-    private async byKey(key: string): Promise<AdapterPayload | undefined> {
-      const row = d.index.get(this.model, key);
-      if (!row || (row.expiresAt !== null && row.expiresAt <= now())) return undefined;
-      const text = await d.sealed.getString(namespace(this.model), key);
-      if (text === undefined) return undefined;
-      const payload = JSON.parse(text) as AdapterPayload;
-      return row.consumedAt !== null ? { ...payload, consumed: Math.floor(row.consumedAt / 1000) } : payload;
+    private byKey(key: string): Promise<AdapterPayload | undefined> {
+      return readRecord(d, this.model, key, now());
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
@@ -89,6 +84,29 @@ export function sealedAdapter(d: SealedAdapterDeps): new (model: string) => Adap
       }
     }
   };
+}
+
+async function readRecord(d: SealedAdapterDeps, model: string, key: string, at: number): Promise<AdapterPayload | undefined> {
+  const row = d.index.get(model, key);
+  if (!row || (row.expiresAt !== null && row.expiresAt <= at)) return undefined;
+  const text = await d.sealed.getString(namespace(model), key);
+  if (text === undefined) return undefined;
+  const payload = JSON.parse(text) as AdapterPayload;
+  return row.consumedAt !== null ? { ...payload, consumed: Math.floor(row.consumedAt / 1000) } : payload;
+}
+
+/**
+ * Every live record of a model (the grants or sessions of the app's lists): they are found by hashes
+ * only, so listing means unsealing each one. A handful on a laptop.
+ */
+export async function sealedRecords(d: SealedAdapterDeps, model: string): Promise<AdapterPayload[]> {
+  const at = (d.now ?? Date.now)();
+  const out: AdapterPayload[] = [];
+  for (const key of d.sealed.keys(namespace(model))) {
+    const payload = await readRecord(d, model, key, at);
+    if (payload) out.push(payload);
+  }
+  return out;
 }
 
 /** Removes expired records (their sealed payloads too); returns how many. */

@@ -72,6 +72,10 @@ export interface AuthServerEngineOptions {
 export interface AuthServerEngine {
   /** Where it listens (http://127.0.0.1:<port>). */
   url: string;
+  /** Revokes a grant with oidc-provider's models: its refresh tokens, codes and stored access tokens, then the grant. */
+  revokeGrant(grantId: string): Promise<void>;
+  /** Ends a browser session (its cookie then signs nobody in). */
+  endSession(sessionId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +86,11 @@ interface ProviderLike {
   interactionDetails(req: http.IncomingMessage, res: http.ServerResponse): Promise<InteractionDetails>;
   interactionFinished(req: http.IncomingMessage, res: http.ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Client: { find(id: string): Promise<{ clientId: string; clientName?: string; redirectUris: string[] } | undefined> };
-  Grant: new (init: { accountId: string; clientId: string }) => GrantLike;
+  Grant: (new (init: { accountId: string; clientId: string }) => GrantLike) & { find(id: string): Promise<{ destroy(): Promise<void> } | undefined> };
+  AccessToken: { revokeByGrantId(grantId: string): Promise<void> };
+  RefreshToken: { revokeByGrantId(grantId: string): Promise<void> };
+  AuthorizationCode: { revokeByGrantId(grantId: string): Promise<void> };
+  Session: { find(id: string): Promise<{ destroy(): Promise<void> } | undefined> };
   on(event: string, listener: (...args: unknown[]) => void): void;
   proxy?: boolean;
 }
@@ -93,6 +101,11 @@ type InvalidTargetCtor = new (description?: string) => Error;
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+
+/** The claims of an account that go into Gatehouse's access tokens (Cedar's claim_*): all but the ones the engine sets. */
+export function tokenClaimsOf(claims: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims).filter(([k]) => !RESERVED_CLAIMS.has(k)));
+}
 
 /** The oidc-provider configuration: ToolHive's behaviour, RFC 9700's advice, Gatehouse's keys and store. */
 function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetCtor): Record<string, unknown> {
@@ -127,7 +140,7 @@ function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetC
     extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) => {
       if (!token.accountId) return undefined;
       const claims = await o.findAccount(token.accountId);
-      return claims ? Object.fromEntries(Object.entries(claims).filter(([k]) => !RESERVED_CLAIMS.has(k))) : undefined;
+      return claims ? tokenClaimsOf(claims) : undefined;
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTH_SERVER_PATHS.interaction}/${interaction.uid}` },
     clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: alg },
@@ -247,6 +260,13 @@ export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
+    revokeGrant: async (grantId) => {
+      await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((m) => m.revokeByGrantId(grantId)));
+      await (await provider.Grant.find(grantId))?.destroy();
+    },
+    endSession: async (sessionId) => {
+      await (await provider.Session.find(sessionId))?.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

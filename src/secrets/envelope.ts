@@ -52,6 +52,11 @@ export class SealedStore {
     return this.rows.delete(namespace, key);
   }
 
+  /** The keys sealed under a namespace (keys are names, never secrets; the values stay sealed). */
+  keys(namespace: string): string[] {
+    return this.rows.keys(namespace);
+  }
+
   private async key(create: true): Promise<{ id: string; key: Buffer }>;
   private async key(create: false): Promise<{ id: string; key: Buffer } | undefined>;
   private async key(create: boolean): Promise<{ id: string; key: Buffer } | undefined> {
