@@ -220,11 +220,65 @@ export const AuthServerViewSchema = z.object({
   issuer: z.string().nullable(),
   upstream: z.object({ name: z.string(), type: z.enum(['oidc', 'oauth2']), url: z.string() }).nullable(),
   audiences: z.array(z.string()),
-  signingKeys: z.array(z.object({ kid: z.string(), alg: z.string(), retiredAt: z.number().nullable() })),
+  /** The first signs; a retired one (retiredAt) is still published until the tokens it signed have expired. */
+  signingKeys: z.array(z.object({ kid: z.string(), alg: z.string(), origin: z.enum(['own', 'settings']), createdAt: z.number().nullable(), retiredAt: z.number().nullable() })),
   lifespans: z.object({ accessTokenMs: z.number(), refreshTokenMs: z.number(), authCodeMs: z.number() }).nullable(),
   problem: z.string().nullable(),
 });
 export type AuthServerView = z.infer<typeof AuthServerViewSchema>;
+
+/** ToolHive's embeddedAuthServer settings: the object (`settings`), or the text as pasted (`document`: YAML or JSON). */
+export const AuthServerSetSchema = z
+  .object({ settings: z.unknown().optional(), document: z.string().max(256 * 1024).optional() })
+  .strict()
+  .refine((b) => (b.settings === undefined) !== (b.document === undefined), { message: 'give either settings or document' });
+
+/** A client the user allowed on the consent page: what it said it is, where its answers go, what it got. */
+export const AuthServerClientViewSchema = z.object({
+  clientId: z.string(),
+  clientName: z.string().nullable(),
+  redirectHosts: z.array(z.string()),
+  scopes: z.array(z.string()),
+  resource: z.string().nullable(),
+  approvedAt: z.number(),
+  /** Grants it holds now (each with its refresh token). */
+  grants: z.number().int(),
+});
+export type AuthServerClientView = z.infer<typeof AuthServerClientViewSchema>;
+
+/** A user the upstream identified: never a token, only whether upstream tokens are kept for them. */
+export const AuthServerUserViewSchema = z.object({
+  subject: z.string(),
+  name: z.string().nullable(),
+  email: z.string().nullable(),
+  upstream: z.string(),
+  signedInAt: z.number(),
+  upstreamTokens: z.boolean(),
+  grants: z.number().int(),
+  sessions: z.number().int(),
+});
+export type AuthServerUserView = z.infer<typeof AuthServerUserViewSchema>;
+
+export const AuthServerRevokedSchema = z.object({ revoked: z.string(), grants: z.number().int(), sessions: z.number().int() });
+
+/** "Test this provider": the upstream login without any token for anyone, and what it resolved. */
+export const AuthServerTestViewSchema = z.object({
+  state: z.enum(['idle', 'waiting', 'checking', 'done', 'failed']),
+  upstream: z.string().nullable(),
+  authorizationUrl: z.string().nullable(),
+  browserOpened: z.boolean(),
+  startedAt: z.number().nullable(),
+  expiresAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  identity: z.object({ subject: z.string(), name: z.string().nullable(), email: z.string().nullable() }).nullable(),
+  /** The claims of an access token Gatehouse would issue this user; `perToken` names those that differ per token (an example value here). */
+  claims: z.record(z.string(), z.unknown()).nullable(),
+  perToken: z.array(z.string()),
+  /** The Cedar principal a server's policies see for such a token: Client::"<sub>", its THVGroup parents, its claim_* attributes (Cedar JSON). */
+  cedar: z.object({ principal: z.string(), parents: z.array(z.string()), attributes: z.record(z.string(), z.unknown()) }).nullable(),
+  error: z.string().nullable(),
+});
+export type AuthServerTestView = z.infer<typeof AuthServerTestViewSchema>;
 
 /**
  * A token from Gatehouse's sign-in for a local server's callers (the bridge adds it to what it relays).
@@ -422,5 +476,7 @@ export const CoreEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('server-removed'), name: z.string() }),
   z.object({ type: z.literal('clients'), clients: z.array(ClientViewSchema) }),
   z.object({ type: z.literal('sign-in'), signIn: SignInViewSchema }),
+  z.object({ type: z.literal('authserver'), authServer: AuthServerViewSchema }),
+  z.object({ type: z.literal('authserver-test'), test: AuthServerTestViewSchema }),
 ]);
 export type CoreEvent = z.infer<typeof CoreEventSchema>;

@@ -1,6 +1,7 @@
 import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { SignIns } from '../app/sign-ins.js';
+import type { AuthServerManager } from '../app/auth-server-manager.js';
 import type { Store } from '../store/index.js';
 import type { CoreEvent } from './contract.js';
 import { ClientFileWatch } from './client-file-watch.js';
@@ -19,6 +20,7 @@ export class CoreEvents {
   private closed = false;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeSignIns: () => void;
+  private readonly unsubscribeAuthServer: () => void;
   private readonly files = new ClientFileWatch(() => this.clientsChanged());
 
   constructor(
@@ -26,7 +28,13 @@ export class CoreEvents {
     private readonly manager: ServerManager,
     private readonly clients: ClientManager,
     signIns: SignIns,
+    authServer: AuthServerManager,
   ) {
+    // The authorization server's view (no key, no secret) and the provider test's progress and outcome.
+    this.unsubscribeAuthServer = authServer.onChange((what) => {
+      if (this.listeners.size === 0 || this.closed) return;
+      this.emit(what === 'test' ? { type: 'authserver-test', test: authServer.testView() } : { type: 'authserver', authServer: authServer.view() });
+    });
     // A sign-in's state is read when it changes (never a token: the view has none).
     this.unsubscribeSignIns = signIns.onChange((name) => {
       if (this.listeners.size === 0 || this.closed) return;
@@ -73,6 +81,7 @@ export class CoreEvents {
     this.closed = true;
     this.unsubscribe();
     this.unsubscribeSignIns();
+    this.unsubscribeAuthServer();
     this.files.close();
     this.listeners.clear();
   }

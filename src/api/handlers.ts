@@ -122,8 +122,20 @@ export function createHandlers(deps: ApiDeps): Handlers {
     },
     signOut: ({ name }) => deps.signIns.signOut(name),
     authServer: () => deps.authServer.view(),
-    setAuthServer: ({ settings }) => deps.authServer.configure(settings),
+    setAuthServer: ({ settings, document }) => (document !== undefined ? deps.authServer.configureFromText(document) : deps.authServer.configure(settings)),
     removeAuthServer: () => deps.authServer.remove(),
+    rotateAuthServerKey: () => deps.authServer.rotateKey(),
+    authServerClients: () => deps.authServer.clients(),
+    revokeAuthServerClient: ({ id }) => deps.authServer.revokeClient(id),
+    authServerUsers: () => deps.authServer.users(),
+    revokeAuthServerUser: ({ subject }) => deps.authServer.revokeUser(subject),
+    authServerTest: () => deps.authServer.testView(),
+    startAuthServerTest: () => deps.authServer.startTest(),
+    waitAuthServerTest: () => deps.authServer.waitTest(),
+    cancelAuthServerTest: () => {
+      deps.authServer.cancelTest();
+      return { ok: true };
+    },
     callerToken: ({ name, refused }, ctx) => {
       // Tokens go to the bridge only, never into the app's window (whatever runs there).
       if (ctx.caller !== 'token') throw new ForbiddenError('Caller tokens are given to the core\'s own command-line clients only.');

@@ -34,6 +34,11 @@ import {
   SignInViewSchema,
   CallerTokenSchema,
   AuthServerViewSchema,
+  AuthServerSetSchema,
+  AuthServerClientViewSchema,
+  AuthServerUserViewSchema,
+  AuthServerRevokedSchema,
+  AuthServerTestViewSchema,
   SimulationViewSchema,
   VersionSchema,
 } from './contract.js';
@@ -86,9 +91,22 @@ export const routes = {
   signInCancel: route({ method: 'DELETE', path: '/v1/servers/:name/sign-in', input: named, output: OkSchema }),
   signOut: route({ method: 'POST', path: '/v1/servers/:name/sign-out', input: named, output: SignInViewSchema }),
   authServer: route({ method: 'GET', path: '/v1/authserver', input: none, output: AuthServerViewSchema }),
-  /** ToolHive's embeddedAuthServer settings (either spelling, or a document holding them), validated by the core. */
-  setAuthServer: route({ method: 'PUT', path: '/v1/authserver', input: z.object({ settings: z.unknown() }).strict(), output: AuthServerViewSchema }),
+  /** ToolHive's embeddedAuthServer settings (either spelling, or a document holding them; as an object or as pasted YAML/JSON text), validated by the core. */
+  setAuthServer: route({ method: 'PUT', path: '/v1/authserver', input: AuthServerSetSchema, output: AuthServerViewSchema }),
   removeAuthServer: route({ method: 'DELETE', path: '/v1/authserver', input: none, output: AuthServerViewSchema }),
+  /** A new own signing key signs; the one before stays published until its tokens have expired. */
+  rotateAuthServerKey: route({ method: 'POST', path: '/v1/authserver/rotate-key', input: none, output: AuthServerViewSchema }),
+  /** Clients the user allowed on the consent page; revoking one drops its approval and its grants (refresh tokens). */
+  authServerClients: route({ method: 'GET', path: '/v1/authserver/clients', input: none, output: z.array(AuthServerClientViewSchema) }),
+  revokeAuthServerClient: route({ method: 'DELETE', path: '/v1/authserver/clients/:id', input: z.object({ id: z.string().min(1).max(256) }).strict(), output: AuthServerRevokedSchema }),
+  /** Users the upstream identified; revoking one drops their grants, sessions and the upstream tokens kept for them. */
+  authServerUsers: route({ method: 'GET', path: '/v1/authserver/users', input: none, output: z.array(AuthServerUserViewSchema) }),
+  revokeAuthServerUser: route({ method: 'DELETE', path: '/v1/authserver/users/:subject', input: z.object({ subject: z.string().min(1).max(1024) }).strict(), output: AuthServerRevokedSchema }),
+  /** "Test this provider": the upstream login in the system browser, no token for anyone; its state (pushed as it changes), start, wait, cancel. */
+  authServerTest: route({ method: 'GET', path: '/v1/authserver/test', input: none, output: AuthServerTestViewSchema }),
+  startAuthServerTest: route({ method: 'POST', path: '/v1/authserver/test', input: none, output: AuthServerTestViewSchema }),
+  waitAuthServerTest: route({ method: 'POST', path: '/v1/authserver/test/wait', input: none, output: AuthServerTestViewSchema }),
+  cancelAuthServerTest: route({ method: 'DELETE', path: '/v1/authserver/test', input: none, output: OkSchema }),
   callerToken: route({ method: 'POST', path: '/v1/servers/:name/caller-token', input: z.object({ name: NameSchema, refused: z.boolean().optional() }).strict(), output: CallerTokenSchema }),
 
   logs: route({ method: 'GET', path: '/v1/logs', input: LogQuerySchema, output: z.array(LogLineSchema) }),

@@ -28,7 +28,7 @@ export class ApiService {
     private readonly opts: ApiServiceOptions = {},
   ) {
     this.handlers = createHandlers(deps);
-    this.events = new CoreEvents(deps.store, deps.manager, deps.clients, deps.signIns);
+    this.events = new CoreEvents(deps.store, deps.manager, deps.clients, deps.signIns, deps.authServer);
   }
 
   /** A route by name; throws NotFoundError for a name that is no route, ZodError for bad input. */

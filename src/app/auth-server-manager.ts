@@ -1,12 +1,17 @@
+import { parse as parseYaml } from 'yaml';
 import {
+  accountClaims,
+  AuthServerSettingsError,
   KeyRing,
   OAuth2UpstreamClient,
   OidcUpstreamClient,
   parseAuthServerSettings,
   sealedAdapter,
+  sealedRecords,
   startAuthServerEngine,
   sweepExpired,
   UpstreamInteractions,
+  type AdapterPayload,
   type AuthServerEngine,
   type AuthServerSettings,
 } from '../authserver/index.js';
@@ -14,7 +19,8 @@ import type { Keychain, SealedStore, SecretsProvider } from '../secrets/index.js
 import { CredentialsUnavailableError, type UpstreamCredentials } from '../proxy/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
 import type { AuthManager } from './auth-manager.js';
-import { BadRequestError } from './errors.js';
+import { ProviderTest, type ProviderTestView } from './auth-server-test.js';
+import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
 const SETTINGS_KEY = 'authServer';
 /** Expired codes, sessions and tokens leave SQLite this often. */
@@ -27,7 +33,8 @@ export interface AuthServerView {
   upstream: { name: string; type: 'oidc' | 'oauth2'; url: string } | null;
   /** The servers whose tokens it issues: those whose callers' tokens must come from its issuer. */
   audiences: string[];
-  signingKeys: { kid: string; alg: string; retiredAt: number | null }[];
+  /** The first signs; a retired one is still published until the tokens it signed have expired. */
+  signingKeys: { kid: string; alg: string; origin: 'own' | 'settings'; createdAt: number | null; retiredAt: number | null }[];
   lifespans: { accessTokenMs: number; refreshTokenMs: number; authCodeMs: number } | null;
   /** Why it is not running, when it is configured. */
   problem: string | null;
@@ -39,8 +46,42 @@ export interface AuthServerManagerDeps {
   sealed: SealedStore;
   secrets: () => SecretsProvider;
   auth: AuthManager;
+  /** Opens the system browser (the provider test's sign-in), the URL as one argument. */
+  openUrl: (url: string) => Promise<void>;
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
+
+/** A client the user allowed on the consent page, and how many grants it holds now. */
+export interface AuthServerClientView {
+  clientId: string;
+  clientName: string | null;
+  redirectHosts: string[];
+  scopes: string[];
+  resource: string | null;
+  approvedAt: number;
+  grants: number;
+}
+
+/** A user the upstream identified (never a token: whether upstream tokens are kept, only). */
+export interface AuthServerUserView {
+  subject: string;
+  name: string | null;
+  email: string | null;
+  upstream: string;
+  signedInAt: number;
+  upstreamTokens: boolean;
+  grants: number;
+  sessions: number;
+}
+
+export interface AuthServerRevoked {
+  revoked: string;
+  grants: number;
+  sessions: number;
+}
+
+/** What changed: the authorization server's view, or the provider test's. */
+export type AuthServerChange = 'view' | 'test';
 
 interface Running {
   settings: AuthServerSettings;
@@ -59,8 +100,36 @@ interface Running {
 export class AuthServerManager {
   private running: Running | undefined;
   private problem: string | null = null;
+  private readonly listeners = new Set<(what: AuthServerChange) => void>();
+  private readonly test: ProviderTest;
+  /** Changes (settings, rotation, removal) one at a time: each one stops and starts the engine. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly d: AuthServerManagerDeps) {}
+  constructor(private readonly d: AuthServerManagerDeps) {
+    this.test = new ProviderTest({ openUrl: d.openUrl, onChange: () => this.emit('test'), log: (level, m) => d.log(level, m) });
+  }
+
+  /** Called when the view or the provider test changes (the app follows on the push channel). */
+  onChange(listener: (what: AuthServerChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(what: AuthServerChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(what);
+      } catch {
+        // one broken listener does not stop the others
+      }
+    }
+  }
+
+  private serially<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
+    this.queue = next.catch(() => {});
+    return next;
+  }
 
   /** At start-up: the stored settings, if any, are put to work; a failure is reported, not thrown. */
   async restore(): Promise<void> {
@@ -74,8 +143,27 @@ export class AuthServerManager {
     }
   }
 
+  /** Settings pasted or read as text: YAML (the guide's) or JSON (a RunConfig), checked as configure() checks them. */
+  configureFromText(text: string): Promise<AuthServerView> {
+    let input: unknown;
+    try {
+      input = parseYaml(text, { prettyErrors: true }) as unknown;
+    } catch (err) {
+      throw new BadRequestError(`These settings are neither YAML nor JSON: ${(err as Error).message}`);
+    }
+    return this.configure(input);
+  }
+
   /** Checks, starts the new one, and only then replaces the running one and the stored settings. */
-  async configure(input: unknown): Promise<AuthServerView> {
+  configure(input: unknown): Promise<AuthServerView> {
+    return this.serially(async () => {
+      const view = await this.apply(input);
+      this.emit('view');
+      return view;
+    });
+  }
+
+  private async apply(input: unknown): Promise<AuthServerView> {
     let settings: AuthServerSettings;
     try {
       settings = parseAuthServerSettings(input);
@@ -90,7 +178,7 @@ export class AuthServerManager {
       try {
         await this.start(settings);
       } catch (err) {
-        await this.start(previous.settings).catch(() => {});
+        await this.start(previous.settings, previous.interactions).catch(() => {});
         throw new BadRequestError((err as Error).message);
       }
     } else {
@@ -103,6 +191,8 @@ export class AuthServerManager {
     }
     this.d.store.settings.set(SETTINGS_KEY, input);
     this.problem = null;
+    // A test under way belongs to the upstream it started at.
+    this.test.cancel('The authorization server was set up again.');
     this.d.log('info', `The authorization server runs at ${settings.issuer}`);
     // A server that was already up when its issuer's authorization server appeared sends upstream tokens after a restart.
     const waiting = this.d.store.servers.list().filter((r) => r.status === 'running' && this.issuerOf(r.name) === settings.issuer);
@@ -110,11 +200,145 @@ export class AuthServerManager {
     return this.view();
   }
 
-  async remove(): Promise<AuthServerView> {
-    await this.stopRunning();
-    this.d.store.settings.set(SETTINGS_KEY, null);
-    this.problem = null;
-    return this.view();
+  remove(): Promise<AuthServerView> {
+    return this.serially(async () => {
+      this.test.cancel('The authorization server was removed.');
+      await this.stopRunning();
+      this.d.store.settings.set(SETTINGS_KEY, null);
+      this.problem = null;
+      this.emit('view');
+      return this.view();
+    });
+  }
+
+  /**
+   * A new signing key of Gatehouse's own signs from now on; the one before stays published until the
+   * tokens it signed have expired. oidc-provider takes its keys when it is made, so the engine restarts in
+   * place: same port, same state in SQLite, same interactions (sign-ins under way go on).
+   */
+  rotateKey(): Promise<AuthServerView> {
+    return this.serially(async () => {
+      const r = this.requireRunning();
+      try {
+        await this.ring().rotate(r.settings);
+      } catch (err) {
+        throw err instanceof AuthServerSettingsError ? new BadRequestError(err.message) : err;
+      }
+      await this.close(r);
+      try {
+        await this.start(r.settings, r.interactions);
+      } catch (err) {
+        this.problem = `It did not start again after the key rotation: ${(err as Error).message}`;
+        this.d.log('error', `The authorization server ${this.problem}`);
+        this.emit('view');
+        throw new ConflictError(`The authorization server ${this.problem}`);
+      }
+      this.d.log('info', `The authorization server signs with a new key (${this.running!.keys[0]!.kid}); the one before is still published until its tokens expire.`);
+      this.emit('view');
+      return this.view();
+    });
+  }
+
+  private requireRunning(): Running {
+    if (!this.running) throw new ConflictError(this.configuredIssuer() ? `The authorization server is not running${this.problem ? ` (${this.problem})` : ''}.` : 'No authorization server is set up.');
+    return this.running;
+  }
+
+  private ring(): KeyRing {
+    return new KeyRing('default', { keychain: this.d.keychain, secrets: this.d.secrets });
+  }
+
+  private adapterDeps() {
+    return { sealed: this.d.sealed, index: this.d.store.authServerIndex };
+  }
+
+  /** The engine's live records of a model (grants, sessions), unsealed. */
+  private records(model: 'Grant' | 'Session'): Promise<AdapterPayload[]> {
+    return sealedRecords(this.adapterDeps(), model);
+  }
+
+  // ---- approved clients and signed-in users -------------------------------------------------
+
+  async clients(): Promise<AuthServerClientView[]> {
+    const r = this.running;
+    if (!r) return [];
+    const grants = await this.records('Grant');
+    return (await r.interactions.approvals()).map((a) => ({
+      clientId: a.clientId,
+      clientName: a.clientName ?? null,
+      redirectHosts: a.redirectHosts,
+      scopes: a.scopes,
+      resource: a.resource ?? null,
+      approvedAt: a.approvedAt,
+      grants: grants.filter((g) => g['clientId'] === a.clientId).length,
+    }));
+  }
+
+  /** The client's approval goes, and its grants with their refresh tokens: it signs in, and is asked, again. */
+  revokeClient(clientId: string): Promise<AuthServerRevoked> {
+    return this.serially(async () => {
+      const r = this.requireRunning();
+      const approval = await r.interactions.approval(clientId);
+      const grants = (await this.records('Grant')).filter((g) => g['clientId'] === clientId);
+      if (!approval && grants.length === 0) throw new NotFoundError(`No client ${clientId} was allowed here, or it holds no grant.`);
+      r.interactions.revokeApproval(clientId);
+      for (const g of grants) await r.engine.revokeGrant(String(g['jti']));
+      this.d.log('info', `Revoked ${approval?.clientName ?? 'the client'} (${clientId}): its approval and ${grants.length} grant(s); it must sign in and be allowed again.`);
+      this.emit('view');
+      return { revoked: clientId, grants: grants.length, sessions: 0 };
+    });
+  }
+
+  async users(): Promise<AuthServerUserView[]> {
+    const r = this.running;
+    if (!r) return [];
+    const [grants, sessions] = await Promise.all([this.records('Grant'), this.records('Session')]);
+    return (await r.interactions.accounts()).map((a) => ({
+      subject: a.sub,
+      name: a.name ?? null,
+      email: a.email ?? null,
+      upstream: a.upstream,
+      signedInAt: a.lastLogin,
+      upstreamTokens: a.upstreamTokens,
+      grants: grants.filter((g) => g['accountId'] === a.sub).length,
+      sessions: sessions.filter((x) => x['accountId'] === a.sub).length,
+    }));
+  }
+
+  /** Signs a user out everywhere: their grants and refresh tokens, their browser sessions, their upstream tokens. */
+  revokeUser(subject: string): Promise<AuthServerRevoked> {
+    return this.serially(async () => {
+      const r = this.requireRunning();
+      const account = await r.interactions.account(subject);
+      const grants = (await this.records('Grant')).filter((g) => g['accountId'] === subject);
+      const sessions = (await this.records('Session')).filter((x) => x['accountId'] === subject);
+      if (!account && grants.length === 0 && sessions.length === 0) throw new NotFoundError(`No user ${subject} is signed in here.`);
+      for (const g of grants) await r.engine.revokeGrant(String(g['jti']));
+      for (const x of sessions) await r.engine.endSession(String(x['jti']));
+      r.interactions.forgetAccount(subject);
+      this.d.log('info', `Signed ${subject} out: ${grants.length} grant(s), ${sessions.length} session(s) and the upstream tokens kept for them are gone.`);
+      this.emit('view');
+      return { revoked: subject, grants: grants.length, sessions: sessions.length };
+    });
+  }
+
+  // ---- "Test this provider" -------------------------------------------------------------------
+
+  testView(): ProviderTestView {
+    return this.test.view();
+  }
+
+  startTest(): Promise<ProviderTestView> {
+    const r = this.requireRunning();
+    return this.test.start({ settings: r.settings, interactions: r.interactions, audiences: this.audiences() });
+  }
+
+  waitTest(): Promise<ProviderTestView> {
+    return this.test.wait();
+  }
+
+  cancelTest(): void {
+    this.test.cancel();
   }
 
   /** The URLs of the servers whose OIDC settings name this issuer: the resources its tokens may be for. */
@@ -212,31 +436,42 @@ export class AuthServerManager {
     return Number(u.port);
   }
 
-  private async start(settings: AuthServerSettings): Promise<void> {
+  /** Starts an engine for the settings; `interactions`: the ones of the engine it replaces (a restart in place). */
+  private async start(settings: AuthServerSettings, reuse?: UpstreamInteractions): Promise<void> {
     const port = this.portOf(settings);
     const upstream = settings.upstream;
-    const ring = new KeyRing('default', { keychain: this.d.keychain, secrets: this.d.secrets });
+    const ring = this.ring();
     const keys = await ring.load(settings, settings.lifespans.accessTokenMs);
-    // A secret the settings name must be there now, not at the first sign-in.
-    const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
-    const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
-    const interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login });
-    const adapterDeps = { sealed: this.d.sealed, index: this.d.store.authServerIndex };
+    let interactions = reuse;
+    if (!interactions) {
+      // A secret the settings name must be there now, not at the first sign-in.
+      const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
+      const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
+      interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login });
+    }
+    const its = interactions;
+    const adapterDeps = this.adapterDeps();
     const engine = await startAuthServerEngine({
       settings,
       keys,
       adapter: sealedAdapter(adapterDeps),
       audiences: () => this.audiences(settings.issuer),
       findAccount: async (sub) => {
-        const a = await interactions.account(sub);
-        return a ? { ...a.claims, ...(a.name ? { name: a.name } : {}), ...(a.email ? { email: a.email } : {}) } : undefined;
+        const a = await its.account(sub);
+        return a ? accountClaims(a) : undefined;
       },
-      interactions,
+      interactions: its,
       port,
     });
     const sweep = setInterval(() => sweepExpired(adapterDeps), SWEEP_EVERY_MS);
     sweep.unref();
     // With another port, the old one is still up for a moment: configure() closes it.
-    this.running = { settings, engine, interactions, sweep, keys: keys.signing.map((k) => ({ kid: k.kid, alg: k.alg, retiredAt: k.retiredAt ?? null })) };
+    this.running = {
+      settings,
+      engine,
+      interactions: its,
+      sweep,
+      keys: keys.signing.map((k) => ({ kid: k.kid, alg: k.alg, origin: k.origin, createdAt: k.origin === 'own' ? k.createdAt : null, retiredAt: k.retiredAt ?? null })),
+    };
   }
 }

@@ -187,12 +187,13 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       callerCredentials: (s) => authServer?.credentialsFor(s),
     }, () => secrets);
 
+    const openUrl = opts.openUrl ?? ((url: string) => openInBrowser(url));
     const signIns = new SignIns({
       server: (name) => manager.get(name),
       callerTarget: (s) => manager.callerTarget(s),
       tokens,
       secrets: () => secrets,
-      openUrl: opts.openUrl ?? ((url) => openInBrowser(url)),
+      openUrl,
       log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 
@@ -202,6 +203,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       sealed,
       secrets: () => secrets,
       auth: manager.auth,
+      openUrl,
       log: (level, message) => logs.write({ server: '-', source: 'core', level, message, fields: null }),
     });
 

@@ -2,9 +2,9 @@
 // user's identity provider. Settings first; the engine, keys and flow follow.
 export { AuthServerSettingsError, parseAuthServerSettings, type AuthServerSettings, type FieldMapping, type Lifespans, type OAuth2Upstream, type OidcUpstream, type SecretSource, type Upstream } from './settings.js';
 export { algorithmOf, KeyRing, signingKeyFromPem, type KeyMaterial, type KeyRingDeps, type SigningAlg, type SigningKey } from './keys.js';
-export { sealedAdapter, sweepExpired, type Adapter, type AdapterPayload, type SealedAdapterDeps } from './adapter.js';
-export { AUTH_SERVER_PATHS, startAuthServerEngine, type AuthServerEngine, type AuthServerEngineOptions, type InteractionContext, type GrantLike, type InteractionDetails, type Interactions } from './engine.js';
+export { sealedAdapter, sealedRecords, sweepExpired, type Adapter, type AdapterPayload, type SealedAdapterDeps } from './adapter.js';
+export { AUTH_SERVER_PATHS, startAuthServerEngine, tokenClaimsOf, type AuthServerEngine, type AuthServerEngineOptions, type InteractionContext, type GrantLike, type InteractionDetails, type Interactions } from './engine.js';
 export { consentPage, PAGE_HEADERS } from './consent-page.js';
-export { UpstreamInteractions, type Account, type Approval, type UpstreamInteractionsDeps, type UpstreamLogin } from './interactions.js';
+export { accountClaims, UpstreamInteractions, type Account, type Approval, type TestedIdentity, type UpstreamInteractionsDeps, type UpstreamLogin, type UpstreamTest } from './interactions.js';
 export { OidcUpstreamClient, type PendingUpstreamLogin, type UpstreamIdentity } from './upstream-oidc.js';
 export { OAuth2UpstreamClient, pathValue } from './upstream-oauth2.js';

@@ -28,6 +28,24 @@ export type Approval = z.infer<typeof ApprovalSchema>;
 const AccountSchema = z.object({ sub: z.string(), name: z.string().optional(), email: z.string().optional(), claims: z.record(z.string(), z.unknown()), upstream: z.string(), lastLogin: z.number() });
 export type Account = z.infer<typeof AccountSchema>;
 
+/** The claims of an account as the engine gets them (findAccount): what its tokens carry, and Cedar sees. */
+export function accountClaims(a: Pick<Account, 'claims' | 'name' | 'email'>): Record<string, unknown> {
+  return { ...a.claims, ...(a.name ? { name: a.name } : {}), ...(a.email ? { email: a.email } : {}) };
+}
+
+/** Who the upstream said signed in during a test of the provider: its tokens are dropped, never kept. */
+export type TestedIdentity = Omit<UpstreamIdentity, 'tokens'>;
+
+/** A test of the upstream login under way ("Test this provider"): where to send the browser, and its outcome. */
+export interface UpstreamTest {
+  authorizationUrl: string;
+  /** Settles once the upstream answered (or the test was cancelled or expired). */
+  identity: Promise<TestedIdentity>;
+  cancel(reason: string): void;
+}
+
+const NS = { approval: 'authserver:Approval', account: 'authserver:Account', upstream: 'authserver:Upstream' } as const;
+
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 /** States and consent forms live this long (RFC 9700: short-lived, single-use). */
 const PENDING_TTL_MS = 10 * 60_000;
@@ -73,6 +91,8 @@ export class UpstreamInteractions implements Interactions {
   private readonly logins = new Map<string, Pending<{ uid: string; pending: PendingUpstreamLogin }>>();
   private readonly results = new Map<string, Pending<{ accountId: string } | { error: string }>>();
   private readonly refreshing = new Map<string, Promise<string>>();
+  /** Tests of the upstream login, by their own single-use state: never an authorization's, never a way to a code. */
+  private readonly tests = new Map<string, Pending<{ pending: PendingUpstreamLogin; answered: () => void; settle: (r: TestedIdentity | Error) => void }>>();
   private readonly now: () => number;
 
   constructor(private readonly d: UpstreamInteractionsDeps) {
@@ -82,12 +102,12 @@ export class UpstreamInteractions implements Interactions {
   // ---- what the engine and the app ask ------------------------------------------------------
 
   async account(sub: string): Promise<Account | undefined> {
-    const raw = await this.d.sealed.getString('authserver:Account', sub);
+    const raw = await this.d.sealed.getString(NS.account, sub);
     return raw === undefined ? undefined : AccountSchema.parse(JSON.parse(raw));
   }
 
   async approval(clientId: string): Promise<Approval | undefined> {
-    const raw = await this.d.sealed.getString('authserver:Approval', clientId);
+    const raw = await this.d.sealed.getString(NS.approval, clientId);
     return raw === undefined ? undefined : ApprovalSchema.parse(JSON.parse(raw));
   }
 
@@ -99,7 +119,7 @@ export class UpstreamInteractions implements Interactions {
   async upstreamToken(sub: string, stale = false): Promise<string | undefined> {
     const running = this.refreshing.get(sub);
     if (running) return running;
-    const raw = await this.d.sealed.getString('authserver:Upstream', sub);
+    const raw = await this.d.sealed.getString(NS.upstream, sub);
     if (raw === undefined) return undefined;
     const stored = StoredUpstreamSchema.parse(JSON.parse(raw));
     const expiresAt = stored.tokens.expires_in !== undefined ? stored.at + stored.tokens.expires_in * 1000 : Number.POSITIVE_INFINITY;
@@ -110,7 +130,7 @@ export class UpstreamInteractions implements Interactions {
       const fresh = await this.d.upstream.refresh(refreshToken);
       // A provider that does not rotate keeps the refresh token it had.
       const tokens = { ...fresh, refresh_token: fresh.refresh_token ?? refreshToken };
-      await this.d.sealed.put('authserver:Upstream', sub, JSON.stringify({ tokens, at: this.now() }));
+      await this.d.sealed.put(NS.upstream, sub, JSON.stringify({ tokens, at: this.now() }));
       return tokens.access_token;
     })().finally(() => this.refreshing.delete(sub));
     this.refreshing.set(sub, p);
@@ -118,7 +138,53 @@ export class UpstreamInteractions implements Interactions {
   }
 
   revokeApproval(clientId: string): boolean {
-    return this.d.sealed.delete('authserver:Approval', clientId);
+    return this.d.sealed.delete(NS.approval, clientId);
+  }
+
+  /** Every client the user allowed on the consent page, newest first. */
+  async approvals(): Promise<Approval[]> {
+    const all = await Promise.all(this.d.sealed.keys(NS.approval).map((id) => this.approval(id)));
+    return all.filter((a): a is Approval => a !== undefined).sort((a, b) => b.approvedAt - a.approvedAt);
+  }
+
+  /** Every user the upstream identified, newest sign-in first, and whether their upstream tokens are kept. */
+  async accounts(): Promise<(Account & { upstreamTokens: boolean })[]> {
+    const held = new Set(this.d.sealed.keys(NS.upstream));
+    const all = await Promise.all(this.d.sealed.keys(NS.account).map((sub) => this.account(sub)));
+    return all
+      .filter((a): a is Account => a !== undefined)
+      .map((a) => ({ ...a, upstreamTokens: held.has(a.sub) }))
+      .sort((a, b) => b.lastLogin - a.lastLogin);
+  }
+
+  /** Forgets a user: the account (its claims) and the upstream tokens kept for it. */
+  forgetAccount(sub: string): boolean {
+    this.refreshing.delete(sub);
+    const upstream = this.d.sealed.delete(NS.upstream, sub);
+    return this.d.sealed.delete(NS.account, sub) || upstream;
+  }
+
+  /**
+   * Runs the upstream login for a test: the browser goes to the upstream and back to /oauth/callback
+   * with a state of its own. The answer resolves `identity` and ends there: no account is saved, no
+   * token kept, no interaction resumed, so no client gets a code from it. `answered` is called when the
+   * upstream's answer arrives (the check of it follows).
+   */
+  async beginTest(answered: () => void = () => {}): Promise<UpstreamTest> {
+    const pending = await this.d.upstream.begin(this.redirectUri());
+    let settle!: (r: TestedIdentity | Error) => void;
+    const identity = new Promise<TestedIdentity>((resolve, reject) => {
+      settle = (r) => (r instanceof Error ? reject(r) : resolve(r));
+    });
+    identity.catch(() => {}); // the caller awaits it; an unawaited cancellation must not crash the core
+    this.tests.set(pending.state, { value: { pending, answered, settle }, at: this.now() });
+    return {
+      authorizationUrl: pending.authorizationUrl,
+      identity,
+      cancel: (reason) => {
+        if (this.tests.delete(pending.state)) settle(new Error(reason));
+      },
+    };
   }
 
   // ---- the requests ------------------------------------------------------------------------
@@ -178,7 +244,7 @@ export class UpstreamInteractions implements Interactions {
     const r = this.request(details);
     const client = await ctx.client(r.clientId);
     const approval: Approval = { clientId: r.clientId, ...(client?.clientName ? { clientName: client.clientName } : {}), redirectHosts: [...new Set((client?.redirectUris ?? []).map((u) => new URL(u).host))], scopes: r.scopes, ...(r.resource ? { resource: r.resource } : {}), approvedAt: this.now() };
-    await this.d.sealed.put('authserver:Approval', r.clientId, JSON.stringify(approval));
+    await this.d.sealed.put(NS.approval, r.clientId, JSON.stringify(approval));
     return this.proceed(ctx, details);
   }
 
@@ -202,6 +268,9 @@ export class UpstreamInteractions implements Interactions {
 
   private async callback(ctx: InteractionContext): Promise<void> {
     const state = ctx.url.searchParams.get('state') ?? '';
+    const test = this.tests.get(state);
+    this.tests.delete(state); // single use too
+    if (test) return this.tested(ctx, test.value);
     const login = this.logins.get(state);
     this.logins.delete(state); // single use, whatever happens next
     if (!login) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This answer of the identity provider does not belong to a sign-in under way (or came too late). Start again from your MCP client.'));
@@ -214,9 +283,9 @@ export class UpstreamInteractions implements Interactions {
       try {
         const who = await this.d.upstream.finish(pending, code);
         const account: Account = { sub: who.subject, ...(who.name ? { name: who.name } : {}), ...(who.email ? { email: who.email } : {}), claims: who.claims, upstream: this.d.settings.upstream.name, lastLogin: this.now() };
-        await this.d.sealed.put('authserver:Account', who.subject, JSON.stringify(account));
+        await this.d.sealed.put(NS.account, who.subject, JSON.stringify(account));
         // The upstream's tokens, sealed: they go toward the MCP server later (or not, by the settings).
-        await this.d.sealed.put('authserver:Upstream', who.subject, JSON.stringify({ tokens: who.tokens, at: this.now() }));
+        await this.d.sealed.put(NS.upstream, who.subject, JSON.stringify({ tokens: who.tokens, at: this.now() }));
         result = { accountId: who.subject };
       } catch (err) {
         result = { error: (err as Error).message };
@@ -224,6 +293,27 @@ export class UpstreamInteractions implements Interactions {
     }
     this.results.set(uid, { value: result, at: this.now() });
     seeOther(ctx.res, `${AUTH_SERVER_PATHS.interaction}/${uid}/done`);
+  }
+
+  /** The upstream's answer to a test: checked as a real one is, then dropped with its tokens. */
+  private async tested(ctx: InteractionContext, t: { pending: PendingUpstreamLogin; answered: () => void; settle: (r: TestedIdentity | Error) => void }): Promise<void> {
+    const provider = this.d.settings.upstream.name;
+    const error = ctx.url.searchParams.get('error');
+    const code = ctx.url.searchParams.get('code');
+    t.answered();
+    let outcome: TestedIdentity | Error;
+    if (error || !code) outcome = new Error(error === 'access_denied' ? 'You declined at the identity provider.' : `The identity provider answered ${error ?? 'without a code'}.`);
+    else {
+      try {
+        const { tokens: _dropped, ...who } = await this.d.upstream.finish(t.pending, code);
+        outcome = who;
+      } catch (err) {
+        outcome = err as Error;
+      }
+    }
+    t.settle(outcome);
+    if (outcome instanceof Error) return sendPage(ctx.res, 200, messagePage('Provider test failed', `${provider} did not sign you in: ${outcome.message} Gatehouse shows the details.`));
+    sendPage(ctx.res, 200, messagePage('Provider test finished', `${provider} signed you in as ${outcome.name ?? outcome.subject}. Go back to Gatehouse to see the identity and claims it resolved. No program was given a token.`));
   }
 
   private async done(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
@@ -247,5 +337,10 @@ export class UpstreamInteractions implements Interactions {
   private sweep(): void {
     const cutoff = this.now() - PENDING_TTL_MS;
     for (const m of [this.consents, this.logins, this.results] as Map<string, Pending<unknown>>[]) for (const [k, v] of m) if (v.at < cutoff) m.delete(k);
+    for (const [k, v] of this.tests) {
+      if (v.at >= cutoff) continue;
+      this.tests.delete(k);
+      v.value.settle(new Error('The test sign-in took too long.'));
+    }
   }
 }
