@@ -220,6 +220,8 @@ export const AuthServerViewSchema = z.object({
   issuer: z.string().nullable(),
   upstream: z.object({ name: z.string(), type: z.enum(['oidc', 'oauth2']), url: z.string() }).nullable(),
   audiences: z.array(z.string()),
+  /** The audiences by server: each server's addresses (the first is the one its clients are given). */
+  servers: z.array(z.object({ name: z.string(), urls: z.array(z.string()) })),
   /** The first signs; a retired one (retiredAt) is still published until the tokens it signed have expired. */
   signingKeys: z.array(z.object({ kid: z.string(), alg: z.string(), origin: z.enum(['own', 'settings']), createdAt: z.number().nullable(), retiredAt: z.number().nullable() })),
   lifespans: z.object({ accessTokenMs: z.number(), refreshTokenMs: z.number(), authCodeMs: z.number() }).nullable(),

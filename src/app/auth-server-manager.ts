@@ -33,6 +33,8 @@ export interface AuthServerView {
   upstream: { name: string; type: 'oidc' | 'oauth2'; url: string } | null;
   /** The servers whose tokens it issues: those whose callers' tokens must come from its issuer. */
   audiences: string[];
+  /** The same, by server: each server's addresses (the first is the one clients are given). */
+  servers: { name: string; urls: string[] }[];
   /** The first signs; a retired one is still published until the tokens it signed have expired. */
   signingKeys: { kid: string; alg: string; origin: 'own' | 'settings'; createdAt: number | null; retiredAt: number | null }[];
   lifespans: { accessTokenMs: number; refreshTokenMs: number; authCodeMs: number } | null;
@@ -46,6 +48,8 @@ export interface AuthServerManagerDeps {
   sealed: SealedStore;
   secrets: () => SecretsProvider;
   auth: AuthManager;
+  /** This Gatehouse's data directory, hashed: names its own keys in the keychain (the keychain is the user's, shared by every GATEHOUSE_HOME). */
+  instanceId: string;
   /** Opens the system browser (the provider test's sign-in), the URL as one argument. */
   openUrl: (url: string) => Promise<void>;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -245,7 +249,7 @@ export class AuthServerManager {
   }
 
   private ring(): KeyRing {
-    return new KeyRing('default', { keychain: this.d.keychain, secrets: this.d.secrets });
+    return new KeyRing(this.d.instanceId, { keychain: this.d.keychain, secrets: this.d.secrets });
   }
 
   private adapterDeps() {
@@ -343,13 +347,18 @@ export class AuthServerManager {
 
   /** The URLs of the servers whose OIDC settings name this issuer: the resources its tokens may be for. */
   audiences(issuer = this.running?.settings.issuer): string[] {
+    return [...this.servers(issuer).flatMap((s) => s.urls), ...(issuer ? (this.running?.settings.allowedAudiences ?? []) : [])];
+  }
+
+  /** The servers whose OIDC settings name this issuer, each with its URLs (every spelling of its address). */
+  private servers(issuer = this.running?.settings.issuer): { name: string; urls: string[] }[] {
     if (!issuer) return [];
-    const out: string[] = [];
+    const out: { name: string; urls: string[] }[] = [];
     for (const s of this.d.store.servers.list()) {
       const st = this.d.auth.state(s.name);
-      if (st && !('failure' in st) && st.config.issuer === issuer) out.push(...st.resourceUrls);
+      if (st && !('failure' in st) && st.config.issuer === issuer) out.push({ name: s.name, urls: st.resourceUrls });
     }
-    return [...out, ...(this.running?.settings.allowedAudiences ?? [])];
+    return out;
   }
 
   view(): AuthServerView {
@@ -362,6 +371,7 @@ export class AuthServerManager {
       issuer: r?.settings.issuer ?? null,
       upstream: u ? { name: u.name, type: u.type, url: u.type === 'oidc' ? u.issuerUrl : u.authorizationEndpoint } : null,
       audiences: this.audiences(),
+      servers: this.servers(),
       signingKeys: r?.keys ?? [],
       lifespans: r?.settings.lifespans ?? null,
       problem: this.problem,
@@ -447,7 +457,7 @@ export class AuthServerManager {
       // A secret the settings name must be there now, not at the first sign-in.
       const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
       const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
-      interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login });
+      interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login, onChange: () => this.emit('view') });
     }
     const its = interactions;
     const adapterDeps = this.adapterDeps();

@@ -203,6 +203,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       sealed,
       secrets: () => secrets,
       auth: manager.auth,
+      instanceId,
       openUrl,
       log: (level, message) => logs.write({ server: '-', source: 'core', level, message, fields: null }),
     });

@@ -55,6 +55,8 @@ export interface UpstreamInteractionsDeps {
   settings: AuthServerSettings;
   upstream: UpstreamLogin;
   sealed: SealedStore;
+  /** A client was allowed or a user signed in (the app's lists follow). */
+  onChange?: () => void;
   now?: () => number;
 }
 
@@ -245,6 +247,7 @@ export class UpstreamInteractions implements Interactions {
     const client = await ctx.client(r.clientId);
     const approval: Approval = { clientId: r.clientId, ...(client?.clientName ? { clientName: client.clientName } : {}), redirectHosts: [...new Set((client?.redirectUris ?? []).map((u) => new URL(u).host))], scopes: r.scopes, ...(r.resource ? { resource: r.resource } : {}), approvedAt: this.now() };
     await this.d.sealed.put(NS.approval, r.clientId, JSON.stringify(approval));
+    this.d.onChange?.();
     return this.proceed(ctx, details);
   }
 
@@ -287,6 +290,7 @@ export class UpstreamInteractions implements Interactions {
         // The upstream's tokens, sealed: they go toward the MCP server later (or not, by the settings).
         await this.d.sealed.put(NS.upstream, who.subject, JSON.stringify({ tokens: who.tokens, at: this.now() }));
         result = { accountId: who.subject };
+        this.d.onChange?.();
       } catch (err) {
         result = { error: (err as Error).message };
       }
@@ -331,6 +335,7 @@ export class UpstreamInteractions implements Interactions {
     if (oidc.length) grant.addOIDCScope(oidc.join(' '));
     if (r.resource) grant.addResourceScope(r.resource, r.scopes.join(' '));
     const grantId = await grant.save();
+    this.d.onChange?.();
     return ctx.finish({ login: { accountId }, consent: { grantId } });
   }
 
