@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { IdpProfileView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { DataTable, Notice, useNotice } from '../ui.js';
+import { AuthServerSection } from './auth-server-section.js';
 
 const EXAMPLE = `apiVersion: v1
 kind: ConfigMap
@@ -18,6 +19,7 @@ data:
 /**
  * Shared identity-provider profiles (ToolHive's shared OIDC configuration): written once, used by many
  * servers. Added from a ToolHive ConfigMap manifest or the profile's JSON, exactly as the cluster has it.
+ * Below them, the embedded authorization server (its own section).
  */
 export function IdentityPage() {
   const [profiles, setProfiles] = useState<IdpProfileView[]>();
@@ -101,6 +103,7 @@ export function IdentityPage() {
           </tbody>
         </DataTable>
       )}
+      <AuthServerSection />
     </section>
   );
 }
