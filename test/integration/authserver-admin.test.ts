@@ -258,6 +258,31 @@ upstreamProviders:
     expect(await replay.text()).toContain('Sign-in expired');
   });
 
+  it('tests the provider from the command line too: the URL on stderr, the identity and the Cedar principal on stdout', async () => {
+    systemBrowser = async (url) => {
+      const p = await browser.newPage();
+      try {
+        await p.goto(url);
+        await p.locator('input[name="login"]').fill('carol');
+        await p.locator('input[name="password"]').fill('any');
+        await p.locator('button[type="submit"]').click();
+        await p.locator('form').first().waitFor();
+        await p.locator('button[type="submit"]').first().click();
+        await p.getByRole('heading', { level: 1, name: 'Provider test finished' }).waitFor({ timeout: 15_000 });
+      } finally {
+        await p.close();
+      }
+    };
+    const cli = await runCli(t.home, ['authserver', 'test']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain(`${upstream.issuer}/`);
+    expect(cli.stdout).toContain('corp identified: carol');
+    expect(cli.stdout).toContain('Cedar sees principal Client::"carol"');
+    expect(cli.stdout).toMatch(/claim_sub = "carol"\n/);
+    expect(cli.stdout).toMatch(/claim_jti = .*\(differs per token\)/);
+    expect((await t.api.authServerUsers()).map((u) => u.subject)).toEqual(['alice']);
+  });
+
   it('a test nobody finishes can be cancelled; its state is then no way in either', async () => {
     let url = '';
     systemBrowser = async (u) => {
