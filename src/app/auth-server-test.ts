@@ -78,6 +78,7 @@ export function tokenPreview(who: TestedIdentity, settings: AuthServerSettings, 
 export class ProviderTest {
   private current: ProviderTestView = IDLE;
   private running: { test: UpstreamTest; done: Promise<ProviderTestView>; timer: NodeJS.Timeout } | undefined;
+  private starting: Promise<ProviderTestView> | undefined;
   private readonly now: () => number;
 
   constructor(private readonly d: ProviderTestDeps) {
@@ -88,8 +89,14 @@ export class ProviderTest {
     return this.current;
   }
 
-  async start(target: ProviderTestTarget): Promise<ProviderTestView> {
-    if (this.running) return this.current;
+  start(target: ProviderTestTarget): Promise<ProviderTestView> {
+    if (this.running) return Promise.resolve(this.current);
+    // Two clicks at once start one test.
+    this.starting ??= this.begin(target).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async begin(target: ProviderTestTarget): Promise<ProviderTestView> {
     const upstream = target.settings.upstream.name;
     let test: UpstreamTest;
     try {
