@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { goDurationMs } from '../common/index.js';
+import { goDurationMs, isLoopbackUrl } from '../common/index.js';
 
 /**
  * The embedded authorization server's settings, exactly as ToolHive takes them, in both of its
@@ -223,15 +223,6 @@ const SettingsSchema = z
   .strict();
 
 // ---- checks the schema cannot express, and the normalized shape ---------------------------------
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-const isLoopbackUrl = (raw: string) => {
-  try {
-    return LOOPBACK.has(new URL(raw).hostname);
-  } catch {
-    return false;
-  }
-};
 
 function secured(what: string, raw: string, insecureAllowHttp: boolean): string {
   const u = new URL(raw);

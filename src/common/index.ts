@@ -6,3 +6,4 @@ export { addressScope, type AddressScope } from './ip-address.js';
 export { openInBrowser } from './open-in-browser.js';
 export { escapeHtml, messagePage } from './html-page.js';
 export { goDurationMs } from './go-duration.js';
+export { isLoopbackUrl } from './loopback-url.js';
