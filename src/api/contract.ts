@@ -21,6 +21,8 @@ export const RunRequestSchema = z
     secrets: z.array(z.object({ name: z.string().min(1).max(128), target: z.string().min(1).max(128) }).strict()).optional(),
     /** ToolHive's oidcConfig shape, validated by the core. */
     auth: z.unknown().optional(),
+    /** Token exchange toward the server: ToolHive's tokenExchange (or token_exchange_config), validated by the core. */
+    tokenExchange: z.unknown().optional(),
     /** ToolHive's authz-config (validated by the core): saved as a policy set named after the server. */
     authzConfig: z.unknown().optional(),
     /** Or attach an existing policy set by name. */
@@ -40,6 +42,20 @@ export type RunRequestBody = z.infer<typeof RunRequestSchema>;
 
 export const ServerStatusSchema = z.enum(['starting', 'running', 'unhealthy', 'needs-sign-in', 'auth-retrying', 'stopping', 'stopped', 'error', 'unknown']);
 const SecretRefSchema = z.object({ name: z.string(), target: z.string() });
+
+/** A server's token exchange (RFC 8693) settings as the core holds them: names of secrets, never values. */
+export const TokenExchangeViewSchema = z.object({
+  tokenUrl: z.string(),
+  clientId: z.string().nullable(),
+  clientSecretName: z.string().nullable(),
+  audience: z.string().nullable(),
+  scopes: z.array(z.string()),
+  subjectTokenType: z.string(),
+  /** The header the exchanged token goes in toward the server (lower case; `authorization` unless configured). */
+  headerName: z.string(),
+  subjectProviderName: z.string().nullable(),
+});
+export type TokenExchangeView = z.infer<typeof TokenExchangeViewSchema>;
 
 export const ServerViewSchema = z.object({
   name: z.string(),
@@ -63,6 +79,8 @@ export const ServerViewSchema = z.object({
   auth: z.unknown(),
   /** The Cedar policy set that authorizes the server's requests (null: no authorization). */
   policySet: z.string().nullable(),
+  /** Token exchange toward the server (null: none; absent from older cores). */
+  tokenExchange: TokenExchangeViewSchema.nullable().optional(),
   containerId: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -5,6 +5,7 @@ import type { ClientManager } from '../app/client-manager.js';
 import type { ServerManager } from '../app/server-manager.js';
 import type { SignIns } from '../app/sign-ins.js';
 import type { AuthServerManager } from '../app/auth-server-manager.js';
+import { tokenExchangeViewOf, type TokenExchangeManager } from '../app/token-exchange-manager.js';
 import type { LogSink } from '../logs/index.js';
 import { assertValidSecretName, type SecretsProvider } from '../secrets/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
@@ -21,6 +22,7 @@ export interface ApiDeps {
   secrets: () => SecretsProvider;
   signIns: SignIns;
   authServer: AuthServerManager;
+  tokenExchange: TokenExchangeManager;
   shutdown: () => void;
 }
 
@@ -55,6 +57,7 @@ export function serverView(m: ServerManager, s: ServerRecord): ServerView {
     secrets: s.secrets,
     auth: s.auth,
     policySet: s.policySet,
+    tokenExchange: tokenExchangeViewOf(s.tokenExchange),
     containerId: s.containerId,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -107,6 +110,12 @@ export function createHandlers(deps: ApiDeps): Handlers {
     restart: async ({ name }) => view(await manager.restart(name)),
     rename: async ({ name, newName }) => view(await manager.rename(name, newName)),
     setAuth: async ({ name, auth }) => view(await manager.setAuth(name, auth)),
+    tokenExchange: ({ name }) => deps.tokenExchange.view(name),
+    setTokenExchange: ({ name, settings }) => deps.tokenExchange.set(name, settings),
+    removeTokenExchange: ({ name }) => {
+      deps.tokenExchange.remove(name);
+      return { ok: true as const };
+    },
     attachPolicy: ({ name, policySet }) => {
       manager.get(name);
       manager.authz.attach(name, policySet);

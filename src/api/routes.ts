@@ -31,6 +31,7 @@ import {
   SecretViewSchema,
   ServerDetailSchema,
   ServerViewSchema,
+  TokenExchangeViewSchema,
   SignInViewSchema,
   CallerTokenSchema,
   AuthServerViewSchema,
@@ -83,6 +84,10 @@ export const routes = {
   restart: route({ method: 'POST', path: '/v1/servers/:name/restart', input: named, output: ServerViewSchema }),
   rename: route({ method: 'POST', path: '/v1/servers/:name/rename', input: RenameSchema, output: ServerViewSchema }),
   setAuth: route({ method: 'PUT', path: '/v1/servers/:name/auth', input: z.object({ name: NameSchema, auth: z.unknown() }).strict(), output: ServerViewSchema }),
+  /** Token exchange (RFC 8693) toward a server; takes effect when the server (re)starts. */
+  tokenExchange: route({ method: 'GET', path: '/v1/servers/:name/token-exchange', input: named, output: TokenExchangeViewSchema.nullable() }),
+  setTokenExchange: route({ method: 'PUT', path: '/v1/servers/:name/token-exchange', input: z.object({ name: NameSchema, settings: z.unknown() }).strict(), output: TokenExchangeViewSchema }),
+  removeTokenExchange: route({ method: 'DELETE', path: '/v1/servers/:name/token-exchange', input: named, output: OkSchema }),
   attachPolicy: route({ method: 'PUT', path: '/v1/servers/:name/policy', input: PolicyAttachSchema, output: ServerViewSchema }),
   /** A remote server's sign-in: its state; start one (answers once its URL is ready); wait for its end; cancel; sign out. */
   signInStatus: route({ method: 'GET', path: '/v1/servers/:name/sign-in', input: named, output: SignInViewSchema }),

@@ -11,6 +11,7 @@ import { OAuthTokenStore } from '../oauth/index.js';
 import { openInBrowser } from '../common/index.js';
 import { SignIns } from './sign-ins.js';
 import { AuthServerManager } from './auth-server-manager.js';
+import { TokenExchangeManager } from './token-exchange-manager.js';
 import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsProvider } from '../secrets/index.js';
 import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type RetentionPolicy, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
@@ -170,6 +171,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     });
 
     let authServer: AuthServerManager | undefined;
+    let tokenExchange: TokenExchangeManager | undefined;
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
@@ -183,8 +185,9 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       auditFile,
       onServersChanged: () => clients.syncAll(),
       tokens,
-      // Late-bound: the authorization server is made after the manager (it reads the manager's auth settings).
-      callerCredentials: (s) => authServer?.credentialsFor(s),
+      // Late-bound: the authorization server and token exchange are made after the manager (they read its auth settings).
+      callerCredentials: (s) => tokenExchange?.credentialsFor(s),
+      prepareTokenExchange: (s, input) => tokenExchange!.prepare(s, input),
     }, () => secrets);
 
     const openUrl = opts.openUrl ?? ((url: string) => openInBrowser(url));
@@ -206,6 +209,14 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       instanceId,
       openUrl,
       log: (level, message) => logs.write({ server: '-', source: 'core', level, message, fields: null }),
+    });
+
+    tokenExchange = new TokenExchangeManager({
+      store,
+      secrets: () => secrets,
+      auth: manager.auth,
+      upstreamCredentials: (s) => authServer?.credentialsFor(s),
+      log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 
     const token = randomBytes(32).toString('base64url');
@@ -241,6 +252,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       secrets: () => secrets,
       signIns,
       authServer,
+      tokenExchange,
       shutdown: () => void stop().then(() => opts.onShutdown?.()),
       },
       { rendererDir: opts.rendererDir ?? DEFAULT_RENDERER_DIR, checkResponses: opts.checkApiResponses === true },

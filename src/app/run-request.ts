@@ -17,6 +17,8 @@ export interface RunRequest {
   secrets?: SecretRef[];
   /** Authentication settings, ToolHive's oidcConfig shape (default: none, local mode). */
   auth?: unknown;
+  /** Token exchange toward the server (ToolHive's tokenExchange, or a RunConfig's token_exchange_config). */
+  tokenExchange?: unknown;
   /** ToolHive's authz-config: saved as a policy set named after the server (or `policySet`) and attached. */
   authzConfig?: unknown;
   /** Attach this existing policy set (or, with authzConfig, the name to save it under). */

@@ -42,6 +42,8 @@ export interface ManagerSettings {
   tokens: OAuthTokenStore;
   /** Per-caller credentials toward servers in containers (the embedded authorization server's upstream tokens). */
   callerCredentials?: (s: ServerRecord) => UpstreamCredentials | undefined;
+  /** Checks a new server's token exchange settings and gives their stored form (`undo` if the run fails). */
+  prepareTokenExchange?: (s: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown) => Promise<{ stored: unknown; undo: () => Promise<void> }>;
 }
 
 interface Live {
@@ -172,12 +174,18 @@ export class ServerManager {
     }
     const definition = await kind.define(req, name, taken);
     const transport = definition.fields.transport;
+    let tokenExchange: { stored: unknown; undo: () => Promise<void> } | undefined;
+    if (req.tokenExchange !== undefined && req.tokenExchange !== null) {
+      if (!this.settings.prepareTokenExchange) throw new BadRequestError('Token exchange is not available in this core.');
+      tokenExchange = await this.settings.prepareTokenExchange({ name, url: definition.fields.url, transport, auth: authConfig }, req.tokenExchange);
+    }
 
     // Bind the proxy first: a busy port is a clear error before anything is created.
     const proxy = this.newProxy(name, proxyPort, transport);
     try {
       await proxy.listen();
     } catch (err) {
+      await tokenExchange?.undo();
       if (err instanceof PortInUseError) throw new ConflictError(err.message);
       throw err;
     }
@@ -189,6 +197,7 @@ export class ServerManager {
         name,
         ...definition.fields,
         auth: authConfig,
+        ...(tokenExchange ? { tokenExchange: tokenExchange.stored } : {}),
         proxyPort,
         group: req.group ?? 'default',
         desiredState: 'running',
@@ -213,6 +222,7 @@ export class ServerManager {
       this.authz.drop(name);
       if (createdSet && policySet !== undefined) this.store.policies.delete(policySet);
       this.store.servers.delete(name);
+      await tokenExchange?.undo();
       await proxy.close();
       throw err;
     }

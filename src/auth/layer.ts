@@ -64,7 +64,8 @@ export function authenticationLayer(current: () => AuthState | { failure: string
       if (raw.length > 1) throw new AuthFailure('invalid_request', 'Send exactly one Authorization header.', 400);
       const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(raw[0]!);
       if (!m) throw new AuthFailure('invalid_request', 'The Authorization header must be "Bearer <token>".');
-      ctx.identity = { ...(await state.validator.validate(m[1]!)), local: false };
+      const token = m[1]!;
+      ctx.identity = { ...(await state.validator.validate(token)), local: false, presentedToken: () => token };
     } catch (err) {
       const f = err instanceof AuthFailure ? err : new AuthFailure('invalid_token', 'The access token is invalid.');
       if (f.status === 503) {

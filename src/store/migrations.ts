@@ -247,4 +247,12 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX authserver_index_expiry ON authserver_index (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 10,
+    name: 'token exchange (RFC 8693) toward a server: ToolHive\'s tokenExchange settings',
+    sql: `
+      -- NULL: no exchange. The operator's spelling with a keychain reference for the client secret, never its value.
+      ALTER TABLE servers ADD COLUMN token_exchange_json TEXT;
+    `,
+  },
 ];

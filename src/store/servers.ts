@@ -30,6 +30,8 @@ export interface ServerRecord {
    * settings (validated by src/app). Null for servers in containers.
    */
   remote: unknown;
+  /** Token exchange toward the server (ToolHive's tokenExchange settings, validated by src/oauth); null: none. */
+  tokenExchange: unknown;
   /** Name of the Cedar policy set attached to the server (undefined: no authorization configured). */
   policySet: string | null;
   volumes: string[];
@@ -60,6 +62,7 @@ interface Row {
   secrets_json: string;
   auth_json: string;
   remote_json: string | null;
+  token_exchange_json: string | null;
   policy_set: string | null;
   volumes_json: string;
   permission_profile: string;
@@ -89,6 +92,7 @@ function fromRow(r: Row): ServerRecord {
     secrets: JSON.parse(r.secrets_json) as SecretRef[],
     auth: JSON.parse(r.auth_json) as unknown,
     remote: r.remote_json === null ? null : (JSON.parse(r.remote_json) as unknown),
+    tokenExchange: r.token_exchange_json === null ? null : (JSON.parse(r.token_exchange_json) as unknown),
     policySet: r.policy_set,
     volumes: JSON.parse(r.volumes_json) as string[],
     permissionProfile: r.permission_profile,
@@ -108,10 +112,11 @@ function fromRow(r: Row): ServerRecord {
   };
 }
 
-export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth' | 'policySet' | 'remote'> & {
+export type NewServer = Omit<ServerRecord, 'createdAt' | 'updatedAt' | 'status' | 'statusDetail' | 'containerId' | 'auth' | 'policySet' | 'remote' | 'tokenExchange'> & {
   status?: ServerStatus;
   auth?: unknown;
   remote?: unknown;
+  tokenExchange?: unknown;
   policySet?: string | null;
 };
 
@@ -137,10 +142,10 @@ export class ServersRepository {
   insert(s: NewServer, now = new Date().toISOString()): ServerRecord {
     this.db
       .prepare(
-        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, remote_json, policy_set, volumes_json, permission_profile,
+        `INSERT INTO servers (name, image, url, transport, args_json, env_json, secrets_json, auth_json, remote_json, token_exchange_json, policy_set, volumes_json, permission_profile,
            profile_json, proxy_port, target_port, grp, memory_bytes, nano_cpus, network_setting, desired_state,
            status, status_detail, container_id, created_at, updated_at)
-         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @remote_json, @policy_set, @volumes_json, @permission_profile,
+         VALUES (@name, @image, @url, @transport, @args_json, @env_json, @secrets_json, @auth_json, @remote_json, @token_exchange_json, @policy_set, @volumes_json, @permission_profile,
            @profile_json, @proxy_port, @target_port, @grp, @memory_bytes, @nano_cpus, @network_setting, @desired_state,
            @status, NULL, NULL, @now, @now)`,
       )
@@ -154,6 +159,7 @@ export class ServersRepository {
         secrets_json: JSON.stringify(s.secrets),
         auth_json: JSON.stringify(s.auth ?? { type: 'none' }),
         remote_json: s.remote === undefined || s.remote === null ? null : JSON.stringify(s.remote),
+        token_exchange_json: s.tokenExchange === undefined || s.tokenExchange === null ? null : JSON.stringify(s.tokenExchange),
         policy_set: s.policySet ?? null,
         volumes_json: JSON.stringify(s.volumes),
         permission_profile: s.permissionProfile,
@@ -221,6 +227,11 @@ export class ServersRepository {
 
   setRemote(name: string, remote: unknown, now = new Date().toISOString()): void {
     this.db.prepare('UPDATE servers SET remote_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(remote), now, name);
+    this.changed(name);
+  }
+
+  setTokenExchange(name: string, settings: unknown, now = new Date().toISOString()): void {
+    this.db.prepare('UPDATE servers SET token_exchange_json = ?, updated_at = ? WHERE name = ?').run(settings === null ? null : JSON.stringify(settings), now, name);
     this.changed(name);
   }
 

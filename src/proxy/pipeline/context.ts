@@ -7,7 +7,11 @@ import type { ResponseTap } from './response-tap.js';
  * Who is calling, as authorization and audit see it: the identity of a validated token (src/auth), or,
  * in local mode (no authentication), the OS user, as ToolHive does.
  */
-export type CallerIdentity = Pick<Identity, 'subject' | 'name' | 'email' | 'groups' | 'scopes' | 'claims'> & { local: boolean };
+export type CallerIdentity = Pick<Identity, 'subject' | 'name' | 'email' | 'groups' | 'scopes' | 'claims'> & {
+  local: boolean;
+  /** The bearer token the caller presented (a function, so no serializer or log line ever prints it): token exchange sends it on. */
+  presentedToken?: () => string;
+};
 
 /** Everything the layers of a proxy learn about one HTTP request, computed once and shared. */
 export interface ProxyContext {

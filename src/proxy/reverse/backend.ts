@@ -60,7 +60,7 @@ export interface UpstreamCredentials {
    * The server answered 401 to what headers() gave. `first`: drop the token, a fresh one is tried once.
    * `again`: a fresh one was refused too: the sign-in is no good.
    */
-  refused(attempt: 'first' | 'again'): Promise<void>;
+  refused(attempt: 'first' | 'again', caller: CallerIdentity | undefined): Promise<void>;
   /** What the caller is told when a fresh credential was refused too. */
   refusedMessage(server: string): string;
   /**
@@ -68,6 +68,20 @@ export interface UpstreamCredentials {
    * them (the caller is told to retry after it); otherwise the refusal stands.
    */
   insufficientScope?(challenged: string[]): Promise<{ stepUp: boolean; message: string }>;
+}
+
+/**
+ * This caller's request cannot be sent on (a token service refused the caller's token, or Gatehouse's
+ * settings for it): a JSON-RPC error with this status and headers (a 401 carries a Bearer challenge).
+ */
+export class CredentialsRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly status: 401 | 403 | 502,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** No credentials can be had now: the caller gets a JSON-RPC error with 503 and Retry-After, never a 401. */
@@ -223,6 +237,7 @@ export class ReverseProxyBackend implements McpBackend {
             if (err instanceof CredentialsUnavailableError) {
               return failClosed(503, ErrorCodes.ServerUnavailable, err.message, { 'retry-after': String(err.retryAfterSeconds) });
             }
+            if (err instanceof CredentialsRefusedError) return failClosed(err.status, ErrorCodes.ServerUnavailable, err.message, err.headers);
             throw err;
           }
         }
@@ -257,7 +272,7 @@ export class ReverseProxyBackend implements McpBackend {
         if (status === 401 && credentials) {
           // The caller never sees the server's 401: a fresh token gets one more try, then "sign in".
           upRes.resume();
-          await credentials.refused(refusedOnce ? 'again' : 'first');
+          await credentials.refused(refusedOnce ? 'again' : 'first', ctx.identity);
           if (!refusedOnce) return send(path, true, hops);
           return failClosed(503, ErrorCodes.ServerUnavailable, credentials.refusedMessage(ctx.serverName), { 'retry-after': '10' });
         }

@@ -1,1 +1,1 @@
-export { CredentialsUnavailableError, ReverseProxyBackend, type RemoteTarget, type ReverseTarget, type UpstreamCredentials } from './backend.js';
+export { CredentialsRefusedError, CredentialsUnavailableError, ReverseProxyBackend, type RemoteTarget, type ReverseTarget, type UpstreamCredentials } from './backend.js';

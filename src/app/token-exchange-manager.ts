@@ -1,0 +1,230 @@
+import { bearerChallenge, resourceMetadataUrl } from '../auth/index.js';
+import { parseTokenExchangeSettings, storedTokenExchange, TokenExchangeError, TokenExchanger, TokenExchangeSettingsError, type TokenExchangeSettings } from '../oauth/index.js';
+import { CredentialsRefusedError, CredentialsUnavailableError, type UpstreamCredentials } from '../proxy/index.js';
+import type { SecretsProvider } from '../secrets/index.js';
+import type { ServerRecord, Store } from '../store/index.js';
+import type { AuthManager } from './auth-manager.js';
+import { BadRequestError, NotFoundError } from './errors.js';
+
+export interface TokenExchangeView {
+  tokenUrl: string;
+  clientId: string | null;
+  /** The keychain secret holding the client secret (its name, never its value). */
+  clientSecretName: string | null;
+  audience: string | null;
+  scopes: string[];
+  subjectTokenType: string;
+  headerName: string;
+  subjectProviderName: string | null;
+}
+
+export interface TokenExchangeManagerDeps {
+  store: Store;
+  secrets: () => SecretsProvider;
+  auth: AuthManager;
+  /** The embedded authorization server's credentials for a server (its users' upstream tokens), when it has them. */
+  upstreamCredentials: (s: ServerRecord) => UpstreamCredentials | undefined;
+  log(server: string, level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+/** The keychain name a runner file's client secret is moved to (the name says what it is for). */
+export function tokenExchangeSecretName(server: string): string {
+  return `${server}-token-exchange`;
+}
+
+/**
+ * Token exchange (RFC 8693) toward servers that have it (ToolHive's tokenExchange): the caller's
+ * token, or the user's upstream token, is exchanged at the token service and the result goes toward
+ * the MCP server; the caller's own token never does. Settings are stored in the operator's spelling
+ * with keychain references; they take effect when the server (re)starts, as its proxy is built then.
+ */
+export class TokenExchangeManager {
+  /** One exchanger (and so one cache) per server and settings. */
+  private readonly exchangers = new Map<string, { stored: string; exchanger: TokenExchanger }>();
+
+  constructor(private readonly d: TokenExchangeManagerDeps) {}
+
+  view(server: string): TokenExchangeView | null {
+    const s = this.settingsOf(this.record(server));
+    return s && !('broken' in s) ? viewOf(s) : null;
+  }
+
+  /** Checks the settings and that the server can carry them, moves a clear secret to the keychain, stores. */
+  async set(server: string, input: unknown): Promise<TokenExchangeView> {
+    const { stored } = await this.prepare(this.record(server), input);
+    this.d.store.servers.setTokenExchange(server, stored);
+    this.exchangers.delete(server);
+    return viewOf(parseTokenExchangeSettings(stored));
+  }
+
+  remove(server: string): void {
+    this.record(server);
+    this.d.store.servers.setTokenExchange(server, null);
+    this.exchangers.delete(server);
+  }
+
+  /**
+   * The stored form of settings for this server, after every check: a runner file's clear client
+   * secret is in the keychain by then (`undo` takes it out again if what follows fails).
+   */
+  async prepare(record: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown): Promise<{ stored: Record<string, unknown>; undo: () => Promise<void> }> {
+    let settings: TokenExchangeSettings;
+    try {
+      settings = parseTokenExchangeSettings(input);
+    } catch (err) {
+      if (err instanceof TokenExchangeSettingsError) throw new BadRequestError(err.message);
+      throw err;
+    }
+    this.assertCarries(record, settings);
+    let secretName: string | undefined;
+    if (settings.clientSecret && 'clear' in settings.clientSecret) {
+      secretName = tokenExchangeSecretName(record.name);
+      await this.d.secrets().set(secretName, settings.clientSecret.clear);
+    } else if (settings.clientSecret) {
+      const names = await this.d.secrets().list();
+      if (!settings.clientSecret.keychain.some((n) => names.includes(n))) {
+        throw new BadRequestError(`No secret named ${settings.clientSecret.keychain.join(' or ')} for the token exchange client. Add it with: gatehouse secret set ${settings.clientSecret.keychain[0]}`);
+      }
+    }
+    const moved = secretName;
+    return {
+      stored: storedTokenExchange(settings, secretName),
+      undo: async () => {
+        if (moved) await this.d.secrets().delete(moved).catch(() => false);
+      },
+    };
+  }
+
+  forget(server: string): void {
+    this.exchangers.delete(server);
+  }
+
+  /**
+   * What a server's proxy adds toward the MCP server for each caller: the exchanged token, in
+   * Authorization or the configured header. Undefined for servers without token exchange (the
+   * embedded authorization server's upstream tokens, if any, are used as they are).
+   */
+  credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
+    const settings = this.settingsOf(s);
+    if (!settings) return this.d.upstreamCredentials(s);
+    if ('broken' in settings) {
+      const refuse = async (): Promise<never> => {
+        throw new CredentialsRefusedError(`The token exchange settings of "${s.name}" cannot be read (${settings.broken}): set them again.`, 502);
+      };
+      return { headers: refuse, refused: async () => {}, refusedMessage: () => settings.broken };
+    }
+    const upstream = settings.subjectProviderName ? this.d.upstreamCredentials(s) : undefined;
+    const exchanger = this.exchangerFor(s.name, settings);
+    const subjectOf = async (caller: Parameters<UpstreamCredentials['headers']>[0]): Promise<string> => {
+      if (settings.subjectProviderName) {
+        if (!upstream) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your identity provider's token (${settings.subjectProviderName}), but it does not take the embedded authorization server's tokens.`, 502);
+        const h = await upstream.headers(caller);
+        const token = /^Bearer (.+)$/.exec(h['authorization'] ?? '')?.[1];
+        if (!token) throw new CredentialsRefusedError(`No token from ${settings.subjectProviderName} is held for you: sign in again from your MCP client.`, 401, this.challenge(s.name));
+        return token;
+      }
+      const token = caller?.presentedToken?.();
+      if (!token) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your access token for one of its own: send one (Authorization: Bearer).`, 401, this.challenge(s.name));
+      return token;
+    };
+    let lastSubject: string | undefined;
+    return {
+      headers: async (caller) => {
+        const subject = await subjectOf(caller);
+        lastSubject = subject;
+        try {
+          return { [settings.headerName]: `Bearer ${await exchanger.exchange(subject)}` };
+        } catch (err) {
+          if (!(err instanceof TokenExchangeError)) throw err;
+          this.d.log(s.name, err.failure === 'subject' ? 'info' : 'warn', `Token exchange: ${err.message}`);
+          if (err.failure === 'unavailable') throw new CredentialsUnavailableError(err.message, 10);
+          if (err.failure === 'subject') throw new CredentialsRefusedError(`${err.message} Sign in again from your MCP client.`, 401, this.challenge(s.name, 'invalid_token', 'The token service refused this token'));
+          throw new CredentialsRefusedError(err.message, 502);
+        }
+      },
+      refused: async (attempt, caller) => {
+        // The server refused the exchanged token: exchange again once; a second refusal is reported.
+        const subject = caller?.presentedToken?.() ?? lastSubject;
+        if (subject !== undefined) exchanger.forget(subject);
+        if (attempt === 'first') await upstream?.refused('first', caller);
+        else this.d.log(s.name, 'warn', `${s.name} refused a freshly exchanged token: check the token exchange audience and scopes.`);
+      },
+      refusedMessage: (server) => `The MCP server "${server}" refused the token Gatehouse exchanged for yours (the token exchange audience or scopes may not be what it expects).`,
+    };
+  }
+
+  /** The exchanger of this server's current settings: its cache lasts as long as they do. */
+  private exchangerFor(server: string, settings: TokenExchangeSettings): TokenExchanger {
+    const key = JSON.stringify(settings);
+    const have = this.exchangers.get(server);
+    if (have && have.stored === key) return have.exchanger;
+    const secret = settings.clientSecret;
+    const exchanger = new TokenExchanger(settings, {
+      clientSecret: async () => {
+        if (!secret || !('keychain' in secret)) return undefined;
+        const names = await this.d.secrets().list();
+        const found = secret.keychain.find((n) => names.includes(n));
+        if (found === undefined) throw new TokenExchangeError(`The token exchange client secret ${secret.keychain[0]} is not in the keychain: add it with gatehouse secret set ${secret.keychain[0]}.`, 'settings');
+        return this.d.secrets().get(found);
+      },
+    });
+    this.exchangers.set(server, { stored: key, exchanger });
+    return exchanger;
+  }
+
+  /** The Bearer challenge of this server's proxy, so an MCP client can sign in again from the 401. */
+  private challenge(server: string, error?: string, description?: string): Record<string, string> {
+    const st = this.d.auth.state(server);
+    if (!st || 'failure' in st || st.resourceUrls.length === 0) return {};
+    return { 'www-authenticate': bearerChallenge({ realm: st.config.issuer, resourceMetadata: resourceMetadataUrl(st.resourceUrls[0]!), scopes: st.config.scopes, ...(error ? { error } : {}), ...(description ? { description } : {}) }) };
+  }
+
+  /** Stored settings were checked when saved; if they no longer parse, requests are refused, never sent without. */
+  private settingsOf(s: ServerRecord): TokenExchangeSettings | { broken: string } | undefined {
+    if (s.tokenExchange === null || s.tokenExchange === undefined) return undefined;
+    try {
+      return parseTokenExchangeSettings(s.tokenExchange);
+    } catch (err) {
+      return { broken: (err as Error).message };
+    }
+  }
+
+  /** Token exchange needs a caller with a token and an HTTP hop toward the server to carry the result. */
+  private assertCarries(s: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, settings: TokenExchangeSettings): void {
+    if (s.url !== null) throw new BadRequestError(`Token exchange is for servers in containers; a remote server (${s.name}) gets its credentials from its own sign-in (--remote-auth-*).`);
+    if (s.transport === 'stdio') throw new BadRequestError(`${s.name} speaks stdio: there is no request header to carry an exchanged token. Token exchange needs a server with --transport streamable-http or sse.`);
+    const type = typeof s.auth === 'object' && s.auth !== null ? (s.auth as { type?: unknown }).type : 'none';
+    if (type === 'none' || type === undefined) throw new BadRequestError(`${s.name} takes callers without a token (local mode): token exchange needs a token to exchange. Set up authentication first (gatehouse auth set ${s.name} --oidc-issuer ...).`);
+    if (settings.subjectProviderName && type === 'kubernetes') throw new BadRequestError('subjectProviderName exchanges the embedded authorization server\'s upstream tokens; this server takes Kubernetes service-account tokens.');
+  }
+
+  private record(server: string): ServerRecord {
+    const r = this.d.store.servers.get(server);
+    if (!r) throw new NotFoundError(`No server named ${server}.`);
+    return r;
+  }
+}
+
+/** The view of stored settings (null: none, or settings that no longer read). */
+export function tokenExchangeViewOf(stored: unknown): TokenExchangeView | null {
+  if (stored === null || stored === undefined) return null;
+  try {
+    return viewOf(parseTokenExchangeSettings(stored));
+  } catch {
+    return null;
+  }
+}
+
+function viewOf(s: TokenExchangeSettings): TokenExchangeView {
+  const secret = s.clientSecret && 'keychain' in s.clientSecret ? s.clientSecret.keychain[0]! : null;
+  return {
+    tokenUrl: s.tokenUrl,
+    clientId: s.clientId ?? null,
+    clientSecretName: secret,
+    audience: s.audience ?? null,
+    scopes: s.scopes,
+    subjectTokenType: s.subjectTokenType,
+    headerName: s.headerName,
+    subjectProviderName: s.subjectProviderName ?? null,
+  };
+}
