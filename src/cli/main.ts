@@ -16,6 +16,7 @@ import { addClientCommands } from './client-commands.js';
 import { addAuthServerCommands } from './auth-server-commands.js';
 import { addPolicyCommands, isPolicyUsageError, loadPolicyFiles } from './policy-commands.js';
 import { registerBridgeCommand } from './bridge-command.js';
+import { addTokenExchangeOptions, tokenExchangeFromFlags, tokenExchangeText } from './token-exchange-flags.js';
 import { errorWords } from './hint-words.js';
 import { openInBrowser } from '../common/index.js';
 
@@ -215,7 +216,7 @@ export function buildProgram(): Command {
     .option('--authz-config <file>', "Cedar policies (ToolHive's authz-config, JSON or YAML): saved as a policy set named after the server")
     .option('--policy-set <name>', 'authorize with this saved policy set (with --authz-config: the name to save it under)')
     .option('--strict', "refuse an --authz-config Cedar's validator has findings about (by default they are printed as warnings and the file loads, as in ToolHive)");
-  addRemoteOptions(addAuthOptions(runCmd)).action(async (target: string, args: string[], o: Record<string, unknown>) => {
+  addTokenExchangeOptions(addRemoteOptions(addAuthOptions(runCmd))).action(async (target: string, args: string[], o: Record<string, unknown>) => {
       const { authConfigFromFlags } = await loadAuthFlags();
       const profile = String(o['permissionProfile']);
       const remote = remoteSettingsFromFlags(o);
@@ -246,6 +247,8 @@ export function buildProgram(): Command {
         else warnAboutPolicies(o['authzConfig'], config);
       }
       if (typeof o['policySet'] === 'string') body.policySet = o['policySet'];
+      const tokenExchange = await tokenExchangeFromFlags(o);
+      if (tokenExchange !== undefined) body.tokenExchange = tokenExchange;
       const s = await withCore((api) => api.run(body));
       if (s.status === 'needs-sign-in') {
         // As `thv run <url> --remote-auth` does: the sign-in follows at once (it can also wait: gatehouse login).
@@ -401,6 +404,27 @@ export function buildProgram(): Command {
       print(fmt(), v, () => signInWords(v));
       if (v.credential === 'oauth' && v.state !== 'signed-in') process.exitCode = ExitCode.failure;
     });
+
+  addTokenExchangeOptions(
+    auth
+      .command('token-exchange <server>')
+      .description("exchange callers' tokens (RFC 8693) for tokens the server accepts; applies when the server (re)starts")
+      .option('--none', 'stop exchanging: the server gets no token from Gatehouse'),
+  ).action(async (server: string, o: Record<string, unknown>) => {
+    if (o['none'] === true) {
+      await withCore((api) => api.removeTokenExchange({ name: server }));
+      print(fmt(), { ok: true }, () => `${server}: no token exchange. Restart it to apply: gatehouse restart ${server}`);
+      return;
+    }
+    const settings = await tokenExchangeFromFlags(o);
+    if (settings === undefined) {
+      const v = await withCore((api) => api.tokenExchange({ name: server }));
+      print(fmt(), v, () => (v ? tokenExchangeText(server, v) : `${server}: no token exchange. Set one with --token-exchange-url URL (or --token-exchange-config FILE).`));
+      return;
+    }
+    const v = await withCore((api) => api.setTokenExchange({ name: server, settings }));
+    print(fmt(), v, () => `${tokenExchangeText(server, v)}\nRestart it to apply: gatehouse restart ${server}`);
+  });
 
   auth
     .command('show <server>')

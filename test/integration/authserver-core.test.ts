@@ -18,24 +18,8 @@ import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-clien
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
+import { ECHO_HEADERS_SERVER } from '../support/echo-headers-server.js';
 
-/** An MCP server (Streamable HTTP, JSON answers) whose one tool says which Authorization header reached it. */
-const ECHO_AUTH_SERVER = `
-require('http').createServer((req, res) => {
-  let body = '';
-  req.on('data', (d) => (body += d));
-  req.on('end', () => {
-    if (req.method !== 'POST') return res.writeHead(405).end();
-    const m = JSON.parse(body);
-    if (m.id === undefined) return res.writeHead(202).end();
-    const answer = (result) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result })); };
-    if (m.method === 'initialize') return answer({ protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'echo-auth', version: '1' } });
-    if (m.method === 'tools/list') return answer({ tools: [{ name: 'authorization', inputSchema: { type: 'object' } }] });
-    if (m.method === 'tools/call') return answer({ content: [{ type: 'text', text: String(req.headers.authorization || 'none') }] });
-    answer({});
-  });
-}).listen(Number(process.env.MCP_PORT), '127.0.0.1');
-`;
 
 /**
  * The guide's embedded authorization server, set up with `gatehouse authserver set` from its YAML, and a
@@ -171,7 +155,7 @@ spec:
   });
 
   it('sends the upstream token toward the MCP server, never the token Gatehouse issued', async () => {
-    const echo = await t.api.run({ image: TEST_NODE_IMAGE, name: 'echo-auth', transport: 'streamable-http', args: ['-e', ECHO_AUTH_SERVER], auth: { type: 'inline', inline: { issuer } } });
+    const echo = await t.api.run({ image: TEST_NODE_IMAGE, name: 'echo-auth', transport: 'streamable-http', args: ['-e', ECHO_HEADERS_SERVER], auth: { type: 'inline', inline: { issuer } } });
     expect(echo.status).toBe('running');
     const cb = await loopbackListener();
     try {
