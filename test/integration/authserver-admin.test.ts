@@ -13,28 +13,13 @@ import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { removeTestContainers, requireDocker, TEST_NODE_IMAGE } from '../support/docker.js';
 import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
+import { ECHO_HEADERS_SERVER } from '../support/echo-headers-server.js';
+import { allowAndSignInUpstream } from '../support/idp-login.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
 import { apiError } from '../support/wait.js';
 
-/** An MCP server (Streamable HTTP, JSON answers) whose one tool says which Authorization header reached it. */
-const ECHO_AUTH_SERVER = `
-require('http').createServer((req, res) => {
-  let body = '';
-  req.on('data', (d) => (body += d));
-  req.on('end', () => {
-    if (req.method !== 'POST') return res.writeHead(405).end();
-    const m = JSON.parse(body);
-    if (m.id === undefined) return res.writeHead(202).end();
-    const answer = (result) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result })); };
-    if (m.method === 'initialize') return answer({ protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'echo-auth', version: '1' } });
-    if (m.method === 'tools/list') return answer({ tools: [{ name: 'authorization', inputSchema: { type: 'object' } }] });
-    if (m.method === 'tools/call') return answer({ content: [{ type: 'text', text: String(req.headers.authorization || 'none') }] });
-    answer({});
-  });
-}).listen(Number(process.env.MCP_PORT), '127.0.0.1');
-`;
 
 /**
  * Managing the embedded authorization server, against real parts: a core with its keychain, SQLite and
@@ -85,7 +70,7 @@ upstreamProviders:
       scopes: [openid, offline_access]
 `,
     });
-    server = await t.api.run({ image: TEST_NODE_IMAGE, name: 'echo-auth', transport: 'streamable-http', args: ['-e', ECHO_AUTH_SERVER], auth: { type: 'inline', inline: { issuer } } });
+    server = await t.api.run({ image: TEST_NODE_IMAGE, name: 'echo-auth', transport: 'streamable-http', args: ['-e', ECHO_HEADERS_SERVER], auth: { type: 'inline', inline: { issuer } } });
     expect(server.status).toBe('running');
   }, 120_000);
   afterAll(async () => {
@@ -95,22 +80,8 @@ upstreamProviders:
     await upstream?.stop();
   });
 
-  /** The user in the browser: Gatehouse's consent page when it asks (allowed), then the upstream's login as alice when it comes. */
-  const userAt = async (url: URL) => {
-    await page.goto(url.href);
-    if (((await page.getByRole('heading', { level: 1 }).textContent()) ?? '').startsWith('Allow')) {
-      consentShown.push(url.searchParams.get('client_id') ?? '');
-      await page.getByRole('button', { name: 'Allow' }).click();
-    }
-    await page.waitForLoadState();
-    if (await page.locator('input[name="login"]').count()) {
-      await page.locator('input[name="login"]').fill('alice');
-      await page.locator('input[name="password"]').fill('any');
-      await page.locator('button[type="submit"]').click();
-      await page.locator('form').first().waitFor();
-    }
-    if (!page.url().startsWith('http://127.0.0.1') || (await page.locator('form').count())) await page.locator('button[type="submit"]').first().click().catch(() => {});
-  };
+  /** The user in the browser: Gatehouse's consent page when it asks (allowed), then the upstream's login as alice. */
+  const userAt = (url: URL) => allowAndSignInUpstream(page, url, { login: 'alice', onConsent: (u) => consentShown.push(u.searchParams.get('client_id') ?? '') });
 
   const signIn = async (client: TestClientProvider): Promise<OAuthTokens> => {
     const cb = await loopbackListener();

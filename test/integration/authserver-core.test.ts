@@ -14,6 +14,7 @@ import { startTestCore, tempHome, type TestCore } from '../support/core-harness.
 import { removeTestContainers, requireDocker, TEST_IMAGE, TEST_NODE_IMAGE } from '../support/docker.js';
 import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
+import { allowAndSignInUpstream } from '../support/idp-login.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
@@ -110,18 +111,7 @@ spec:
   });
 
   /** The user in the browser: Gatehouse's consent page when it asks, then the upstream's pages when they come. */
-  const userAt = async (url: URL) => {
-    await page.goto(url.href);
-    if (((await page.getByRole('heading', { level: 1 }).textContent()) ?? '').startsWith('Allow')) await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
-    if (await page.locator('input[name="login"]').count()) {
-      await page.locator('input[name="login"]').fill('alice');
-      await page.locator('input[name="password"]').fill('any');
-      await page.locator('button[type="submit"]').click();
-      await page.locator('form').first().waitFor();
-    }
-    if (!page.url().startsWith('http://127.0.0.1') || (await page.locator('form').count())) await page.locator('button[type="submit"]').first().click().catch(() => {});
-  };
+  const userAt = (url: URL) => allowAndSignInUpstream(page, url, { login: 'alice' });
 
   it("signs an MCP client in through Gatehouse to the upstream and lets it call the server's tools", async () => {
     const cb = await loopbackListener();

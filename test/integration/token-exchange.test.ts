@@ -27,9 +27,9 @@ describe('token exchange toward a server in a container', () => {
   let echo: ServerView;
 
   const tokenFor = async (sub: string) => registerTestSecret(`caller token ${sub}`, (await idp.userToken({ sub, resource: echo.url })).accessToken);
-  const connect = async (token: string): Promise<Client> => {
+  const connect = async (token: string, extra: Record<string, string> = {}): Promise<Client> => {
     const client = new Client({ name: 'token-exchange-test', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(echo.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(echo.url), { requestInit: { headers: { ...extra, authorization: `Bearer ${token}` } } }));
     return client;
   };
   const headersSeen = async (client: Client) => JSON.parse(textOf(await client.callTool({ name: 'headers', arguments: {} }))) as { authorization: string | null; 'x-upstream-token': string | null };
@@ -162,10 +162,12 @@ describe('token exchange toward a server in a container', () => {
     expect(db.includes(Buffer.from(sts.client.clientSecret))).toBe(false);
     // Applies at the next start; then the caller's token stays with the proxy and the exchanged one goes in the custom header.
     await env.t.api.restart({ name: 'echo' });
-    const client = await connect(await tokenFor('grace'));
+    // The caller sends a header of that name too: it never reaches the server, only the exchanged token does.
+    const client = await connect(await tokenFor('grace'), { 'X-Upstream-Token': 'Bearer forged-by-caller' });
     try {
       const seen = await headersSeen(client);
       expect(seen.authorization).toBeNull();
+      expect(seen['x-upstream-token']).not.toContain('forged-by-caller');
       expect(decodeJwt(seen['x-upstream-token']!.slice(7))).toMatchObject({ sub: 'grace', iss: sts.issuer });
     } finally {
       await client.close();

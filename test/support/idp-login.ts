@@ -1,4 +1,4 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 /**
  * The user at the test identity provider's pages (oidc-provider's devInteractions) in a real browser:
@@ -26,4 +26,25 @@ export async function signInAtTestIdp(browser: Browser, url: string, opts: { log
   } finally {
     await page.close();
   }
+}
+
+/**
+ * The user in `page` signing in through Gatehouse's authorization server: its consent page when it asks
+ * (allowed; `onConsent` hears of it), then the test identity provider's login as `login` and its consent,
+ * whichever of them come.
+ */
+export async function allowAndSignInUpstream(page: Page, url: URL, opts: { login: string; onConsent?: (url: URL) => void }): Promise<void> {
+  await page.goto(url.href);
+  if (((await page.getByRole('heading', { level: 1 }).textContent()) ?? '').startsWith('Allow')) {
+    opts.onConsent?.(url);
+    await page.getByRole('button', { name: 'Allow' }).click();
+  }
+  await page.waitForLoadState();
+  if (await page.locator('input[name="login"]').count()) {
+    await page.locator('input[name="login"]').fill(opts.login);
+    await page.locator('input[name="password"]').fill('any');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('form').first().waitFor();
+  }
+  if (!page.url().startsWith('http://127.0.0.1') || (await page.locator('form').count())) await page.locator('button[type="submit"]').first().click().catch(() => {});
 }
