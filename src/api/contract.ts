@@ -178,6 +178,8 @@ const logFilterShape = {
   outcome: z.string().min(1).max(32).optional(),
   method: z.string().min(1).max(128).optional(),
   target: z.string().min(1).max(2048).optional(),
+  /** Audit events only: the event type, or a prefix ending in `*` (`oauth_*`: the steps of sign-ins at the authorization server). */
+  type: z.string().regex(/^[a-z_]{1,64}\*?$/, 'an event type such as mcp_tool_call, or a prefix ending in * such as oauth_*').optional(),
   sinceTs: id.optional(),
   untilTs: id.optional(),
 };

@@ -11,7 +11,9 @@ import {
   startAuthServerEngine,
   sweepExpired,
   UpstreamInteractions,
+  signInStep,
   type AdapterPayload,
+  type SignInStep,
   type AuthServerEngine,
   type AuthServerSettings,
 } from '../authserver/index.js';
@@ -53,6 +55,8 @@ export interface AuthServerManagerDeps {
   /** Opens the system browser (the provider test's sign-in), the URL as one argument. */
   openUrl: (url: string) => Promise<void>;
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** Each step of a sign-in, with the local server it is for (its URL was the resource): the audit log. */
+  onSignInStep?: (step: SignInStep, server: string | undefined, at: Date) => void;
 }
 
 /** A client the user allowed on the consent page, and how many grants it holds now. */
@@ -287,6 +291,7 @@ export class AuthServerManager {
       if (!approval && grants.length === 0) throw new NotFoundError(`No client ${clientId} was allowed here, or it holds no grant.`);
       r.interactions.revokeApproval(clientId);
       for (const g of grants) await r.engine.revokeGrant(String(g['jti']));
+      this.recordStep(signInStep({ kind: 'revocation', outcome: 'success', endpoint: `/v1/authserver/clients/${clientId}`, httpMethod: 'DELETE' }, { by: 'app', clientId, clientName: approval?.clientName, resource: approval?.resource, reason: `The client's approval and ${grants.length} grant(s) were revoked in Gatehouse.` }));
       this.d.log('info', `Revoked ${approval?.clientName ?? 'the client'} (${clientId}): its approval and ${grants.length} grant(s); it must sign in and be allowed again.`);
       this.emit('view');
       return { revoked: clientId, grants: grants.length, sessions: 0 };
@@ -320,10 +325,31 @@ export class AuthServerManager {
       for (const g of grants) await r.engine.revokeGrant(String(g['jti']));
       for (const x of sessions) await r.engine.endSession(String(x['jti']));
       r.interactions.forgetAccount(subject);
+      this.recordStep(signInStep({ kind: 'revocation', outcome: 'success', endpoint: `/v1/authserver/users/${subject}`, httpMethod: 'DELETE' }, { by: 'app', subject, subjectName: account?.name ?? account?.email, reason: `${grants.length} grant(s), ${sessions.length} session(s) and the upstream tokens were revoked in Gatehouse.` }));
       this.d.log('info', `Signed ${subject} out: ${grants.length} grant(s), ${sessions.length} session(s) and the upstream tokens kept for them are gone.`);
       this.emit('view');
       return { revoked: subject, grants: grants.length, sessions: sessions.length };
     });
+  }
+
+  /**
+   * A sign-in step goes to the audit log of the server it is for (by its URL, the resource), with the
+   * user's name when the upstream gave one. Never throws: the audit log never stops a sign-in.
+   */
+  private recordStep(step: SignInStep): void {
+    const sink = this.d.onSignInStep;
+    if (!sink) return;
+    const at = new Date();
+    const server = step.resource ? this.servers().find((x) => x.urls.includes(step.resource!))?.name : undefined;
+    const named = async (): Promise<SignInStep> => {
+      if (!step.subject || step.subjectName || !this.running) return step;
+      const a = await this.running.interactions.account(step.subject).catch(() => undefined);
+      const name = a?.name ?? a?.email;
+      return name ? { ...step, subjectName: name } : step;
+    };
+    void named()
+      .then((s) => sink(s, server, at))
+      .catch((err: unknown) => this.d.log('warn', `An audit event of the authorization server was dropped: ${(err as Error).message}`));
   }
 
   // ---- "Test this provider" -------------------------------------------------------------------
@@ -457,7 +483,7 @@ export class AuthServerManager {
       // A secret the settings name must be there now, not at the first sign-in.
       const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
       const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
-      interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login, onChange: () => this.emit('view') });
+      interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login, onChange: () => this.emit('view'), onStep: (step) => this.recordStep(step) });
     }
     const its = interactions;
     const adapterDeps = this.adapterDeps();
@@ -472,6 +498,7 @@ export class AuthServerManager {
       },
       interactions: its,
       port,
+      onStep: (step) => this.recordStep(step),
     });
     const sweep = setInterval(() => sweepExpired(adapterDeps), SWEEP_EVERY_MS);
     sweep.unref();

@@ -209,6 +209,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       instanceId,
       openUrl,
       log: (level, message) => logs.write({ server: '-', source: 'core', level, message, fields: null }),
+      onSignInStep: (step, server, at) => manager.recordSignIn(step, server, at),
     });
 
     tokenExchange = new TokenExchangeManager({

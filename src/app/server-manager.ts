@@ -7,7 +7,8 @@ import type { NetworkSetting, ServerRecord, ServerStatus, Store, TransportKind }
 import { AuthManager } from './auth-manager.js';
 import { AuthzManager, PolicyCheckError } from './authz-manager.js';
 import { authorizationLayer } from '../authz/index.js';
-import { auditLayer, defaultAuditConfig, type AuditConfig, type AuditFileWriter } from '../audit/index.js';
+import { auditLayer, buildSignInEvent, defaultAuditConfig, signInEventMessage, type AuditConfig, type AuditEvent, type AuditFileWriter } from '../audit/index.js';
+import type { SignInStep } from '../authserver/index.js';
 import type { Middleware } from '../proxy/index.js';
 import { DEFAULT_HEALTH_CHECK, HealthMonitor, type HealthCheckSettings } from './health-monitor.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
@@ -473,17 +474,30 @@ export class ServerManager {
       emit: (event) => {
         const what = [event.target?.method, event.target?.name].filter(Boolean).join(' ') || event.type;
         const reason = event.outcome === 'denied' && typeof event.metadata?.extra['authz_reason'] === 'string' ? ` (${event.metadata.extra['authz_reason']})` : '';
-        this.logs.write({
-          server: name,
-          source: 'audit',
-          level: event.outcome === 'denied' ? 'warn' : event.outcome === 'error' ? 'error' : 'info',
-          message: `${what} by ${event.subjects.user_id ?? event.subjects.user}: ${event.outcome}${reason}`,
-          fields: event as unknown as Record<string, unknown>,
-        });
-        this.settings.auditFile?.write(event);
+        this.writeAudit(name, event, `${what} by ${event.subjects.user_id ?? event.subjects.user}: ${event.outcome}${reason}`);
       },
       onError: (err) => this.coreLog(name, 'warn', `Audit event dropped: ${(err as Error).message}`),
     });
+  }
+
+  /**
+   * A step of a sign-in at the embedded authorization server, in the same log and file as the proxy's
+   * events: under the server it was for, or the core's own when it names none (a registration).
+   */
+  recordSignIn(step: SignInStep, server: string | undefined, at: Date = new Date()): void {
+    const event = buildSignInEvent({ config: this.settings.audit ?? defaultAuditConfig(), step, ...(server ? { serverName: server } : {}), now: at });
+    if (event) this.writeAudit(server ?? '-', event, signInEventMessage(step));
+  }
+
+  private writeAudit(server: string, event: AuditEvent, message: string): void {
+    this.logs.write({
+      server,
+      source: 'audit',
+      level: event.outcome === 'denied' ? 'warn' : event.outcome === 'error' ? 'error' : 'info',
+      message,
+      fields: event as unknown as Record<string, unknown>,
+    });
+    this.settings.auditFile?.write(event);
   }
 
   /** Changes who may call a server; applies to the running proxy at once, the container keeps running. */

@@ -6,6 +6,13 @@ import type { McpAuditType } from '../mcp/index.js';
 // Event vocabulary
 // ---------------------------------------------------------------------------------------------------
 
+/**
+ * Gatehouse's own: each step of a sign-in at the embedded authorization server (ToolHive's writes none).
+ * Same event format; an audit config's eventTypes / excludeEventTypes name them like any other type.
+ */
+export const AUTH_SERVER_EVENT_TYPES = ['oauth_client_registration', 'oauth_consent', 'oauth_upstream_login', 'oauth_authorization', 'oauth_token', 'oauth_revocation'] as const;
+export type AuthServerEventType = (typeof AUTH_SERVER_EVENT_TYPES)[number];
+
 /** ToolHive's event types: one per MCP method kind (the method table says which), plus HTTP-level ones. */
 export const AUDIT_EVENT_TYPES = [
   'mcp_initialize',
@@ -23,6 +30,7 @@ export const AUDIT_EVENT_TYPES = [
   'mcp_request',
   'http_request',
   'sse_connection',
+  ...AUTH_SERVER_EVENT_TYPES,
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Adapter } from './adapter.js';
 import type { KeyMaterial } from './keys.js';
 import type { AuthServerSettings } from './settings.js';
+import { requestOrigin, signInStep, type SignInStep, type SignInStepKind, type SignInStepListener } from './steps.js';
 
 /** ToolHive's endpoint paths (the RFC 8414 metadata names them; clients follow it). */
 export const AUTH_SERVER_PATHS = {
@@ -67,6 +68,8 @@ export interface AuthServerEngineOptions {
   interactions: Interactions;
   /** The port on 127.0.0.1 (the issuer's, for a loopback issuer). */
   port: number;
+  /** Each registration, authorization, token and revocation, as it ends (the audit log). */
+  onStep?: SignInStepListener;
 }
 
 export interface AuthServerEngine {
@@ -96,6 +99,95 @@ interface ProviderLike {
 }
 type ProviderCtor = new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
 type InvalidTargetCtor = new (description?: string) => Error;
+
+/** What oidc-provider's events carry that a step reads (never a token's value). */
+interface EventCtx {
+  req: http.IncomingMessage;
+  oidc?: {
+    route?: string;
+    params?: Record<string, unknown>;
+    session?: { accountId?: string };
+    entities?: {
+      Client?: { clientId: string; clientName?: string };
+      Grant?: { jti?: string; accountId?: string };
+      Account?: { accountId?: string };
+      AuthorizationCode?: { resource?: unknown; scope?: string; accountId?: string };
+      RefreshToken?: { resource?: unknown; scope?: string; accountId?: string };
+    };
+  };
+}
+interface OAuthErrorLike {
+  error?: string;
+  error_description?: string;
+  message?: string;
+}
+
+const STEP_OF_ROUTE: Record<string, { kind: SignInStepKind; endpoint: string; httpMethod: string }> = {
+  registration: { kind: 'client_registration', endpoint: AUTH_SERVER_PATHS.registration, httpMethod: 'POST' },
+  authorization: { kind: 'authorization', endpoint: AUTH_SERVER_PATHS.authorization, httpMethod: 'GET' },
+  token: { kind: 'token', endpoint: AUTH_SERVER_PATHS.token, httpMethod: 'POST' },
+  revocation: { kind: 'revocation', endpoint: AUTH_SERVER_PATHS.revocation, httpMethod: 'POST' },
+};
+
+/** Turns oidc-provider's events into sign-in steps: who, for which server, how it ended. */
+function reportSteps(provider: ProviderLike, emit: SignInStepListener): void {
+  const scopesOf = (v: unknown) => (typeof v === 'string' ? v.split(' ').filter(Boolean) : undefined);
+  const single = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+  const about = (ctx: EventCtx): Parameters<typeof signInStep>[1] => {
+    const e = ctx.oidc?.entities ?? {};
+    const p = ctx.oidc?.params ?? {};
+    const source = e.AuthorizationCode ?? e.RefreshToken;
+    return {
+      ...requestOrigin(ctx.req),
+      clientId: e.Client?.clientId ?? single(p['client_id']),
+      clientName: e.Client?.clientName,
+      subject: e.Grant?.accountId ?? e.Account?.accountId ?? source?.accountId ?? ctx.oidc?.session?.accountId,
+      resource: single(p['resource']) ?? single(source?.resource),
+      scopes: scopesOf(p['scope'] ?? source?.scope),
+      grantType: single(p['grant_type']),
+      grantId: e.Grant?.jti,
+    };
+  };
+  const route = (ctx: EventCtx, fallback: string) => STEP_OF_ROUTE[ctx.oidc?.route ?? fallback] ?? STEP_OF_ROUTE[fallback]!;
+  const safely = (f: () => SignInStep) => {
+    try {
+      emit(f());
+    } catch {
+      // an audit listener never breaks a sign-in
+    }
+  };
+  const failed = (fallback: string) => (ctx: unknown, err: unknown) =>
+    safely(() => {
+      const c = ctx as EventCtx;
+      const e = err as OAuthErrorLike;
+      const outcome = e.error === 'access_denied' ? 'denied' : e.error === undefined || e.error === 'server_error' ? 'error' : 'failure';
+      return signInStep({ ...route(c, fallback), outcome }, { ...about(c), error: e.error ?? 'server_error', reason: e.error_description ?? e.message });
+    });
+  const succeeded = (fallback: string, extra: (ctx: EventCtx, ...rest: unknown[]) => Parameters<typeof signInStep>[1] = () => ({})) => (ctx: unknown, ...rest: unknown[]) =>
+    safely(() => {
+      const c = ctx as EventCtx;
+      return signInStep({ ...route(c, fallback), outcome: 'success' }, { ...about(c), ...extra(c, ...rest) });
+    });
+  provider.on('registration_create.success', succeeded('registration', (_c, client) => ({ clientId: (client as { clientId: string }).clientId, clientName: (client as { clientName?: string }).clientName })));
+  provider.on('registration_create.error', failed('registration'));
+  provider.on('authorization.success', succeeded('authorization'));
+  provider.on('authorization.error', failed('authorization'));
+  provider.on('grant.success', succeeded('token'));
+  provider.on('grant.error', failed('token'));
+  // At the revocation endpoint, or a used refresh token presented again (the whole grant goes: RFC 9700 §4.14).
+  provider.on('grant.revoked', (ctx: unknown, grantId: unknown) =>
+    safely(() => {
+      const c = ctx as EventCtx;
+      const reuse = c.oidc?.route === 'token';
+      return signInStep(
+        { kind: 'revocation', outcome: 'success', endpoint: reuse ? AUTH_SERVER_PATHS.token : AUTH_SERVER_PATHS.revocation, httpMethod: 'POST' },
+        { ...about(c), grantId: typeof grantId === 'string' ? grantId : undefined, grantType: undefined, reason: reuse ? 'A used refresh token was presented again: the whole grant is revoked.' : 'The client revoked its token.' },
+      );
+    }),
+  );
+  provider.on('revocation.error', failed('revocation'));
+  provider.on('server_error', failed('token'));
+}
 
 /** Claims the engine itself sets in an access token; an account's claims never replace them. */
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
@@ -211,6 +303,7 @@ export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise
   const Provider = lib.default as unknown as ProviderCtor;
   const InvalidTarget = (lib.errors as unknown as { InvalidTarget: InvalidTargetCtor }).InvalidTarget;
   const provider = new Provider(o.settings.issuer, configuration(o, InvalidTarget));
+  if (o.onStep) reportSteps(provider, o.onStep);
   const handle = provider.callback();
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);

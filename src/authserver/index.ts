@@ -8,3 +8,4 @@ export { consentPage, PAGE_HEADERS } from './consent-page.js';
 export { accountClaims, UpstreamInteractions, type Account, type Approval, type TestedIdentity, type UpstreamInteractionsDeps, type UpstreamLogin, type UpstreamTest } from './interactions.js';
 export { OidcUpstreamClient, type PendingUpstreamLogin, type UpstreamIdentity } from './upstream-oidc.js';
 export { OAuth2UpstreamClient, pathValue } from './upstream-oauth2.js';
+export { requestOrigin, signInStep, type SignInStep, type SignInStepKind, type SignInStepListener } from './steps.js';

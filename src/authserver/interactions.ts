@@ -8,6 +8,7 @@ import { AUTH_SERVER_PATHS, type InteractionContext, type InteractionDetails, ty
 import type { AuthServerSettings } from './settings.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { PendingUpstreamLogin, UpstreamIdentity } from './upstream-oidc.js';
+import { requestOrigin, signInStep, type SignInStep, type SignInStepListener } from './steps.js';
 
 /** The upstream login, as the interactions need it (OidcUpstreamClient in production). */
 export interface UpstreamLogin {
@@ -57,7 +58,19 @@ export interface UpstreamInteractionsDeps {
   sealed: SealedStore;
   /** A client was allowed or a user signed in (the app's lists follow). */
   onChange?: () => void;
+  /** The user allowed or denied a client; the upstream signed them in, or did not (the audit log). */
+  onStep?: SignInStepListener;
   now?: () => number;
+}
+
+/** Who asked, for which server: what a consent or upstream login step says about the request. */
+interface AskedBy {
+  clientId: string;
+  /** The user, when a Gatehouse session already says who it is. */
+  subject?: string | undefined;
+  clientName?: string | undefined;
+  resource?: string | undefined;
+  scopes: string[];
 }
 
 interface Pending<T> {
@@ -90,7 +103,7 @@ const sameSecret = (a: string, b: string) => a.length === b.length && timingSafe
  */
 export class UpstreamInteractions implements Interactions {
   private readonly consents = new Map<string, Pending<string>>();
-  private readonly logins = new Map<string, Pending<{ uid: string; pending: PendingUpstreamLogin }>>();
+  private readonly logins = new Map<string, Pending<{ uid: string; pending: PendingUpstreamLogin; asked: AskedBy }>>();
   private readonly results = new Map<string, Pending<{ accountId: string } | { error: string }>>();
   private readonly refreshing = new Map<string, Promise<string>>();
   /** Tests of the upstream login, by their own single-use state: never an authorization's, never a way to a code. */
@@ -189,6 +202,19 @@ export class UpstreamInteractions implements Interactions {
     };
   }
 
+  private step(ctx: InteractionContext, kind: 'consent' | 'upstream_login', outcome: SignInStep['outcome'], asked: AskedBy, fields: { subject?: string; subjectName?: string; error?: string; reason?: string } = {}): void {
+    try {
+      this.d.onStep?.(
+        signInStep(
+          { kind, outcome, endpoint: kind === 'consent' ? AUTH_SERVER_PATHS.interaction : AUTH_SERVER_PATHS.callback, httpMethod: ctx.req.method ?? 'GET' },
+          { ...requestOrigin(ctx.req), clientId: asked.clientId, clientName: asked.clientName, subject: asked.subject, resource: asked.resource, scopes: asked.scopes, ...fields },
+        ),
+      );
+    } catch {
+      // an audit listener never breaks a sign-in
+    }
+  }
+
   // ---- the requests ------------------------------------------------------------------------
 
   async handle(ctx: InteractionContext): Promise<void> {
@@ -204,10 +230,10 @@ export class UpstreamInteractions implements Interactions {
     return sendPage(res, 405, messagePage('Not here', 'This address does not take that request.'));
   }
 
-  private request(details: InteractionDetails): { clientId: string; scopes: string[]; resource: string | undefined } {
+  private request(details: InteractionDetails): { clientId: string; scopes: string[]; resource: string | undefined; subject: string | undefined } {
     const scope = typeof details.params['scope'] === 'string' ? details.params['scope'] : '';
     const resource = typeof details.params['resource'] === 'string' ? details.params['resource'] : undefined;
-    return { clientId: String(details.params['client_id'] ?? ''), scopes: scope.split(' ').filter(Boolean), resource };
+    return { clientId: String(details.params['client_id'] ?? ''), scopes: scope.split(' ').filter(Boolean), resource, subject: details.session?.accountId };
   }
 
   /** Consent first, unless this client was allowed these scopes for this server before. */
@@ -216,7 +242,10 @@ export class UpstreamInteractions implements Interactions {
     const client = await ctx.client(r.clientId);
     if (!client) return sendPage(ctx.res, 400, messagePage('Unknown program', 'The program asking is not registered here any more.'));
     const approved = await this.approval(r.clientId);
-    if (approved && approved.resource === r.resource && r.scopes.every((s) => approved.scopes.includes(s))) return this.proceed(ctx, details);
+    if (approved && approved.resource === r.resource && r.scopes.every((s) => approved.scopes.includes(s))) {
+      this.step(ctx, 'consent', 'success', { ...r, clientName: client.clientName }, { reason: `Allowed on ${new Date(approved.approvedAt).toISOString()}; not asked again.` });
+      return this.proceed(ctx, details, { ...r, clientName: client.clientName });
+    }
     // One token per interaction: a reloaded page still submits.
     const csrf = this.consents.get(details.uid)?.value ?? randomBytes(24).toString('base64url');
     this.consents.set(details.uid, { value: csrf, at: this.now() });
@@ -242,21 +271,26 @@ export class UpstreamInteractions implements Interactions {
     const expected = this.consents.get(details.uid);
     this.consents.delete(details.uid);
     if (!expected || !sameSecret(form.get('csrf') ?? '', expected.value)) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This page is out of date. Start the sign-in again from your MCP client.'));
-    if (form.get('decision') !== 'allow') return ctx.finish({ error: 'access_denied', error_description: 'The user denied access.' });
     const r = this.request(details);
     const client = await ctx.client(r.clientId);
+    const asked: AskedBy = { ...r, clientName: client?.clientName };
+    if (form.get('decision') !== 'allow') {
+      this.step(ctx, 'consent', 'denied', asked, { error: 'access_denied', reason: 'The user denied access on the consent page.' });
+      return ctx.finish({ error: 'access_denied', error_description: 'The user denied access.' });
+    }
     const approval: Approval = { clientId: r.clientId, ...(client?.clientName ? { clientName: client.clientName } : {}), redirectHosts: [...new Set((client?.redirectUris ?? []).map((u) => new URL(u).host))], scopes: r.scopes, ...(r.resource ? { resource: r.resource } : {}), approvedAt: this.now() };
     await this.d.sealed.put(NS.approval, r.clientId, JSON.stringify(approval));
     this.d.onChange?.();
-    return this.proceed(ctx, details);
+    this.step(ctx, 'consent', 'success', asked, { reason: 'Allowed on the consent page.' });
+    return this.proceed(ctx, details, asked);
   }
 
   /** Approved: an account already signed in gets the grant; otherwise, to the upstream (303 after the POST). */
-  private async proceed(ctx: InteractionContext, details: InteractionDetails): Promise<void> {
+  private async proceed(ctx: InteractionContext, details: InteractionDetails, asked: AskedBy): Promise<void> {
     const signedIn = details.session?.accountId;
     if (signedIn && details.prompt.name === 'consent') return this.grant(ctx, details, signedIn);
     const pending = await this.d.upstream.begin(this.redirectUri());
-    this.logins.set(pending.state, { value: { uid: details.uid, pending }, at: this.now() });
+    this.logins.set(pending.state, { value: { uid: details.uid, pending, asked }, at: this.now() });
     seeOther(ctx.res, pending.authorizationUrl);
   }
 
@@ -276,13 +310,19 @@ export class UpstreamInteractions implements Interactions {
     if (test) return this.tested(ctx, test.value);
     const login = this.logins.get(state);
     this.logins.delete(state); // single use, whatever happens next
-    if (!login) return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This answer of the identity provider does not belong to a sign-in under way (or came too late). Start again from your MCP client.'));
-    const { uid, pending } = login.value;
+    if (!login) {
+      // No sign-in under way has this state: a late, replayed or forged answer (checklist row B18).
+      this.step(ctx, 'upstream_login', 'failure', { clientId: '', scopes: [] }, { error: 'invalid_request', reason: state ? 'An answer with a state no sign-in under way has (late, replayed or forged).' : 'An answer without a state.' });
+      return sendPage(ctx.res, 400, messagePage('Sign-in expired', 'This answer of the identity provider does not belong to a sign-in under way (or came too late). Start again from your MCP client.'));
+    }
+    const { uid, pending, asked } = login.value;
     const error = ctx.url.searchParams.get('error');
     const code = ctx.url.searchParams.get('code');
     let result: { accountId: string } | { error: string };
-    if (error || !code) result = { error: error === 'access_denied' ? 'You declined at the identity provider.' : `The identity provider answered ${error ?? 'without a code'}.` };
-    else {
+    if (error || !code) {
+      result = { error: error === 'access_denied' ? 'You declined at the identity provider.' : `The identity provider answered ${error ?? 'without a code'}.` };
+      this.step(ctx, 'upstream_login', error === 'access_denied' ? 'denied' : 'failure', asked, { error: error ?? 'invalid_request', reason: result.error });
+    } else {
       try {
         const who = await this.d.upstream.finish(pending, code);
         const account: Account = { sub: who.subject, ...(who.name ? { name: who.name } : {}), ...(who.email ? { email: who.email } : {}), claims: who.claims, upstream: this.d.settings.upstream.name, lastLogin: this.now() };
@@ -291,8 +331,10 @@ export class UpstreamInteractions implements Interactions {
         await this.d.sealed.put(NS.upstream, who.subject, JSON.stringify({ tokens: who.tokens, at: this.now() }));
         result = { accountId: who.subject };
         this.d.onChange?.();
+        this.step(ctx, 'upstream_login', 'success', asked, { subject: who.subject, subjectName: who.name ?? who.email });
       } catch (err) {
         result = { error: (err as Error).message };
+        this.step(ctx, 'upstream_login', 'failure', asked, { error: 'access_denied', reason: result.error });
       }
     }
     this.results.set(uid, { value: result, at: this.now() });

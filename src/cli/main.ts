@@ -362,18 +362,20 @@ export function buildProgram(): Command {
     });
 
   program
-    .command('logs <name>')
-    .description("show a server's logs (container output; --proxy for the proxy's)")
+    .command('logs [name]')
+    .description("show a server's logs (container output; --proxy for the proxy's); without a name, every server's and Gatehouse's own")
     .option('-f, --follow', 'keep printing new lines')
     .option('--proxy', "the proxy's log instead of the container's")
     .option('--audit', "the audit events (ToolHive's format: who called what, and the decision)")
     .option('--all', 'container, proxy, audit and core lines together')
+    .option('--sign-ins', 'the steps of sign-ins at the embedded authorization server (registration, consent, upstream login, code, token, revocation)')
     .option('--search <text>', 'full-text search')
     .option('-n, --tail <n>', 'how many lines', (v) => parsePort(v), 200)
-    .action(async (name: string, o: { follow?: boolean; proxy?: boolean; audit?: boolean; all?: boolean; search?: string; tail: number }) => {
+    .action(async (name: string | undefined, o: { follow?: boolean; proxy?: boolean; audit?: boolean; all?: boolean; signIns?: boolean; search?: string; tail: number }) => {
       const api = await connectCore();
-      const sources: LogLine['source'][] | undefined = o.all ? undefined : o.proxy ? ['proxy'] : o.audit ? ['audit'] : ['container', 'core'];
-      const lines = await api.logs({ server: name, sources, search: o.search, limit: o.tail });
+      const sources: LogLine['source'][] | undefined = o.signIns ? ['audit'] : o.all ? undefined : o.proxy ? ['proxy'] : o.audit ? ['audit'] : ['container', 'core'];
+      const filter = { server: name, sources, search: o.search, ...(o.signIns ? { type: 'oauth_*' } : {}) };
+      const lines = await api.logs({ ...filter, limit: o.tail });
       if (!o.follow) {
         print(fmt(), lines, () => lines.map(logLine).join('\n'));
         return;
@@ -382,7 +384,7 @@ export function buildProgram(): Command {
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
       await api
-        .follow('followLogs', { server: name, sources, limit: 10_000, afterId: lines.at(-1)?.id ?? 0 }, (l) => process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n'), ac.signal)
+        .follow('followLogs', { ...filter, limit: 10_000, afterId: lines.at(-1)?.id ?? 0 }, (l) => process.stdout.write((fmt() === 'json' ? JSON.stringify(l) : logLine(l)) + '\n'), ac.signal)
         .catch((err: unknown) => {
           if (!ac.signal.aborted) throw err;
         });

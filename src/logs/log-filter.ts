@@ -11,9 +11,10 @@ export function matchesLogFilter(e: LogEntry, q: LogQuery): boolean {
   if (q.levels?.length && !q.levels.includes(e.level)) return false;
   if (q.sinceTs !== undefined && e.ts < q.sinceTs) return false;
   if (q.untilTs !== undefined && e.ts > q.untilTs) return false;
-  if (q.outcome !== undefined || q.method !== undefined || q.target !== undefined) {
+  if (q.outcome !== undefined || q.method !== undefined || q.target !== undefined || q.type !== undefined) {
     if (e.source !== 'audit') return false;
-    const f = e.fields as { outcome?: unknown; target?: { method?: unknown; name?: unknown } } | null;
+    const f = e.fields as { outcome?: unknown; type?: unknown; target?: { method?: unknown; name?: unknown } } | null;
+    if (q.type !== undefined && !(q.type.endsWith('*') ? typeof f?.type === 'string' && f.type.startsWith(q.type.slice(0, -1)) : f?.type === q.type)) return false;
     if (q.outcome !== undefined && f?.outcome !== q.outcome) return false;
     if (q.method !== undefined && f?.target?.method !== q.method) return false;
     if (q.target !== undefined && f?.target?.name !== q.target) return false;

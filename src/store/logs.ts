@@ -25,6 +25,8 @@ export interface LogQuery {
   outcome?: string;
   method?: string;
   target?: string;
+  /** Audit events only: the event type (`mcp_tool_call`), or a prefix of it ending in `*` (`oauth_*`: every sign-in step). */
+  type?: string;
   afterId?: number;
   beforeId?: number;
   sinceTs?: number;
@@ -125,7 +127,7 @@ export class LogsRepository {
    */
   private histogramFromCounts(q: LogQuery, buckets: number): LogHistogram | undefined {
     const minuteAligned = (t: number | undefined) => t === undefined || t % 60_000 === 0;
-    const countable = q.search === undefined && q.outcome === undefined && q.method === undefined && q.target === undefined && q.afterId === undefined && q.beforeId === undefined;
+    const countable = q.search === undefined && q.outcome === undefined && q.method === undefined && q.target === undefined && q.type === undefined && q.afterId === undefined && q.beforeId === undefined;
     if (!countable || !minuteAligned(q.sinceTs) || !minuteAligned(q.untilTs === undefined ? undefined : q.untilTs + 1)) return undefined;
     const where: string[] = ['n > 0'];
     const params: Record<string, unknown> = {};
@@ -209,6 +211,12 @@ export class LogsRepository {
       if (q[key] === undefined) continue;
       where.push(`l.source = 'audit' AND json_extract(l.fields, '${path}') = @${key}`);
       params[key] = q[key];
+    }
+    if (q.type !== undefined) {
+      const prefix = q.type.endsWith('*');
+      where.push(`l.source = 'audit' AND json_extract(l.fields, '$.type') ${prefix ? "GLOB @type" : '= @type'}`);
+      // GLOB: only the trailing * is a wildcard; the type's own characters are matched as themselves.
+      params['type'] = prefix ? `${q.type.slice(0, -1).replace(/[*?[\]]/g, '[$&]')}*` : q.type;
     }
     const fts = q.search !== undefined ? toFtsQuery(q.search) : undefined;
     if (fts !== undefined) {

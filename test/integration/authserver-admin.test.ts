@@ -18,7 +18,7 @@ import { allowAndSignInUpstream } from '../support/idp-login.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
-import { apiError } from '../support/wait.js';
+import { apiError, waitFor } from '../support/wait.js';
 
 
 /**
@@ -176,6 +176,9 @@ upstreamProviders:
     expect(t.core.sealed.keys('authserver:Grant')).toEqual([]);
     await expect(refresh(vscode, refreshToken)).rejects.toThrow(/grant/i);
     expect((await apiError(t.api.revokeAuthServerClient({ id: vscode.info!.client_id }))).status).toBe(404);
+    // In the audit log of the server it was allowed for, as done from the app.
+    const revoked = await waitFor(async () => (await t.api.logs({ type: 'oauth_revocation', sources: ['audit'] })).find((l) => (l.fields as { metadata?: { extra?: { initiated_by?: string } } }).metadata?.extra?.initiated_by === 'app'), 'the revocation in the audit log');
+    expect(revoked).toMatchObject({ server: 'echo-auth', fields: { outcome: 'success', source: { type: 'local' }, subjects: { user: 'gatehouse-app', client_name: 'VS Code' }, metadata: { extra: { client_id: vscode.info!.client_id } } } });
     // The browser still has its session at Gatehouse and at the upstream: only the consent page stands in the way, and it is shown.
     const shown = consentShown.length;
     await signIn(vscode);
@@ -276,6 +279,8 @@ upstreamProviders:
     const cli = await runCli(t.home, ['authserver', 'revoke-user', 'alice']);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/Signed alice out: 1 grant\(s\) and 1 session\(s\)/);
+    const audited = await waitFor(async () => (await t.api.logs({ type: 'oauth_revocation', search: 'alice' })).find((l) => (l.fields as { subjects?: { user_id?: string } }).subjects?.user_id === 'alice'), 'the sign-out in the audit log');
+    expect(audited).toMatchObject({ server: '-', fields: { outcome: 'success', metadata: { extra: { initiated_by: 'app' } } } });
     expect(await t.api.authServerUsers()).toEqual([]);
     expect(t.core.sealed.keys('authserver:Upstream')).not.toContain('alice');
     expect(t.core.sealed.keys('authserver:Session')).toEqual([]);

@@ -185,11 +185,12 @@ spec:
       authzConfig: { version: '1.0', type: 'cedarv1', cedar: { policies, entities_json: '[]' } },
     });
     const cb = await loopbackListener();
+    const client = new TestClientProvider(cb.url, 'Claude Code', userAt);
+    let back!: URL;
     try {
-      const client = new TestClientProvider(cb.url, 'Claude Code', userAt);
       const code = cb.next();
       expect(await auth(client, { serverUrl: guarded.url })).toBe('REDIRECT');
-      const back = await code;
+      back = await code;
       expect(await auth(client, { serverUrl: guarded.url, authorizationCode: back.searchParams.get('code')! })).toBe('AUTHORIZED');
       registerTestSecret('gatehouse access token (calc)', client.saved!.access_token);
       const mcp = new Client({ name: 'claude-code-stand-in', version: '1.0.0' });
@@ -210,7 +211,30 @@ spec:
     }, 'the denied call in the audit log');
     expect(events.some((e) => e.message.includes('echo by alice: success'))).toBe(true);
     expect(events.find((e) => e.message.includes('get-sum by alice: denied'))!.fields).toMatchObject({ outcome: 'denied', subjects: { user_id: 'alice' } });
-    expect(JSON.stringify(events)).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
+    // The sign-in itself, step by step, in the same log: consent, the code, the token (alice's Gatehouse
+    // session from the sign-ins before says who she is: no second trip to the upstream).
+    const steps = events.filter((e) => String(e.fields['type']).startsWith('oauth_'));
+    expect(steps.map((e) => [e.fields['type'], e.fields['outcome']])).toEqual([
+      ['oauth_consent', 'success'],
+      ['oauth_authorization', 'success'],
+      ['oauth_token', 'success'],
+    ]);
+    for (const e of steps) expect(e.fields).toMatchObject({ subjects: { user_id: 'alice', client_name: 'Claude Code' }, metadata: { extra: { resource: guarded.url, server_name: 'calc' } } });
+    // The first sign-in of all went to the upstream: that step is in the log of the server it was for.
+    const first = JSON.parse((await runCli(t.home, ['logs', 'weather', '--audit', '--format', 'json'])).stdout) as { message: string; fields: Record<string, unknown> }[];
+    expect(first.find((e) => e.fields['type'] === 'oauth_upstream_login')?.fields).toMatchObject({ outcome: 'success', subjects: { user_id: 'alice', client_name: 'VS Code' }, target: { endpoint: '/oauth/callback' } });
+    expect(steps.map((e) => e.message)).toContain('token (authorization_code) for Claude Code by alice: success');
+    // Every sign-in step of every server in one list; the registration, which names no server, is Gatehouse's own.
+    const signIns = await runCli(t.home, ['logs', '--sign-ins', '--format', 'json']);
+    expect(signIns.code, signIns.stderr).toBe(0);
+    const core = JSON.parse(signIns.stdout) as { server: string; message: string; fields: Record<string, unknown> }[];
+    expect(core.every((e) => String(e.fields['type']).startsWith('oauth_'))).toBe(true);
+    expect(new Set(core.map((e) => e.server))).toEqual(new Set(['-', 'weather', 'echo-auth', 'calc']));
+    expect(core.find((e) => e.fields['type'] === 'oauth_client_registration' && (e.fields['subjects'] as Record<string, unknown>)['client_name'] === 'Claude Code')).toMatchObject({ server: '-', fields: { outcome: 'success' } });
+    const all = JSON.stringify([events, core]);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
+    expect(all).not.toContain(client.saved!.access_token);
+    expect(all).not.toContain(back.searchParams.get('code')!);
   });
 
   it('comes back with the core: same issuer, same signing key', async () => {

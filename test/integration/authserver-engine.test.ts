@@ -14,6 +14,7 @@ import {
   type AuthServerEngine,
   type AuthServerSettings,
   type Interactions,
+  type SignInStep,
 } from '../../src/authserver/index.js';
 import { KeychainSecrets, OsKeychain, SealedStore } from '../../src/secrets/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -53,6 +54,9 @@ describe('the embedded authorization server engine', () => {
   let engine: AuthServerEngine;
   let port: number;
   const resource = 'http://127.0.0.1:47001/mcp';
+  /** What the engine reported, as the audit log gets it. */
+  const steps: SignInStep[] = [];
+  const stepsSince = (n: number) => steps.slice(n).map((x) => `${x.kind}:${x.outcome}${x.error ? `:${x.error}` : ''}`);
   const interactions: Interactions = {
     async handle(ctx) {
       const details = await ctx.details();
@@ -74,6 +78,7 @@ describe('the embedded authorization server engine', () => {
       findAccount: async (sub) => ({ sub, name: 'Alice' }),
       interactions,
       port,
+      onStep: (step) => steps.push(step),
     });
   };
 
@@ -145,9 +150,17 @@ describe('the embedded authorization server engine', () => {
     refreshToken = registerTestSecret('authserver refresh token', tokens.refresh_token!);
     const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(String(metadata.jwks_uri))), { issuer: metadata.issuer, audience: resource });
     expect(payload).toMatchObject({ sub: 'alice', client_id: client.client_id });
+    // Each step reported, with who and what for; never a code or a token.
+    expect(stepsSince(0)).toEqual(['client_registration:success', 'authorization:success', 'token:success']);
+    expect(steps[0]).toMatchObject({ clientId: client.client_id, clientName: 'MCP client', endpoint: '/oauth/register' });
+    expect(steps[2]).toMatchObject({ clientId: client.client_id, subject: 'alice', resource, grantType: 'authorization_code', endpoint: '/oauth/token' });
+    expect(steps[2]!.grantId).toBeTruthy();
+    const text = JSON.stringify(steps);
+    for (const secret of [tokens.access_token, tokens.refresh_token!, final!.searchParams.get('code')!, codeVerifier]) expect(text).not.toContain(secret);
   });
 
   it('rotates the refresh token at every use, and a used one revokes the whole grant', async () => {
+    const before = steps.length;
     const first = await refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken, resource: new URL(resource) });
     expect(first.refresh_token).toBeTruthy();
     expect(first.refresh_token).not.toBe(refreshToken);
@@ -155,6 +168,10 @@ describe('the embedded authorization server engine', () => {
     await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
     // The reuse took the rotated one with it.
     await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: first.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
+    // The reuse is in the audit log as such: the grant revoked, and the refusals.
+    expect(stepsSince(before)).toEqual(['token:success', 'revocation:success', 'token:failure:invalid_grant', 'token:failure:invalid_grant']);
+    expect(steps[before + 1]).toMatchObject({ endpoint: '/oauth/token', clientId: client.client_id, subject: 'alice', reason: expect.stringMatching(/presented again/) });
+    expect(steps[before]).toMatchObject({ grantType: 'refresh_token', subject: 'alice' });
   });
 
   it('revokes a refresh token on request (RFC 7009): it refreshes no more', async () => {
@@ -173,6 +190,7 @@ describe('the embedded authorization server engine', () => {
     registerTestSecret('authserver refresh token to revoke', tokens.refresh_token!);
     const revoked = await fetch(`${metadata.issuer}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token', client_id: client.client_id }) });
     expect(revoked.status).toBe(200);
+    expect(steps.at(-1)).toMatchObject({ kind: 'revocation', outcome: 'success', endpoint: '/oauth/revoke', clientId: client.client_id, reason: 'The client revoked its token.' });
     await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: tokens.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
   });
 
@@ -181,6 +199,7 @@ describe('the embedded authorization server engine', () => {
     const res = await fetch(authorizationUrl, { redirect: 'manual' });
     const location = new URL(res.headers.get('location')!);
     expect(location.searchParams.get('error')).toBe('invalid_target');
+    expect(steps.at(-1)).toMatchObject({ kind: 'authorization', outcome: 'failure', error: 'invalid_target', resource: 'https://elsewhere.example/mcp' });
   });
 
   /** The conformance suite's authorization-server scenario; `drive` plays the browser for the interactive one. */

@@ -16,7 +16,7 @@ describe('log queries', () => {
     source: 'audit',
     level: outcome === 'denied' ? 'warn' : 'info',
     message: `tools/call ${tool} by me: ${outcome}`,
-    fields: { outcome, target: { method: 'tools/call', name: tool, endpoint: '/mcp', type: 'tool' } },
+    fields: { type: i % 9 === 0 ? 'oauth_token' : 'mcp_tool_call', outcome, target: { method: 'tools/call', name: tool, endpoint: '/mcp', type: 'tool' } },
   });
   beforeAll(() => {
     store = openStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-logs-')), 'gatehouse.db'));
@@ -52,6 +52,11 @@ describe('log queries', () => {
     expect(all({ target: 'delete_repo', outcome: 'success' }).length).toBe(10);
     expect(all({ method: 'tools/call' }).length).toBe(100);
     expect(all({ method: 'prompts/get' })).toEqual([]);
+    // The event type, exactly or by a prefix ending in * (every sign-in step: oauth_*).
+    expect(all({ type: 'oauth_*' }).map((l) => l.ts)).toEqual(Array.from({ length: 34 }, (_, i) => T0 + i * 9000));
+    expect(all({ type: 'mcp_tool_call' }).length).toBe(100 - 34);
+    expect(all({ type: 'oauth' })).toEqual([]);
+    expect(all({ type: 'oauth_?oken' })).toEqual([]);
   });
 
   it('counts lines per level in readable time buckets over the matching range', () => {
@@ -66,7 +71,7 @@ describe('log queries', () => {
   });
 
   it('a live line matches a query as the store would have selected it', () => {
-    const queries: LogQuery[] = [{}, { server: 'a' }, { sources: ['audit'] }, { levels: ['warn', 'error'] }, { outcome: 'denied' }, { target: 'echo' }, { method: 'tools/call', outcome: 'success' }, { sinceTs: T0 + 100_000, untilTs: T0 + 200_000 }];
+    const queries: LogQuery[] = [{}, { server: 'a' }, { sources: ['audit'] }, { levels: ['warn', 'error'] }, { outcome: 'denied' }, { target: 'echo' }, { method: 'tools/call', outcome: 'success' }, { type: 'oauth_*' }, { type: 'mcp_tool_call', server: 'a' }, { type: 'oauth' }, { sinceTs: T0 + 100_000, untilTs: T0 + 200_000 }];
     for (const q of queries) {
       const selected = new Set(all(q).map((l) => l.id));
       for (const l of all({})) expect(matchesLogFilter(l, q), `${JSON.stringify(q)} line ${l.id}`).toBe(selected.has(l.id));

@@ -9,10 +9,20 @@ interface AuditFields {
 }
 
 const DECISION: Record<string, string> = { success: 'allowed', denied: 'denied', error: 'failed', failure: 'failed' };
+const SIGN_IN_OUTCOME: Record<string, string> = { success: 'done', denied: 'denied', error: 'failed', failure: 'failed' };
 
 /** An audit event as one line of a tool-call timeline: decision, who, what, how long. */
 export function AuditSummary({ line }: { line: LogLine }) {
   const f = line.fields as AuditFields;
+  if (f.type?.startsWith('oauth_')) {
+    // A step of a sign-in at the embedded authorization server: the core's sentence says it best.
+    const outcome = f.outcome ?? 'unknown';
+    return (
+      <>
+        <span className={`decision ${outcome}`}>{SIGN_IN_OUTCOME[outcome] ?? outcome}</span> <strong>sign-in</strong> {line.message}
+      </>
+    );
+  }
   const who = f.subjects?.user_id ?? f.subjects?.user ?? 'someone';
   const what = [f.target?.method, f.target?.name].filter(Boolean).join(' ') || f.type || line.message;
   const ms = f.metadata?.extra?.duration_ms;
