@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 // oidc-provider (certified OpenID provider; OAuth 2.1 with PKCE, RFC 8707, RFC 9207, RFC 7591/7009) is
 // the protocol engine; Gatehouse adds ToolHive's paths, its keys and store, and the interactions. It is
 // loaded when an authorization server starts, not with every core.
+import { TokenBucket } from '../common/index.js';
 import type { Adapter } from './adapter.js';
 import type { KeyMaterial } from './keys.js';
 import type { AuthServerSettings } from './settings.js';
@@ -70,6 +71,8 @@ export interface AuthServerEngineOptions {
   port: number;
   /** Each registration, authorization, token and revocation, as it ends (the audit log). */
   onStep?: SignInStepListener;
+  /** The clock of the registration rate limit (tests). */
+  now?: () => number;
 }
 
 export interface AuthServerEngine {
@@ -98,7 +101,11 @@ interface ProviderLike {
   proxy?: boolean;
 }
 type ProviderCtor = new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
-type InvalidTargetCtor = new (description?: string) => Error;
+type OAuthErrorCtor = new (description?: string) => Error;
+interface OAuthErrors {
+  InvalidTarget: OAuthErrorCtor;
+  InvalidRedirectUri: OAuthErrorCtor;
+}
 
 /** What oidc-provider's events carry that a step reads (never a token's value). */
 interface EventCtx {
@@ -193,6 +200,38 @@ function reportSteps(provider: ProviderLike, emit: SignInStepListener): void {
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+/** ToolHive's limit on dynamic client registration: 1 a second, 5 at once; then 429 with Retry-After. */
+const REGISTRATIONS_PER_SECOND = 1;
+const REGISTRATION_BURST = 5;
+
+/** Schemes that run or read something where they are opened: never a place to send a code. */
+const DANGEROUS_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:', 'ftp:', 'ws:', 'wss:', 'mailto:', 'tel:']);
+
+/** A native app's own scheme (RFC 8252 §7.1: `com.example.app:/cb`, `cursor://...`). */
+function privateUseScheme(uri: string): boolean {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  return scheme !== undefined && scheme !== 'http' && scheme !== 'https' && !DANGEROUS_SCHEMES.has(`${scheme}:`);
+}
+
+/**
+ * Why a registered redirect URI is refused (checklist row B22), or undefined: https anywhere, plain http
+ * only to this machine (RFC 8252 loopback), a native app's own scheme; never a wildcard, a fragment, or a
+ * scheme that runs code where it is opened.
+ */
+function refusedRedirect(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'it is not a URL';
+  }
+  if (DANGEROUS_SCHEMES.has(url.protocol)) return `${url.protocol} URIs run or read something where they are opened`;
+  if (uri.includes('*')) return 'wildcards are matched as text, never as patterns, so they only mislead';
+  if (uri.includes('#')) return 'a redirect URI has no fragment (RFC 6749 §3.1.2)';
+  if (url.username || url.password) return 'it carries a user name or password';
+  if (url.protocol === 'http:' && !LOOPBACK_REDIRECT.test(uri)) return 'plain http is only for this machine (127.0.0.1, localhost or [::1]); use https';
+  return undefined;
+}
 
 /** The claims of an account that go into Gatehouse's access tokens (Cedar's claim_*): all but the ones the engine sets. */
 export function tokenClaimsOf(claims: Record<string, unknown>): Record<string, unknown> {
@@ -200,7 +239,7 @@ export function tokenClaimsOf(claims: Record<string, unknown>): Record<string, u
 }
 
 /** The oidc-provider configuration: ToolHive's behaviour, RFC 9700's advice, Gatehouse's keys and store. */
-function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetCtor): Record<string, unknown> {
+function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedirectUri }: OAuthErrors): Record<string, unknown> {
   const { settings, keys } = o;
   const alg = keys.signing[0]!.alg;
   const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -243,7 +282,11 @@ function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetC
       validator: (_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>) => {
         if (key !== 'gatehouse_loopback') return;
         const uris = Array.isArray(metadata['redirect_uris']) ? (metadata['redirect_uris'] as unknown[]) : [];
-        if (uris.length > 0 && uris.every((u) => typeof u === 'string' && LOOPBACK_REDIRECT.test(u))) metadata['application_type'] = 'native';
+        for (const u of uris) {
+          const why = typeof u === 'string' ? refusedRedirect(u) : 'it is not a string';
+          if (why) throw new InvalidRedirectUri(`${JSON.stringify(u).slice(0, 200)} cannot be a redirect URI here: ${why}.`);
+        }
+        if (uris.length > 0 && uris.every((u) => typeof u === 'string' && (LOOPBACK_REDIRECT.test(u) || privateUseScheme(u)))) metadata['application_type'] = 'native';
         delete metadata['gatehouse_loopback'];
       },
     },
@@ -283,8 +326,18 @@ function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetC
       Interaction: 600,
       IdToken: seconds(lifespans.accessTokenMs),
     },
-    // Every refresh rotates; a rotated one used again revokes the grant (RFC 9700 §4.14).
-    rotateRefreshToken: true,
+    // Every refresh rotates; a rotated one used again revokes the grant (RFC 9700 §4.14). The resource
+    // asked for is checked first: oidc-provider would use the token up and then refuse the resource,
+    // and the client's retry with the same token would count as reuse and end its sign-in.
+    rotateRefreshToken: (ctx: { oidc: { params: Record<string, unknown>; entities: { RefreshToken?: { resourceIndicators?: Set<string> } } } }) => {
+      const asked = ctx.oidc.params['resource'];
+      if (asked === undefined) return true;
+      if (typeof asked !== 'string') throw new InvalidTarget('Ask for one resource at a time.');
+      const granted = ctx.oidc.entities.RefreshToken?.resourceIndicators;
+      if (granted && !granted.has(asked)) throw new InvalidTarget(`${asked} is not a server this sign-in was for.`);
+      if (!o.audiences().includes(asked)) throw new InvalidTarget(`${asked} is not a server this authorization server issues tokens for.`);
+      return true;
+    },
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed('refresh_token'),
     clientBasedCORS: () => false,
     renderError: (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
@@ -301,14 +354,23 @@ function configuration(o: AuthServerEngineOptions, InvalidTarget: InvalidTargetC
 export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise<AuthServerEngine> {
   const lib = await import('oidc-provider');
   const Provider = lib.default as unknown as ProviderCtor;
-  const InvalidTarget = (lib.errors as unknown as { InvalidTarget: InvalidTargetCtor }).InvalidTarget;
-  const provider = new Provider(o.settings.issuer, configuration(o, InvalidTarget));
+  const provider = new Provider(o.settings.issuer, configuration(o, lib.errors as unknown as OAuthErrors));
   if (o.onStep) reportSteps(provider, o.onStep);
   const handle = provider.callback();
+  const registrations = new TokenBucket(REGISTRATIONS_PER_SECOND, REGISTRATION_BURST, o.now);
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     void (async () => {
+      if (url.pathname === AUTH_SERVER_PATHS.registration && req.method === 'POST' && !registrations.take()) {
+        // A program registering in a loop fills SQLite and the consent list: it waits, as at ToolHive.
+        const retry = registrations.retryAfterSeconds();
+        o.onStep?.(signInStep({ kind: 'client_registration', outcome: 'denied', endpoint: AUTH_SERVER_PATHS.registration, httpMethod: 'POST' }, { ...requestOrigin(req), error: 'rate_limited', reason: `More than ${REGISTRATION_BURST} registrations at once, or more than ${REGISTRATIONS_PER_SECOND} a second.` }));
+        req.resume();
+        res.writeHead(429, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': String(retry) });
+        res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: `Too many client registrations; try again in ${retry} s.` }));
+        return;
+      }
       if (url.pathname === '/.well-known/oauth-authorization-server' || url.pathname.startsWith('/.well-known/oauth-authorization-server/')) {
         req.url = '/.well-known/openid-configuration';
         return handle(req, res);

@@ -7,3 +7,4 @@ export { openInBrowser } from './open-in-browser.js';
 export { escapeHtml, messagePage } from './html-page.js';
 export { goDurationMs } from './go-duration.js';
 export { isLoopbackUrl } from './loopback-url.js';
+export { TokenBucket } from './token-bucket.js';

@@ -56,6 +56,8 @@ describe('the embedded authorization server engine', () => {
   const resource = 'http://127.0.0.1:47001/mcp';
   /** What the engine reported, as the audit log gets it. */
   const steps: SignInStep[] = [];
+  /** The registration rate limit's clock: moved by hand, so the test never waits. */
+  let clock = Date.now();
   const stepsSince = (n: number) => steps.slice(n).map((x) => `${x.kind}:${x.outcome}${x.error ? `:${x.error}` : ''}`);
   const interactions: Interactions = {
     async handle(ctx) {
@@ -79,6 +81,7 @@ describe('the embedded authorization server engine', () => {
       interactions,
       port,
       onStep: (step) => steps.push(step),
+      now: () => clock,
     });
   };
 
@@ -192,6 +195,23 @@ describe('the embedded authorization server engine', () => {
     expect(revoked.status).toBe(200);
     expect(steps.at(-1)).toMatchObject({ kind: 'revocation', outcome: 'success', endpoint: '/oauth/revoke', clientId: client.client_id, reason: 'The client revoked its token.' });
     await expect(refreshAuthorization(metadata.issuer, { metadata, clientInformation: client, refreshToken: tokens.refresh_token!, resource: new URL(resource) })).rejects.toThrow(/invalid_grant|grant/i);
+  });
+
+  it("limits dynamic registration as ToolHive does: 5 at once, then 1 a second, 429 with Retry-After", async () => {
+    clock += 10_000; // a full bucket
+    const register = () => fetch(`${metadata.issuer}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'loop', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await register()).status);
+    expect(statuses).toEqual([201, 201, 201, 201, 201]);
+    const refused = await register();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(steps.at(-1)).toMatchObject({ kind: 'client_registration', outcome: 'denied', error: 'rate_limited' });
+    clock += 1000;
+    expect((await register()).status).toBe(201);
+    expect((await register()).status).toBe(429);
+    clock += 10_000; // the tests after register again
   });
 
   it('refuses tokens for a resource it does not serve', async () => {
