@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 // loaded when an authorization server starts, not with every core.
 import { TokenBucket } from '../common/index.js';
 import type { Adapter } from './adapter.js';
+import { realClientDocumentNetwork, refusedClientDocument, type ClientDocumentNetwork } from './client-documents.js';
 import type { KeyMaterial } from './keys.js';
 import type { AuthServerSettings } from './settings.js';
 import { requestOrigin, signInStep, type SignInStep, type SignInStepKind, type SignInStepListener } from './steps.js';
@@ -73,6 +74,8 @@ export interface AuthServerEngineOptions {
   onStep?: SignInStepListener;
   /** The clock of the registration rate limit (tests). */
   now?: () => number;
+  /** Where client metadata documents are fetched from (tests bring their own; production the real one). */
+  clientDocuments?: ClientDocumentNetwork;
 }
 
 export interface AuthServerEngine {
@@ -105,6 +108,7 @@ type OAuthErrorCtor = new (description?: string) => Error;
 interface OAuthErrors {
   InvalidTarget: OAuthErrorCtor;
   InvalidRedirectUri: OAuthErrorCtor;
+  InvalidClient: OAuthErrorCtor;
 }
 
 /** What oidc-provider's events carry that a step reads (never a token's value). */
@@ -198,7 +202,17 @@ function reportSteps(provider: ProviderLike, emit: SignInStepListener): void {
 
 /** Claims the engine itself sets in an access token; an account's claims never replace them. */
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'azp', 'auth_time', 'acr', 'amr']);
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** http://127.0.0.1, localhost or [::1], any port, any path (RFC 8252 §7.3). */
+function loopbackRedirect(uri: string): boolean {
+  try {
+    const u = new URL(uri);
+    return u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname) && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}
 const SECURITY_HEADERS = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
 /** ToolHive's limit on dynamic client registration: 1 a second, 5 at once; then 429 with Retry-After. */
 const REGISTRATIONS_PER_SECOND = 1;
@@ -229,7 +243,7 @@ function refusedRedirect(uri: string): string | undefined {
   if (uri.includes('*')) return 'wildcards are matched as text, never as patterns, so they only mislead';
   if (uri.includes('#')) return 'a redirect URI has no fragment (RFC 6749 §3.1.2)';
   if (url.username || url.password) return 'it carries a user name or password';
-  if (url.protocol === 'http:' && !LOOPBACK_REDIRECT.test(uri)) return 'plain http is only for this machine (127.0.0.1, localhost or [::1]); use https';
+  if (url.protocol === 'http:' && !loopbackRedirect(uri)) return 'plain http is only for this machine (127.0.0.1, localhost or [::1]); use https';
   return undefined;
 }
 
@@ -239,7 +253,8 @@ export function tokenClaimsOf(claims: Record<string, unknown>): Record<string, u
 }
 
 /** The oidc-provider configuration: ToolHive's behaviour, RFC 9700's advice, Gatehouse's keys and store. */
-function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedirectUri }: OAuthErrors): Record<string, unknown> {
+function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedirectUri, InvalidClient }: OAuthErrors): Record<string, unknown> {
+  const network = o.clientDocuments ?? realClientDocumentNetwork;
   const { settings, keys } = o;
   const alg = keys.signing[0]!.alg;
   const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -275,8 +290,8 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTH_SERVER_PATHS.interaction}/${interaction.uid}` },
     clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: alg },
-    // MCP clients rarely say they are native apps; one whose redirect URIs are all loopback is one (RFC 8252):
-    // its redirect matches whatever port it listens on this time.
+    // MCP clients rarely say they are native apps; one that redirects to this machine is one (RFC 8252):
+    // its loopback redirect matches whatever port it listens on this time (its https ones match exactly).
     extraClientMetadata: {
       properties: ['gatehouse_loopback'],
       validator: (_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>) => {
@@ -286,7 +301,9 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
           const why = typeof u === 'string' ? refusedRedirect(u) : 'it is not a string';
           if (why) throw new InvalidRedirectUri(`${JSON.stringify(u).slice(0, 200)} cannot be a redirect URI here: ${why}.`);
         }
-        if (uris.length > 0 && uris.every((u) => typeof u === 'string' && (LOOPBACK_REDIRECT.test(u) || privateUseScheme(u)))) metadata['application_type'] = 'native';
+        // A client with a loopback or app-scheme redirect is a native app (VS Code registers both
+        // https://vscode.dev/redirect and http://127.0.0.1:33418/, then listens on whatever port is free).
+        if (uris.some((u) => typeof u === 'string' && (loopbackRedirect(u) || privateUseScheme(u)))) metadata['application_type'] = 'native';
         delete metadata['gatehouse_loopback'];
       },
     },
@@ -294,7 +311,23 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
     // OAuth 2.1: the authorization code flow only (no implicit, no hybrid); public clients unless confidential registration is allowed.
     responseTypes: ['code'],
     clientAuthMethods: settings.allowConfidentialClientRegistration ? ['none', 'client_secret_basic', 'client_secret_post'] : ['none'],
+    // Only client metadata documents are fetched (no jwks_uri or sector identifiers are taken).
+    fetch: (url: string | URL, init: RequestInit) => network.fetch(url, init),
+    fetchResponseBodyLimits: { 'client_id metadata document': 5 * 1024, jwks_uri: 0, sector_identifier_uri: 0 },
     features: {
+      // Client ID Metadata Documents (ToolHive's cimd settings; off unless enabled): the client_id is an
+      // https URL whose JSON names the client and its redirect URIs. oidc-provider checks the document
+      // (client_id equal to the URL, no secrets, 5 KB, 2.5 s, no redirects); the host is checked here first.
+      clientIdMetadataDocument: {
+        enabled: settings.cimd.enabled,
+        ack: 'draft-02',
+        allowFetch: async (_ctx: unknown, clientId: string) => {
+          const why = await refusedClientDocument(clientId, network);
+          if (why) throw new InvalidClient(`Gatehouse does not fetch this client's metadata document: ${why}.`);
+          return true;
+        },
+        cacheDuration: { min: Math.max(30, Math.floor(settings.cimd.cacheFallbackTtlMs / 1000)), max: 86_400 },
+      },
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },

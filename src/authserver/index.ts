@@ -9,3 +9,4 @@ export { accountClaims, UpstreamInteractions, type Account, type Approval, type 
 export { OidcUpstreamClient, type PendingUpstreamLogin, type UpstreamIdentity } from './upstream-oidc.js';
 export { OAuth2UpstreamClient, pathValue } from './upstream-oauth2.js';
 export { requestOrigin, signInStep, type SignInStep, type SignInStepKind, type SignInStepListener } from './steps.js';
+export { realClientDocumentNetwork, refusedClientDocument, type ClientDocumentNetwork } from './client-documents.js';

@@ -12,7 +12,7 @@ import { registerConfidentialClient, startTestIdp, type TestIdp } from '../suppo
  * Gatehouse's consent page and upstream login (UpstreamInteractions), keys and records in a real
  * keychain and SQLite file, and a real upstream OpenID provider (oidc-provider with devInteractions,
  * driven over HTTP). B26 uses an upstream that issues deliberately broken ID tokens. B23 (Client ID
- * Metadata Documents) is not here: it is being built in engine.ts.
+ * Metadata Documents) is in authserver-clients.test.ts, with the real clients' registrations.
  */
 
 const RS_A = 'http://127.0.0.1:47101/mcp';

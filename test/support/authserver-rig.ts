@@ -11,6 +11,7 @@ import {
   UpstreamInteractions,
   type AuthServerEngine,
   type AuthServerSettings,
+  type ClientDocumentNetwork,
 } from '../../src/authserver/index.js';
 import { KeychainSecrets, OsKeychain, SealedStore } from '../../src/secrets/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -200,6 +201,10 @@ export interface RigOptions {
   audiences: string[];
   /** The upstream identity provider, told Gatehouse's callback URL (to register it there). */
   upstream: (callbackUrl: string) => Promise<RigUpstream>;
+  /** More of ToolHive's settings (cimd, ...), beside the issuer and upstream. */
+  settings?: Record<string, unknown>;
+  /** Where client metadata documents come from. */
+  clientDocuments?: ClientDocumentNetwork;
 }
 
 export interface TokenAnswer {
@@ -250,6 +255,7 @@ export class AuthServerRig {
     const secretName = `${ringName}-upstream`;
     if (up.clientSecret) await new KeychainSecrets(kc).set(`${secretName}.client-secret`, registerTestSecret('checklist upstream client secret', up.clientSecret));
     const settings = parseAuthServerSettings({
+      ...o.settings,
       issuer,
       upstreamProviders: [
         {
@@ -284,6 +290,7 @@ export class AuthServerRig {
       port,
       // A patient client: a second passes between registrations, so the rate limit never bites here.
       now: ((t) => () => (t += 1000))(0),
+      ...(o.clientDocuments ? { clientDocuments: o.clientDocuments } : {}),
     });
     rig = new AuthServerRig(engine, interactions, settings, new URL(up.issuerUrl).origin, store);
     return rig;
