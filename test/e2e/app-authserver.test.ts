@@ -241,4 +241,25 @@ ${extra}    upstreamProviders:
     expect(await t.api.authServerClients()).toEqual([]);
     expect(t.core.sealed.keys('authserver:RefreshToken')).toEqual([]);
   });
+
+  it('shows every step of the sign-in in the log viewer, and only them with "Sign-in steps"', async () => {
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Logs');
+    await page.getByLabel('Event').selectOption('oauth_*');
+    const log = page.getByRole('listbox', { name: 'Log lines' });
+    const lines = () => log.getByRole('option').allTextContents();
+    // Filtered: every line left is an audit event (a decision badge each), the revocation among them.
+    await expect
+      .poll(async () => ((await log.locator('.decision').count()) === (await lines()).length ? (await lines()).join('\n') : ''), { timeout: 20_000 })
+      .toMatch(/done ?revocation of VS Code by the Gatehouse app/);
+    const text = (await lines()).join('\n');
+    expect(text).not.toMatch(/Created server|tools\/call|initialize/);
+    for (const step of ['registration of VS Code', 'consent for VS Code', 'sign-in at the identity provider as alice for VS Code', 'authorization code for VS Code by alice', 'token (authorization_code) for VS Code by alice']) expect(text).toContain(step);
+    expect(await log.locator('.decision.success').count()).toBe(6);
+    expect(text).not.toMatch(/eyJ/);
+    await expectAccessible(page, 'Logs, the sign-in steps');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(SHOTS, 'logs-sign-ins.png') });
+    await page.getByLabel('Event').selectOption('');
+  });
 });

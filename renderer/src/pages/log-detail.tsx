@@ -19,7 +19,7 @@ export function AuditSummary({ line }: { line: LogLine }) {
     const outcome = f.outcome ?? 'unknown';
     return (
       <>
-        <span className={`decision ${outcome}`}>{SIGN_IN_OUTCOME[outcome] ?? outcome}</span> <strong>sign-in</strong> {line.message}
+        <span className={`decision ${outcome}`}>{SIGN_IN_OUTCOME[outcome] ?? outcome}</span> {line.message.replace(/: success$/, '')}
       </>
     );
   }

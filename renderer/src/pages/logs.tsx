@@ -312,6 +312,15 @@ export function LogsPage({ servers, initialServer }: { servers: ServerView[] | u
           </select>
         </label>
         <label>
+          Event
+          <select value={filter.type ?? ''} onChange={(e) => set('type', e.target.value || undefined)}>
+            <option value="">Any line</option>
+            <option value="mcp_*">MCP requests</option>
+            <option value="mcp_tool_call">Tool calls</option>
+            <option value="oauth_*">Sign-in steps</option>
+          </select>
+        </label>
+        <label>
           Method
           <input value={filter.method ?? ''} onChange={(e) => set('method', e.target.value.trim() || undefined)} placeholder="tools/call" size={12} />
         </label>
