@@ -338,10 +338,16 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
       dPoP: { enabled: false },
       resourceIndicators: {
         enabled: true,
-        // A token is always for one resource: the one asked for, or the only one there is.
-        defaultResource: () => {
+        // A token is always for one resource: the one asked for, or the only one there is. A sign-in
+        // that names none while several servers take these tokens is refused (checklist row B16):
+        // there is no default to guess, and a token for no server is good for nothing.
+        defaultResource: (ctx: { oidc?: { route?: string } }) => {
           const all = o.audiences();
-          return all.length === 1 ? all[0] : undefined;
+          if (all.length === 1) return all[0];
+          if (ctx.oidc?.route === 'authorization') {
+            throw new InvalidTarget(all.length === 0 ? 'No server takes tokens from this authorization server yet.' : `Say which server the token is for (resource): this authorization server issues tokens for ${all.length} servers.`);
+          }
+          return undefined;
         },
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx: unknown, resource: string) => {
