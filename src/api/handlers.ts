@@ -112,8 +112,8 @@ export function createHandlers(deps: ApiDeps): Handlers {
     setAuth: async ({ name, auth }) => view(await manager.setAuth(name, auth)),
     tokenExchange: ({ name }) => deps.tokenExchange.view(name),
     setTokenExchange: ({ name, settings }) => deps.tokenExchange.set(name, settings),
-    removeTokenExchange: ({ name }) => {
-      deps.tokenExchange.remove(name);
+    removeTokenExchange: async ({ name }) => {
+      await deps.tokenExchange.remove(name);
       return { ok: true as const };
     },
     attachPolicy: ({ name, policySet }) => {

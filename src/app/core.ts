@@ -188,6 +188,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       // Late-bound: the authorization server and token exchange are made after the manager (they read its auth settings).
       callerCredentials: (s) => tokenExchange?.credentialsFor(s),
       prepareTokenExchange: (s, input) => tokenExchange!.prepare(s, input),
+      onServerRemoved: (s) => tokenExchange!.serverRemoved(s),
     }, () => secrets);
 
     const openUrl = opts.openUrl ?? ((url: string) => openInBrowser(url));

@@ -45,6 +45,8 @@ export interface ManagerSettings {
   callerCredentials?: (s: ServerRecord) => UpstreamCredentials | undefined;
   /** Checks a new server's token exchange settings and gives their stored form (`undo` if the run fails). */
   prepareTokenExchange?: (s: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown) => Promise<{ stored: unknown; undo: () => Promise<void> }>;
+  /** After a server's row was deleted, with its last record: what other parts keep for it goes (the token exchange secret). Never throws. */
+  onServerRemoved?: (s: ServerRecord) => Promise<void>;
 }
 
 interface Live {
@@ -278,8 +280,10 @@ export class ServerManager {
       await live?.proxy.close();
       this.auth.drop(name);
       this.authz.drop(name);
+      const last = this.get(name);
       this.store.servers.delete(name);
       this.store.statusHistory.record(name, 'stopped', 'removed');
+      await this.settings.onServerRemoved?.(last);
       this.coreLog(name, 'info', `Removed server ${name}`);
     });
     await this.changed();

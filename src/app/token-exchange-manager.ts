@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { bearerChallenge, resourceMetadataUrl } from '../auth/index.js';
 import { parseTokenExchangeSettings, storedTokenExchange, TokenExchangeError, TokenExchanger, TokenExchangeSettingsError, type TokenExchangeSettings } from '../oauth/index.js';
 import { CredentialsRefusedError, CredentialsUnavailableError, type UpstreamCredentials } from '../proxy/index.js';
@@ -32,6 +33,35 @@ export function tokenExchangeSecretName(server: string): string {
   return `${server}-token-exchange`;
 }
 
+/** What a server's row holds: the settings (operator's spelling) and the keychain secrets Gatehouse made for them. */
+export interface StoredTokenExchange {
+  tokenExchange: Record<string, unknown>;
+  /** Secrets Gatehouse wrote (a runner file's or the app's clear client secret): they go with the settings or the server. */
+  ownedSecrets: string[];
+}
+
+const StoredSchema = z.object({ tokenExchange: z.record(z.string(), z.unknown()), ownedSecrets: z.array(z.string().min(1).max(253)).max(8) }).strict();
+
+/**
+ * The settings and owned secrets of a row. A bare block (stored before ownership was recorded) owns
+ * nothing, so a secret Gatehouse cannot prove it made is never deleted.
+ */
+export function unpackStoredTokenExchange(stored: unknown): { settings: unknown; owned: string[] } {
+  const p = StoredSchema.safeParse(stored);
+  return p.success ? { settings: p.data.tokenExchange, owned: p.data.ownedSecrets } : { settings: stored, owned: [] };
+}
+
+/** The keychain names settings read their client secret from (none for settings that do not read). */
+function referencedSecrets(stored: unknown): string[] {
+  if (stored === null || stored === undefined) return [];
+  try {
+    const secret = parseTokenExchangeSettings(unpackStoredTokenExchange(stored).settings).clientSecret;
+    return secret && 'keychain' in secret ? secret.keychain : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Token exchange (RFC 8693) toward servers that have it (ToolHive's tokenExchange): the caller's
  * token, or the user's upstream token, is exchanged at the token service and the result goes toward
@@ -49,25 +79,40 @@ export class TokenExchangeManager {
     return s && !('broken' in s) ? viewOf(s) : null;
   }
 
-  /** Checks the settings and that the server can carry them, moves a clear secret to the keychain, stores. */
+  /**
+   * Checks the settings and that the server can carry them, moves a clear secret to the keychain,
+   * stores. A secret Gatehouse made for the settings before, that the new ones no longer read, is deleted.
+   */
   async set(server: string, input: unknown): Promise<TokenExchangeView> {
-    const { stored } = await this.prepare(this.record(server), input);
+    const record = this.record(server);
+    const before = unpackStoredTokenExchange(record.tokenExchange).owned;
+    const { stored } = await this.prepare(record, input, before);
     this.d.store.servers.setTokenExchange(server, stored);
     this.exchangers.delete(server);
-    return viewOf(parseTokenExchangeSettings(stored));
+    await this.deleteOwned(server, before.filter((n) => !stored.ownedSecrets.includes(n)));
+    return viewOf(parseTokenExchangeSettings(stored.tokenExchange));
   }
 
-  remove(server: string): void {
-    this.record(server);
+  /** No token exchange any more: the settings, and the secret Gatehouse made for them (never one the user named). */
+  async remove(server: string): Promise<void> {
+    const record = this.record(server);
     this.d.store.servers.setTokenExchange(server, null);
     this.exchangers.delete(server);
+    await this.deleteOwned(server, unpackStoredTokenExchange(record.tokenExchange).owned);
+  }
+
+  /** After a server was removed (its row, and so its settings, are gone): the secrets Gatehouse made for it go too. Never throws. */
+  async serverRemoved(record: Pick<ServerRecord, 'name' | 'tokenExchange'>): Promise<void> {
+    this.exchangers.delete(record.name);
+    await this.deleteOwned(record.name, unpackStoredTokenExchange(record.tokenExchange).owned);
   }
 
   /**
    * The stored form of settings for this server, after every check: a runner file's clear client
-   * secret is in the keychain by then (`undo` takes it out again if what follows fails).
+   * secret is in the keychain by then (`undo` takes it out again if what follows fails). `owned`: the
+   * secrets Gatehouse made for the server's current settings; those the new ones still read stay its own.
    */
-  async prepare(record: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown): Promise<{ stored: Record<string, unknown>; undo: () => Promise<void> }> {
+  async prepare(record: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown, owned: string[] = []): Promise<{ stored: StoredTokenExchange; undo: () => Promise<void> }> {
     let settings: TokenExchangeSettings;
     try {
       settings = parseTokenExchangeSettings(input);
@@ -87,8 +132,9 @@ export class TokenExchangeManager {
       }
     }
     const moved = secretName;
+    const reads = settings.clientSecret && 'keychain' in settings.clientSecret ? settings.clientSecret.keychain : [];
     return {
-      stored: storedTokenExchange(settings, secretName),
+      stored: { tokenExchange: storedTokenExchange(settings, secretName), ownedSecrets: moved ? [moved] : owned.filter((n) => reads.includes(n)) },
       undo: async () => {
         if (moved) await this.d.secrets().delete(moved).catch(() => false);
       },
@@ -97,6 +143,20 @@ export class TokenExchangeManager {
 
   forget(server: string): void {
     this.exchangers.delete(server);
+  }
+
+  /** Deletes secrets Gatehouse made, unless another server's settings read them; a failure is logged with what to do. */
+  private async deleteOwned(server: string, names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const others = new Set(this.d.store.servers.list().filter((r) => r.name !== server).flatMap((r) => referencedSecrets(r.tokenExchange)));
+    for (const name of names) {
+      if (others.has(name)) continue;
+      try {
+        await this.d.secrets().delete(name);
+      } catch (err) {
+        this.d.log(server, 'warn', `The keychain secret ${name} (the token exchange client secret Gatehouse stored) could not be deleted (${(err as Error).message}): remove it with gatehouse secret rm ${name}.`);
+      }
+    }
   }
 
   /**
@@ -113,10 +173,17 @@ export class TokenExchangeManager {
       };
       return { headers: refuse, refused: async () => {}, refusedMessage: () => settings.broken };
     }
-    const upstream = settings.subjectProviderName ? this.d.upstreamCredentials(s) : undefined;
+    // Looked up when a request needs it, not when the proxy is built: a server may start before the
+    // authorization server is set up (at start-up, or when it is set up after the server).
+    let upstream: UpstreamCredentials | undefined;
+    const upstreamNow = () => (upstream ??= settings.subjectProviderName ? this.d.upstreamCredentials(s) : undefined);
     const exchanger = this.exchangerFor(s.name, settings);
-    const subjectOf = async (caller: Parameters<UpstreamCredentials['headers']>[0]): Promise<string> => {
+    type Caller = Parameters<UpstreamCredentials['headers']>[0];
+    // The subject token of each caller's last exchange: a refusal forgets that exchange, not another caller's.
+    const subjects = new WeakMap<NonNullable<Caller>, string>();
+    const subjectOf = async (caller: Caller): Promise<string> => {
       if (settings.subjectProviderName) {
+        const upstream = upstreamNow();
         if (!upstream) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your identity provider's token (${settings.subjectProviderName}), but it does not take the embedded authorization server's tokens.`, 502);
         const h = await upstream.headers(caller);
         const token = /^Bearer (.+)$/.exec(h['authorization'] ?? '')?.[1];
@@ -127,11 +194,10 @@ export class TokenExchangeManager {
       if (!token) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your access token for one of its own: send one (Authorization: Bearer).`, 401, this.challenge(s.name));
       return token;
     };
-    let lastSubject: string | undefined;
     return {
       headers: async (caller) => {
         const subject = await subjectOf(caller);
-        lastSubject = subject;
+        if (caller) subjects.set(caller, subject);
         try {
           return { [settings.headerName]: `Bearer ${await exchanger.exchange(subject)}` };
         } catch (err) {
@@ -143,10 +209,11 @@ export class TokenExchangeManager {
         }
       },
       refused: async (attempt, caller) => {
-        // The server refused the exchanged token: exchange again once; a second refusal is reported.
-        const subject = caller?.presentedToken?.() ?? lastSubject;
+        // The server refused the exchanged token: exchange again once (the upstream token renewed too,
+        // when it is the subject); a second refusal is reported.
+        const subject = caller ? subjects.get(caller) : undefined;
         if (subject !== undefined) exchanger.forget(subject);
-        if (attempt === 'first') await upstream?.refused('first', caller);
+        if (attempt === 'first') await upstreamNow()?.refused('first', caller);
         else this.d.log(s.name, 'warn', `${s.name} refused a freshly exchanged token: check the token exchange audience and scopes.`);
       },
       refusedMessage: (server) => `The MCP server "${server}" refused the token Gatehouse exchanged for yours (the token exchange audience or scopes may not be what it expects).`,
@@ -183,7 +250,7 @@ export class TokenExchangeManager {
   private settingsOf(s: ServerRecord): TokenExchangeSettings | { broken: string } | undefined {
     if (s.tokenExchange === null || s.tokenExchange === undefined) return undefined;
     try {
-      return parseTokenExchangeSettings(s.tokenExchange);
+      return parseTokenExchangeSettings(unpackStoredTokenExchange(s.tokenExchange).settings);
     } catch (err) {
       return { broken: (err as Error).message };
     }
@@ -209,7 +276,7 @@ export class TokenExchangeManager {
 export function tokenExchangeViewOf(stored: unknown): TokenExchangeView | null {
   if (stored === null || stored === undefined) return null;
   try {
-    return viewOf(parseTokenExchangeSettings(stored));
+    return viewOf(parseTokenExchangeSettings(unpackStoredTokenExchange(stored).settings));
   } catch {
     return null;
   }

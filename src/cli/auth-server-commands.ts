@@ -20,10 +20,27 @@ function viewText(v: AuthServerView): string {
   const lines = [`Authorization server: ${v.running ? 'running' : 'NOT RUNNING'}${v.issuer ? ` at ${v.issuer}` : ''}`];
   if (v.problem) lines.push(`  problem:   ${v.problem}`);
   if (v.upstream) lines.push(`  upstream:  ${v.upstream.name} (${v.upstream.type}) ${v.upstream.url}`);
-  lines.push(`  servers:   ${v.audiences.join(', ') || "none yet (a server takes its tokens when its OIDC issuer is this one's)"}`);
+  lines.push(...audienceLines(v));
   for (const k of v.signingKeys) lines.push(`  key:       ${k.kid} ${k.alg}${k.retiredAt !== null ? ` (retired ${new Date(k.retiredAt).toISOString()}, still published)` : ' (signs)'}${k.origin === 'settings' ? ' from the settings' : ''}`);
   if (v.lifespans) lines.push(`  lifespans: access ${lifespanText(v.lifespans.accessTokenMs)}, refresh ${lifespanText(v.lifespans.refreshTokenMs)}, code ${lifespanText(v.lifespans.authCodeMs)}`);
   return lines.join('\n');
+}
+
+/**
+ * The `resource` values a client may ask tokens for, as the engine matches them (exactly): by server,
+ * every spelling of its URL it takes (127.0.0.1, localhost, [::1]), or the one URL its resourceUrl names.
+ */
+function audienceLines(v: AuthServerView): string[] {
+  const ofServers = new Set(v.servers.flatMap((s) => s.urls));
+  const extra = v.audiences.filter((a) => !ofServers.has(a));
+  const lines = v.servers.length ? [] : ["  servers:   none yet (a server takes its tokens when its OIDC issuer is this one's)"];
+  lines.push(...v.servers.map((s, i) => {
+    const head = i === 0 ? '  servers:   ' : '             ';
+    if (s.urls.length === 1) return `${head}${s.name}: only ${s.urls[0]} (its resourceUrl; no other spelling is accepted)`;
+    return `${head}${s.name}: ${s.urls.join(', ')}`;
+  }));
+  if (extra.length) lines.push(`  also for:  ${extra.join(', ')} (allowedAudiences)`);
+  return lines;
 }
 
 function clientsText(list: AuthServerClientView[]): string {

@@ -115,8 +115,9 @@ export class TokenExchanger {
     if (s.audience) params.set('audience', s.audience);
     if (s.scopes.length) params.set('scope', s.scopes.join(' '));
     const secret = await this.d.clientSecret();
-    const client: oauth.Client = { client_id: s.clientId ?? '' };
-    // Some token services take no client at all (Google's STS): then nothing identifies one.
+    // Some token services take no client at all (Google's STS): then nothing identifies one. oauth4webapi
+    // wants a client id all the same; without one, the no-op authentication never sends this placeholder.
+    const client: oauth.Client = { client_id: s.clientId ?? 'no-client' };
     const auth: oauth.ClientAuth = s.clientId ? (secret !== undefined ? oauth.ClientSecretBasic(secret) : oauth.None()) : () => {};
     const options = { [oauth.customFetch]: this.fetch, [oauth.allowInsecureRequests]: new URL(s.tokenUrl).protocol === 'http:', signal: AbortSignal.timeout(10_000) };
     const host = new URL(s.tokenUrl).host;

@@ -4,8 +4,9 @@
  * client, parses the form and answers OAuth errors), which accepts subject tokens signed by a given
  * issuer's JWKS and issues its own signed JWT for the requested audience, with `act` naming the client.
  *
- * `exchanges()` lists every exchange it answered (subject, audience, scope, outcome), so a test can
- * count them (the cache) and see what was asked. `setMode('503')` makes the token endpoint fail as an
+ * `exchanges()` lists every exchange it answered (subject, audience, scope, outcome, and the subject
+ * token itself), so a test can count them (the cache) and see what was asked. Opaque subject tokens
+ * (an upstream's, say) are checked at `subjectIntrospection` (RFC 7662) when it is given. `setMode('503')` makes the token endpoint fail as an
  * overloaded gateway would; `setMode('refuse')` refuses every subject token with invalid_grant.
  * Listens on 127.0.0.1 only.
  */
@@ -22,6 +23,8 @@ export interface StsExchange {
   audience: string | undefined;
   scope: string | undefined;
   subjectTokenType: string | undefined;
+  /** The subject_token as it arrived (a test token: tests compare it with what they expect was sent). */
+  subjectToken: string | undefined;
   outcome: 'issued' | 'refused';
 }
 
@@ -46,7 +49,18 @@ interface ProviderLike {
 const Provider = ProviderUntyped as unknown as new (issuer: string, configuration: Record<string, unknown>) => ProviderLike;
 const oidcErrors = errorsUntyped as unknown as { InvalidGrant: new (description?: string) => Error; InvalidTarget: new (description?: string) => Error };
 
-export async function startTestSts(opts: { subjectIssuer: string; subjectJwksUri: string; tokenTTL?: number }): Promise<TestSts> {
+/** The subject of an opaque token, from the introspection endpoint of its issuer (RFC 7662); undefined when inactive. */
+async function introspectedSubject(at: { url: string; clientId: string; clientSecret: string }, token: string): Promise<string | undefined> {
+  const res = await fetch(at.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${at.clientId}:${at.clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ token }),
+  });
+  const info = (await res.json()) as { active?: boolean; sub?: unknown };
+  return info.active === true && typeof info.sub === 'string' ? info.sub : undefined;
+}
+
+export async function startTestSts(opts: { subjectIssuer: string; subjectJwksUri: string; tokenTTL?: number; subjectIntrospection?: { url: string; clientId: string; clientSecret: string } }): Promise<TestSts> {
   const ttl = opts.tokenTTL ?? 300;
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomBytes(8).toString('hex');
@@ -83,15 +97,22 @@ export async function startTestSts(opts: { subjectIssuer: string; subjectJwksUri
     async (ctx) => {
       const p = ctx.oidc.params ?? {};
       const str = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
-      const entry: StsExchange = { subject: undefined, audience: str('audience'), scope: str('scope'), subjectTokenType: str('subject_token_type'), outcome: 'refused' };
+      const entry: StsExchange = { subject: undefined, audience: str('audience'), scope: str('scope'), subjectTokenType: str('subject_token_type'), subjectToken: str('subject_token'), outcome: 'refused' };
       log.push(entry);
       if (mode === 'refuse') throw new oidcErrors.InvalidGrant('subject token refused by policy');
       let sub: string;
-      try {
-        const { payload } = await jwtVerify(str('subject_token') ?? '', subjectKeys, { issuer: opts.subjectIssuer });
-        sub = String(payload.sub);
-      } catch (err) {
-        throw new oidcErrors.InvalidGrant(`subject token invalid: ${(err as Error).message}`);
+      const subjectToken = str('subject_token') ?? '';
+      if (opts.subjectIntrospection && subjectToken.split('.').length !== 3) {
+        const found = await introspectedSubject(opts.subjectIntrospection, subjectToken);
+        if (found === undefined) throw new oidcErrors.InvalidGrant('subject token inactive at its issuer');
+        sub = found;
+      } else {
+        try {
+          const { payload } = await jwtVerify(subjectToken, subjectKeys, { issuer: opts.subjectIssuer });
+          sub = String(payload.sub);
+        } catch (err) {
+          throw new oidcErrors.InvalidGrant(`subject token invalid: ${(err as Error).message}`);
+        }
       }
       entry.subject = sub;
       const audience = str('audience');
