@@ -4,6 +4,7 @@ import { api, errorText } from '../api.js';
 import { Notice } from '../ui.js';
 import { AuthFields, authFromForm, describeAuth } from './auth-fields.js';
 import { SignInCard } from './sign-in-card.js';
+import { TokenExchangeCard } from './token-exchange-card.js';
 import { signsInForCallers } from '../../../src/api/browser.js';
 
 /** One server: status history (with why it stopped), who may call it, its policies, the clients it is set up in, its latest lines. */
@@ -163,6 +164,7 @@ export function ServerDetailPage({ name, live, signIn }: { name: string; live: S
             </select>
           </label>
         </div>
+        {s.kind === 'container' && <TokenExchangeCard server={s} />}
         <div className="card">
           <h2>Status history</h2>
           <ol className="history" tabIndex={0} aria-label={`Status history of ${name}`}>
