@@ -410,7 +410,7 @@ export class AuthServerManager {
    * replaced). Undefined for servers that do not take its tokens, or with injection turned off (the
    * caller's credentials are never forwarded either way).
    */
-  credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
+  credentialsFor(s: ServerRecord, purpose: 'inject' | 'exchange' = 'inject'): UpstreamCredentials | undefined {
     const issuer = this.issuerOf(s.name);
     // Only servers that take this authorization server's tokens: others keep their own 401s and credentials.
     // (At start-up the servers come up before it does: its stored settings say which issuer it has.)
@@ -419,7 +419,10 @@ export class AuthServerManager {
     return {
       headers: async (caller): Promise<Record<string, string>> => {
         const r = this.running;
-        if (!r || r.settings.issuer !== issuer || r.settings.disableUpstreamTokenInjection || !caller || caller.local || caller.claims['iss'] !== issuer) return {};
+        // disableUpstreamTokenInjection keeps the upstream token from the MCP server; token exchange
+        // (subjectProviderName) still exchanges it, as at ToolHive.
+        const withheld = purpose === 'inject' && r?.settings.disableUpstreamTokenInjection;
+        if (!r || r.settings.issuer !== issuer || withheld || !caller || caller.local || caller.claims['iss'] !== issuer) return {};
         const token = await r.interactions.upstreamToken(caller.subject, stale).catch((err: unknown) => {
           throw new CredentialsUnavailableError(`The identity provider did not renew your sign-in (${(err as Error).message}): sign in again from your MCP client.`, 30);
         });

@@ -217,7 +217,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       store,
       secrets: () => secrets,
       auth: manager.auth,
-      upstreamCredentials: (s) => authServer?.credentialsFor(s),
+      upstreamCredentials: (s, purpose) => authServer?.credentialsFor(s, purpose),
       log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 

@@ -24,7 +24,8 @@ export interface TokenExchangeManagerDeps {
   secrets: () => SecretsProvider;
   auth: AuthManager;
   /** The embedded authorization server's credentials for a server (its users' upstream tokens), when it has them. */
-  upstreamCredentials: (s: ServerRecord) => UpstreamCredentials | undefined;
+  /** The embedded authorization server's upstream tokens: to send on as they are ('inject'), or to exchange ('exchange'). */
+  upstreamCredentials: (s: ServerRecord, purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined;
   log(server: string, level: 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -166,7 +167,7 @@ export class TokenExchangeManager {
    */
   credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
     const settings = this.settingsOf(s);
-    if (!settings) return this.d.upstreamCredentials(s);
+    if (!settings) return this.d.upstreamCredentials(s, 'inject');
     if ('broken' in settings) {
       const refuse = async (): Promise<never> => {
         throw new CredentialsRefusedError(`The token exchange settings of "${s.name}" cannot be read (${settings.broken}): set them again.`, 502);
@@ -176,7 +177,7 @@ export class TokenExchangeManager {
     // Looked up when a request needs it, not when the proxy is built: a server may start before the
     // authorization server is set up (at start-up, or when it is set up after the server).
     let upstream: UpstreamCredentials | undefined;
-    const upstreamNow = () => (upstream ??= settings.subjectProviderName ? this.d.upstreamCredentials(s) : undefined);
+    const upstreamNow = () => (upstream ??= settings.subjectProviderName ? this.d.upstreamCredentials(s, 'exchange') : undefined);
     const exchanger = this.exchangerFor(s.name, settings);
     type Caller = Parameters<UpstreamCredentials['headers']>[0];
     // The subject token of each caller's last exchange: a refusal forgets that exchange, not another caller's.

@@ -36,12 +36,12 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const caller = (token: string): CallerIdentity => ({ subject: token, name: undefined, email: undefined, groups: [], scopes: [], claims: {}, local: false, presentedToken: () => token }) as unknown as CallerIdentity;
 const record = (tokenExchange: unknown): ServerRecord => ({ name: 'srv', tokenExchange }) as unknown as ServerRecord;
 
-function manager(upstream: () => UpstreamCredentials | undefined): TokenExchangeManager {
+function manager(upstream: (purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined): TokenExchangeManager {
   return new TokenExchangeManager({
     store: {} as Store,
     secrets: () => ({}) as SecretsProvider,
     auth: { state: () => undefined } as unknown as AuthManager,
-    upstreamCredentials: upstream,
+    upstreamCredentials: (_s, purpose) => upstream(purpose),
     log: () => {},
   });
 }
@@ -86,6 +86,22 @@ describe('TokenExchangeManager.credentialsFor', () => {
     expect(await creds.headers(caller('token-a'))).not.toEqual(first[0]); // exchanged again
     expect(subjects).toEqual(['token-a', 'token-b', 'token-a']);
     expect(clients).toEqual([false, false, false]);
+  });
+
+  it("asks for the upstream token to exchange, not to inject: disableUpstreamTokenInjection withholds only the latter", async () => {
+    subjects.length = 0;
+    const asked: string[] = [];
+    // As the authorization server answers with disableUpstreamTokenInjection: a token to exchange, none to send on.
+    const upstream = (purpose: 'inject' | 'exchange') => {
+      asked.push(purpose);
+      return purpose === 'exchange' ? steadyUpstream() : { ...steadyUpstream(), headers: async () => ({}) };
+    };
+    const m = manager(upstream);
+    const creds = m.credentialsFor(record({ tokenUrl: url, subjectProviderName: 'corp' }))!;
+    expect(await creds.headers(caller('t9'))).toEqual({ authorization: 'Bearer exchanged-1' });
+    expect(subjects).toEqual(['upstream-of-t9']);
+    expect(await m.credentialsFor(record(undefined))!.headers(caller('t9'))).toEqual({});
+    expect(asked).toEqual(['exchange', 'inject']);
   });
 
   it('finds the authorization server when it is set up after the proxy was built', async () => {
