@@ -153,7 +153,9 @@ function foldChecks(checks: RawCheck[]): Map<string, CheckResult> {
   for (const c of checks) {
     if (c.status === 'INFO') continue;
     const prev = byId.get(c.id);
-    if (prev === undefined || RANK[c.status] > RANK[prev.status]) byId.set(c.id, c.errorMessage ? { status: c.status, message: c.errorMessage } : { status: c.status });
+    // A failure keeps the harness's words (its error, else the check's description) so a red run says why.
+    const message = c.errorMessage ?? (c.status === 'FAILURE' || c.status === 'WARNING' ? c.description : undefined);
+    if (prev === undefined || RANK[c.status] > RANK[prev.status]) byId.set(c.id, message ? { status: c.status, message } : { status: c.status });
   }
   return byId;
 }
@@ -165,6 +167,7 @@ function tail(s: string, lines = 40): string {
 interface RawCheck {
   id: string;
   status: CheckStatus;
+  description?: string;
   errorMessage?: string;
 }
 

@@ -9,6 +9,7 @@
 // with the reason; a listed check that passes fails the test too (the list stays true). Results are left
 // in results/conformance-client/<rev>/.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -28,19 +29,38 @@ import { startTestCore, type TestCore } from '../support/core-harness.js';
 
 const RESULTS_ROOT = path.join(REPO_ROOT, 'results', 'conformance-client');
 const BASELINE = path.join(CONFORMANCE_DIR, 'client-auth-baseline.yml');
-/** Scenarios run this many at a time (each is a harness process with its own mock servers). */
-const PARALLEL = 4;
+/**
+ * Scenarios run this many at a time (each is a harness process with its own mock servers, and all of
+ * them share one core): at most one per core and never over 4, so a loaded CI machine does not push a
+ * scenario past the harness's timeout and report a flow that never got its turn as a failed check.
+ */
+const PARALLEL = Math.max(1, Math.min(4, os.availableParallelism()));
 
 describe('the conformance suite\'s client authorization scenarios, with Gatehouse as the client', () => {
   let node22: string;
   let t: TestCore;
   let relay: Relay;
+  /** What the driver did in each scenario ("<version> <scenario>" → lines). */
+  const driverReports = new Map<string, string[]>();
 
   beforeAll(async () => {
     node22 = requireNode22();
     // The "system browser" the core opens for each sign-in follows the mock authorization server's redirect.
     t = await startTestCore({ openUrl: (url) => void followRedirects(url).catch(() => {}) as unknown as Promise<void> });
-    relay = await startRelay((input, report) => driveScenario(t.api, input, report));
+    relay = await startRelay(async (input, report) => {
+      // Kept for the scenario's log: the harness does not print what its client command said.
+      const key = `${input.version} ${input.scenario}`;
+      const record = (line: string) => driverReports.set(key, [...(driverReports.get(key) ?? []), `${new Date().toISOString()} ${line}`]);
+      try {
+        await driveScenario(t.api, input, (line) => {
+          report(line);
+          record(line);
+        });
+      } catch (err) {
+        record(`refused: ${(err as Error).message}`);
+        throw err;
+      }
+    });
   });
   afterAll(async () => {
     await relay?.close();
@@ -56,7 +76,8 @@ describe('the conformance suite\'s client authorization scenarios, with Gatehous
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
         const run = await runConformanceClient({ node: node22, command: relay.command, scenario: s, specVersion: rev, outDir, scenarioTimeoutMs: 60_000 });
         fs.mkdirSync(path.join(outDir, path.dirname(s)), { recursive: true });
-        fs.writeFileSync(path.join(outDir, `${s}.log`), `${run.command}\nexit ${run.exitCode}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+        const driver = (driverReports.get(`${rev} ${s}`) ?? ['(the scenario never reached the driver)']).join('\n');
+        fs.writeFileSync(path.join(outDir, `${s}.log`), `${run.command}\nexit ${run.exitCode}\n--- driver\n${driver}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
         const checks = readClientScenario(outDir, s);
         // A scenario that left no checks failed to run at all: one FAILURE with the harness's words.
         results.set(s, checks ?? new Map<string, CheckResult>([[s, { status: 'FAILURE', message: `no checks (exit ${run.exitCode}): ${run.stderr.slice(-400)}` }]]));
@@ -93,7 +114,11 @@ describe('the conformance suite\'s client authorization scenarios, with Gatehous
       const summary = [...results].map(([s, checks]) => `${[...checks.values()].every((c) => c.status === 'SUCCESS' || c.status === 'SKIPPED') ? '✓' : '✗'} ${s}  ${[...checks].map(([id, c]) => `${id}=${c.status}`).join(' ')}`).join('\n');
       fs.writeFileSync(path.join(RESULTS_ROOT, set.rev, 'summary.txt'), `${summary}\n`);
       const { unexpected, stale } = verdict(set.rev, results);
-      expect({ unexpected, stale }, `${summary}\n(logs: results/conformance-client/${set.rev}/)`).toEqual({ unexpected: [], stale: [] });
+      // The driver's own report and the harness's tail for each scenario that failed: CI keeps only this output.
+      const failedLogs = [...new Set(unexpected.map((u) => u.split(':')[0]!))]
+        .map((s) => `--- ${s}.log (tail)\n${fs.readFileSync(path.join(RESULTS_ROOT, set.rev, `${s}.log`), 'utf8').split('\n').slice(-60).join('\n')}`)
+        .join('\n');
+      expect({ unexpected, stale }, `${summary}\n${failedLogs}\n(logs: results/conformance-client/${set.rev}/)`).toEqual({ unexpected: [], stale: [] });
     }, 600_000);
   }
 });
