@@ -238,6 +238,8 @@ export const AuthServerViewSchema = z.object({
   configured: z.boolean(),
   running: z.boolean(),
   issuer: z.string().nullable(),
+  /** Where it listens on this machine (http://127.0.0.1:PORT); for an issuer elsewhere, where its front forwards to. */
+  listensAt: z.string().nullable(),
   upstream: z.object({ name: z.string(), type: z.enum(['oidc', 'oauth2']), url: z.string() }).nullable(),
   audiences: z.array(z.string()),
   /** The audiences by server: each server's addresses (the first is the one its clients are given). */
@@ -251,7 +253,12 @@ export type AuthServerView = z.infer<typeof AuthServerViewSchema>;
 
 /** ToolHive's embeddedAuthServer settings: the object (`settings`), or the text as pasted (`document`: YAML or JSON). */
 export const AuthServerSetSchema = z
-  .object({ settings: z.unknown().optional(), document: z.string().max(256 * 1024).optional() })
+  .object({
+    settings: z.unknown().optional(),
+    document: z.string().max(256 * 1024).optional(),
+    /** For an issuer not on this machine: the port on 127.0.0.1 its front (TLS proxy, tunnel) forwards to. */
+    listenPort: z.number().int().min(1).max(65535).optional(),
+  })
   .strict()
   .refine((b) => (b.settings === undefined) !== (b.document === undefined), { message: 'give either settings or document' });
 

@@ -131,7 +131,7 @@ export function createHandlers(deps: ApiDeps): Handlers {
     },
     signOut: ({ name }) => deps.signIns.signOut(name),
     authServer: () => deps.authServer.view(),
-    setAuthServer: ({ settings, document }) => (document !== undefined ? deps.authServer.configureFromText(document) : deps.authServer.configure(settings)),
+    setAuthServer: ({ settings, document, listenPort }) => (document !== undefined ? deps.authServer.configureFromText(document, listenPort) : deps.authServer.configure(settings, listenPort)),
     removeAuthServer: () => deps.authServer.remove(),
     rotateAuthServerKey: () => deps.authServer.rotateKey(),
     authServerClients: () => deps.authServer.clients(),

@@ -25,6 +25,8 @@ import { ProviderTest, type ProviderTestView } from './auth-server-test.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
 const SETTINGS_KEY = 'authServer';
+/** The port on 127.0.0.1 a front forwards an issuer that is not on this machine to (Gatehouse's own setting, not ToolHive's). */
+const LISTEN_PORT_KEY = 'authServerListenPort';
 /** Expired codes, sessions and tokens leave SQLite this often. */
 const SWEEP_EVERY_MS = 10 * 60_000;
 
@@ -32,6 +34,8 @@ export interface AuthServerView {
   configured: boolean;
   running: boolean;
   issuer: string | null;
+  /** Where it listens on 127.0.0.1 (for an issuer elsewhere: where its front forwards to). */
+  listensAt: string | null;
   upstream: { name: string; type: 'oidc' | 'oauth2'; url: string } | null;
   /** The servers whose tokens it issues: those whose callers' tokens must come from its issuer. */
   audiences: string[];
@@ -93,6 +97,8 @@ export type AuthServerChange = 'view' | 'test';
 
 interface Running {
   settings: AuthServerSettings;
+  /** Where the engine listens on 127.0.0.1. */
+  port: number;
   engine: AuthServerEngine;
   interactions: UpstreamInteractions;
   keys: AuthServerView['signingKeys'];
@@ -144,7 +150,8 @@ export class AuthServerManager {
     const stored = this.d.store.settings.get(SETTINGS_KEY);
     if (stored === undefined || stored === null) return;
     try {
-      await this.start(parseAuthServerSettings(stored));
+      const settings = parseAuthServerSettings(stored);
+      await this.start(settings, this.portOf(settings, undefined));
     } catch (err) {
       this.problem = (err as Error).message;
       this.d.log('error', `The authorization server did not start: ${this.problem}`);
@@ -152,52 +159,57 @@ export class AuthServerManager {
   }
 
   /** Settings pasted or read as text: YAML (the guide's) or JSON (a RunConfig), checked as configure() checks them. */
-  configureFromText(text: string): Promise<AuthServerView> {
+  configureFromText(text: string, listenPort?: number): Promise<AuthServerView> {
     let input: unknown;
     try {
       input = parseYaml(text, { prettyErrors: true }) as unknown;
     } catch (err) {
       throw new BadRequestError(`These settings are neither YAML nor JSON: ${(err as Error).message}`);
     }
-    return this.configure(input);
+    return this.configure(input, listenPort);
   }
 
-  /** Checks, starts the new one, and only then replaces the running one and the stored settings. */
-  configure(input: unknown): Promise<AuthServerView> {
+  /**
+   * Checks, starts the new one, and only then replaces the running one and the stored settings.
+   * `listenPort`: for an issuer that is not on this machine, the local port its front forwards to (kept
+   * for the next settings when not given again).
+   */
+  configure(input: unknown, listenPort?: number): Promise<AuthServerView> {
     return this.serially(async () => {
-      const view = await this.apply(input);
+      const view = await this.apply(input, listenPort);
       this.emit('view');
       return view;
     });
   }
 
-  private async apply(input: unknown): Promise<AuthServerView> {
+  private async apply(input: unknown, listenPort: number | undefined): Promise<AuthServerView> {
     let settings: AuthServerSettings;
     try {
       settings = parseAuthServerSettings(input);
     } catch (err) {
       throw new BadRequestError((err as Error).message);
     }
-    const port = this.portOf(settings);
+    const port = this.portOf(settings, listenPort);
     const previous = this.running;
-    if (previous && Number(new URL(previous.settings.issuer).port) === port) {
+    if (previous && previous.port === port) {
       // The same port: the old one has to make room first; it comes back if the new one cannot start.
       await this.stopRunning();
       try {
-        await this.start(settings);
+        await this.start(settings, port);
       } catch (err) {
-        await this.start(previous.settings, previous.interactions).catch(() => {});
+        await this.start(previous.settings, previous.port, previous.interactions).catch(() => {});
         throw new BadRequestError((err as Error).message);
       }
     } else {
       try {
-        await this.start(settings);
+        await this.start(settings, port);
       } catch (err) {
         throw new BadRequestError((err as Error).message);
       }
       if (previous) await this.close(previous);
     }
     this.d.store.settings.set(SETTINGS_KEY, input);
+    this.d.store.settings.set(LISTEN_PORT_KEY, isLoopbackIssuer(settings.issuer) ? null : port);
     this.problem = null;
     // A test under way belongs to the upstream it started at.
     this.test.cancel('The authorization server was set up again.');
@@ -213,6 +225,7 @@ export class AuthServerManager {
       this.test.cancel('The authorization server was removed.');
       await this.stopRunning();
       this.d.store.settings.set(SETTINGS_KEY, null);
+      this.d.store.settings.set(LISTEN_PORT_KEY, null);
       this.problem = null;
       this.emit('view');
       return this.view();
@@ -234,7 +247,7 @@ export class AuthServerManager {
       }
       await this.close(r);
       try {
-        await this.start(r.settings, r.interactions);
+        await this.start(r.settings, r.port, r.interactions);
       } catch (err) {
         this.problem = `It did not start again after the key rotation: ${(err as Error).message}`;
         this.d.log('error', `The authorization server ${this.problem}`);
@@ -395,6 +408,7 @@ export class AuthServerManager {
       configured: stored !== undefined && stored !== null,
       running: r !== undefined,
       issuer: r?.settings.issuer ?? null,
+      listensAt: r ? r.engine.url : null,
       upstream: u ? { name: u.name, type: u.type, url: u.type === 'oidc' ? u.issuerUrl : u.authorizationEndpoint } : null,
       audiences: this.audiences(),
       servers: this.servers(),
@@ -466,18 +480,39 @@ export class AuthServerManager {
     await this.close(this.running);
   }
 
-  /** A loopback issuer is served on its own port; anything else needs a front that forwards to one (not yet). */
-  private portOf(s: AuthServerSettings): number {
+  /**
+   * Where the engine listens on 127.0.0.1: a loopback issuer's own port; for any other issuer (the
+   * guide's https://mcp.example.com) the port a front (a TLS proxy or a tunnel answering for that
+   * name) forwards to: given now, or kept from the last settings.
+   */
+  private portOf(s: AuthServerSettings, listenPort: number | undefined): number {
     const u = new URL(s.issuer);
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || u.protocol !== 'http:' || !u.port) {
-      throw new BadRequestError(`Gatehouse serves its authorization server on this machine: give an issuer such as http://localhost:8666 (${s.issuer} would need a front that forwards to it).`);
+    if (isLoopbackIssuer(s.issuer)) {
+      if (!u.port) throw new BadRequestError(`Give the issuer's port: Gatehouse listens on it (such as ${u.protocol}//${u.host}:8666).`);
+      if (listenPort !== undefined && listenPort !== Number(u.port)) throw new BadRequestError(`The issuer ${s.issuer} is on this machine: Gatehouse listens on its port ${u.port}, not ${listenPort}.`);
+      return Number(u.port);
     }
-    return Number(u.port);
+    const stored = this.d.store.settings.get(LISTEN_PORT_KEY);
+    const port = listenPort ?? (typeof stored === 'number' ? stored : undefined);
+    if (port === undefined) {
+      throw new BadRequestError(
+        `${s.issuer} is not on this machine: Gatehouse's authorization server listens on 127.0.0.1, behind a front (a TLS proxy or a tunnel answering for ${u.host}) that forwards to it. Give the local port it forwards to (authserver set FILE --port PORT, or "Local port" in the app), or use an issuer such as http://localhost:8666.`,
+      );
+    }
+    return port;
+  }
+
+  /**
+   * Where this machine reaches an issuer served through a front: its origin and the local port. The
+   * proxies read its keys there, not through the front (no DNS, no TLS, no trip off the machine).
+   */
+  frontedIssuer(): { origin: string; port: number } | undefined {
+    const r = this.running;
+    return r && !isLoopbackIssuer(r.settings.issuer) ? { origin: new URL(r.settings.issuer).origin, port: r.port } : undefined;
   }
 
   /** Starts an engine for the settings; `interactions`: the ones of the engine it replaces (a restart in place). */
-  private async start(settings: AuthServerSettings, reuse?: UpstreamInteractions): Promise<void> {
-    const port = this.portOf(settings);
+  private async start(settings: AuthServerSettings, port: number, reuse?: UpstreamInteractions): Promise<void> {
     const upstream = settings.upstream;
     const ring = this.ring();
     const keys = await ring.load(settings, settings.lifespans.accessTokenMs);
@@ -508,10 +543,17 @@ export class AuthServerManager {
     // With another port, the old one is still up for a moment: configure() closes it.
     this.running = {
       settings,
+      port,
       engine,
       interactions: its,
       sweep,
       keys: keys.signing.map((k) => ({ kid: k.kid, alg: k.alg, origin: k.origin, createdAt: k.origin === 'own' ? k.createdAt : null, retiredAt: k.retiredAt ?? null })),
     };
   }
+}
+
+/** An http issuer on this machine (127.0.0.1, localhost, [::1]): served on its own port, no front. */
+function isLoopbackIssuer(issuer: string): boolean {
+  const u = new URL(issuer);
+  return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
 }

@@ -187,6 +187,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       tokens,
       // Late-bound: the authorization server and token exchange are made after the manager (they read its auth settings).
       callerCredentials: (s) => tokenExchange?.credentialsFor(s),
+      localIssuer: () => authServer?.frontedIssuer(),
       prepareTokenExchange: (s, input) => tokenExchange!.prepare(s, input),
       onServerRemoved: (s) => tokenExchange!.serverRemoved(s),
     }, () => secrets);

@@ -7,6 +7,7 @@ import type { NetworkSetting, ServerRecord, ServerStatus, Store, TransportKind }
 import { AuthManager } from './auth-manager.js';
 import { AuthzManager, PolicyCheckError } from './authz-manager.js';
 import { authorizationLayer } from '../authz/index.js';
+import { localRouteTransport, type LocalRoute } from '../auth/index.js';
 import { auditLayer, buildSignInEvent, defaultAuditConfig, signInEventMessage, type AuditConfig, type AuditEvent, type AuditFileWriter } from '../audit/index.js';
 import type { SignInStep } from '../authserver/index.js';
 import type { Middleware } from '../proxy/index.js';
@@ -43,6 +44,8 @@ export interface ManagerSettings {
   tokens: OAuthTokenStore;
   /** Per-caller credentials toward servers in containers (the embedded authorization server's upstream tokens). */
   callerCredentials?: (s: ServerRecord) => UpstreamCredentials | undefined;
+  /** An issuer this machine serves behind a front (the embedded authorization server): the proxies read its keys on 127.0.0.1. */
+  localIssuer?: () => LocalRoute | undefined;
   /** Checks a new server's token exchange settings and gives their stored form (`undo` if the run fails). */
   prepareTokenExchange?: (s: Pick<ServerRecord, 'name' | 'url' | 'transport' | 'auth'>, input: unknown) => Promise<{ stored: unknown; undo: () => Promise<void> }>;
   /** After a server's row was deleted, with its last record: what other parts keep for it goes (the token exchange secret). Never throws. */
@@ -81,6 +84,7 @@ export class ServerManager {
   ) {
     this.auth = new AuthManager(store, {
       secrets,
+      ...(settings.localIssuer ? { request: localRouteTransport(settings.localIssuer) } : {}),
       onWarning: (m) => this.logs.write({ server: '-', source: 'core', level: 'warn', message: m, fields: null }),
     });
     this.authz = new AuthzManager(store, (server, level, message) => this.coreLog(server, level, message));

@@ -4,6 +4,7 @@ export * from './identity.js';
 export { TokenValidator, ALLOWED_ALGORITHMS, type ValidatorDeps } from './validator.js';
 export { JwksCache } from './jwks.js';
 export { IssuerDiscovery } from './discovery.js';
+export { localRouteTransport, type LocalRoute } from './local-route.js';
 export { safeFetchJson, safeFetchLike, assertUrlAllowed, guardedLookup, UnsafeUrlError, isNonPublic, isLoopback, type UrlPolicy } from './safe-fetch.js';
 export { bearerChallenge, resourceMetadataUrl } from './challenge.js';
 export { protectedResourceMetadata } from './resource-metadata.js';

@@ -68,7 +68,7 @@ export interface AuthServerEngineOptions {
   /** The claims of an account (a user the upstream identified), for ID tokens and access tokens (Cedar reads the latter). */
   findAccount: (sub: string) => Promise<Record<string, unknown> | undefined>;
   interactions: Interactions;
-  /** The port on 127.0.0.1 (the issuer's, for a loopback issuer). */
+  /** The port on 127.0.0.1: the issuer's for a loopback issuer, else the one its front forwards to. */
   port: number;
   /** Each registration, authorization, token and revocation, as it ends (the audit log). */
   onStep?: SignInStepListener;
@@ -394,11 +394,18 @@ export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise
   const lib = await import('oidc-provider');
   const Provider = lib.default as unknown as ProviderCtor;
   const provider = new Provider(o.settings.issuer, configuration(o, lib.errors as unknown as OAuthErrors));
+  // Every URL it writes (metadata, redirects, cookies' Secure flag) comes from the issuer, never from
+  // what a caller sent: it listens on 127.0.0.1, and an https issuer reaches it through a front.
+  provider.proxy = true;
+  const issuer = new URL(o.settings.issuer);
   if (o.onStep) reportSteps(provider, o.onStep);
   const handle = provider.callback();
   const registrations = new TokenBucket(REGISTRATIONS_PER_SECOND, REGISTRATION_BURST, o.now);
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    req.headers.host = issuer.host;
+    req.headers['x-forwarded-host'] = issuer.host;
+    req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     void (async () => {
       if (url.pathname === AUTH_SERVER_PATHS.registration && req.method === 'POST' && !registrations.take()) {

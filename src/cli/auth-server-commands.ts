@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { CommanderError, type Command } from 'commander';
 import type { ApiClient, AuthServerClientView, AuthServerTestView, AuthServerUserView, AuthServerView } from '../api/browser.js';
 import { ExitCode } from './exit-codes.js';
+import { parsePort } from './port-option.js';
 import { formatTime, table } from './format.js';
 
 type Format = 'table' | 'json';
@@ -18,6 +19,8 @@ export function lifespanText(ms: number): string {
 function viewText(v: AuthServerView): string {
   if (!v.configured) return 'No authorization server is set up. Set one up with: gatehouse authserver set <file> (ToolHive embeddedAuthServer settings, YAML or JSON)';
   const lines = [`Authorization server: ${v.running ? 'running' : 'NOT RUNNING'}${v.issuer ? ` at ${v.issuer}` : ''}`];
+  // An issuer elsewhere is reached through its front: say where that front has to forward.
+  if (v.issuer && v.listensAt && new URL(v.issuer).port !== new URL(v.listensAt).port) lines.push(`  listens:   ${v.listensAt} (the front for ${new URL(v.issuer).host} forwards here)`);
   if (v.problem) lines.push(`  problem:   ${v.problem}`);
   if (v.upstream) lines.push(`  upstream:  ${v.upstream.name} (${v.upstream.type}) ${v.upstream.url}`);
   lines.push(...audienceLines(v));
@@ -88,9 +91,10 @@ export function addAuthServerCommands(program: Command, fmt: () => Format, withC
   cmd
     .command('set <file>')
     .description("use ToolHive's embeddedAuthServer settings (YAML or JSON, either spelling); invalid settings never replace running ones")
-    .action(async (file: string) => {
+    .option('--port <port>', 'for an issuer not on this machine (https://mcp.example.com): the port on 127.0.0.1 its front (TLS proxy, tunnel) forwards to', parsePort)
+    .action(async (file: string, o: { port?: number }) => {
       const document = readSettingsFile(file);
-      print(await withCore((api) => api.setAuthServer({ document })));
+      print(await withCore((api) => api.setAuthServer({ document, ...(o.port !== undefined ? { listenPort: o.port } : {}) })));
     });
   cmd
     .command('show')

@@ -9,6 +9,7 @@ import { addRemoteOptions, remoteSettingsFromFlags } from './remote-flags.js';
 import { CoreAlreadyRunningError, VERSION } from '../app/light.js';
 import { connectCore, CoreUnavailableError, shutdownCore } from './core-connection.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { parsePort } from './port-option.js';
 import { formatTime, table } from './format.js';
 import { readSecretValue } from './read-secret.js';
 import { addAuthOptions, isAuthUsageError, loadAuthFlags, type AuthFlags } from './auth-options.js';
@@ -103,12 +104,6 @@ function parseSecretFlag(v: string): { name: string; target: string } {
   const m = /^([^,=\s]+),target=([A-Za-z_][A-Za-z0-9_]*)$/.exec(v);
   if (!m) throw new CommanderError(ExitCode.usage, 'gatehouse.secret', `--secret expects NAME,target=ENV_VAR, got "${v}"`);
   return { name: m[1]!, target: m[2]! };
-}
-
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CommanderError(ExitCode.usage, 'gatehouse.port', `"${v}" is not a port (1-65535)`);
-  return n;
 }
 
 /** Host paths in -v and profile files are the user's, relative to where they typed the command. */

@@ -135,7 +135,7 @@ export class ProxyServer {
     }
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends Host: evil.example. Checked
     // before anything answers, public routes included.
-    if (!isAllowedHost(req.headers.host) || !isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) {
+    if (!this.hostAllowed(req.headers.host) || !isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) {
       sendJsonRpcError(res, 403, ErrorCodes.InvalidRequest, 'Forbidden: this MCP proxy only accepts requests from this machine (Host and Origin must be loopback).');
       req.resume();
       return;
@@ -147,6 +147,17 @@ export class ProxyServer {
     }
     const ctx: ProxyContext = { req, res, url, serverName: this.opts.serverName, receivedAt: Date.now(), tap: new ResponseTap(res) };
     this.chain(ctx).catch((err: unknown) => this.failed(res, err));
+  }
+
+  /**
+   * A loopback Host, or the host of a resource URL the server's authentication settings name (the
+   * guide's resourceUrl https://mcp.example.com, reached through a front): only a server that
+   * authenticates every caller answers to a name that is not this machine's.
+   */
+  private hostAllowed(host: string | undefined): boolean {
+    if (isAllowedHost(host)) return true;
+    const st = host ? this.opts.auth?.() : undefined;
+    return st !== undefined && !('failure' in st) && st.resourceUrls.some((u) => new URL(u).host === host!.toLowerCase());
   }
 
   private failed(res: http.ServerResponse, err: unknown): void {
