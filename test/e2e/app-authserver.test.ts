@@ -148,6 +148,12 @@ ${extra}    upstreamProviders:
     await section().getByLabel(/embeddedAuthServer settings/).fill('issuer: [unclosed');
     await section().getByRole('button', { name: 'Check and replace' }).click();
     await expect.poll(() => section().getByRole('alert').textContent()).toMatch(/neither YAML nor JSON/);
+    // The guide's issuer is not on this machine: the page says to give the port its front forwards to.
+    await section().getByLabel(/embeddedAuthServer settings/).fill(settingsYaml().replace(issuer, 'https://mcp.example.com'));
+    await expect.poll(() => section().getByLabel(/^Local port/).inputValue()).toBe('');
+    await section().getByRole('button', { name: 'Check and replace' }).click();
+    await expect.poll(() => section().getByRole('alert').textContent()).toMatch(/https:\/\/mcp\.example\.com is not on this machine.*"Local port" in the app/);
+    await expectAccessible(page, 'Identity, an issuer elsewhere without its local port');
     expect(await t.api.authServer()).toMatchObject({ running: true, issuer, lifespans: { accessTokenMs: 3_600_000 } });
     await section().getByRole('button', { name: 'Close the settings' }).click();
     expect(await section().getByRole('heading', { level: 2 }).textContent()).toBe('Authorization server Running');

@@ -17,6 +17,7 @@ import { textOf } from '../support/mcp-client.js';
 import { allowAndSignInUpstream } from '../support/idp-login.js';
 import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
+import { guideEmbeddedAuthConfig } from '../support/guide-settings.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { ECHO_HEADERS_SERVER } from '../support/echo-headers-server.js';
@@ -55,32 +56,7 @@ describe('the embedded authorization server in the core, in front of a server in
     // The guide's MCPExternalAuthConfig, with this machine's issuer and upstream (no signing or HMAC keys: Gatehouse's own, kept).
     fs.writeFileSync(
       path.join(dir, 'embedded-auth-config.yaml'),
-      `apiVersion: toolhive.stacklok.dev/v1alpha1
-kind: MCPExternalAuthConfig
-metadata:
-  name: embedded-auth-server
-  namespace: toolhive-system
-spec:
-  type: embeddedAuthServer
-  embeddedAuthServer:
-    issuer: '${issuer}'
-    tokenLifespans:
-      accessTokenLifespan: '1h'
-      refreshTokenLifespan: '168h'
-      authCodeLifespan: '10m'
-    upstreamProviders:
-      - name: corp
-        type: oidc
-        oidcConfig:
-          issuerUrl: '${upstream.issuer}'
-          clientId: '${reg.client_id}'
-          clientSecretRef:
-            name: upstream-idp-secret
-            key: client-secret
-          scopes:
-            - openid
-            - offline_access
-`,
+      guideEmbeddedAuthConfig({ issuer, upstreamName: 'corp', upstreamIssuer: upstream.issuer, clientId: reg.client_id, scopes: ['openid', 'offline_access'] }),
     );
     server = await t.api.run({ image: TEST_IMAGE, name: 'weather', permissionProfile: 'none', auth: { type: 'inline', inline: { issuer } } });
   }, 120_000);

@@ -92,9 +92,11 @@ export function AuthServerSection() {
 
   const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const document = String(new FormData(e.currentTarget).get('settings') ?? '');
+    const form = new FormData(e.currentTarget);
+    const document = String(form.get('settings') ?? '');
+    const port = String(form.get('listenPort') ?? '').trim();
     let saved: AuthServerView | undefined;
-    if (await formAct(async () => (saved = await api.setAuthServer({ document })))) {
+    if (await formAct(async () => (saved = await api.setAuthServer({ document, ...(port ? { listenPort: Number(port) } : {}) })))) {
       setView(saved);
       setEditing(false);
       setNotice({ kind: 'info', text: `The authorization server runs at ${saved!.issuer ?? 'its issuer'}.` });
@@ -157,6 +159,10 @@ export function AuthServerSection() {
             embeddedAuthServer settings (YAML or JSON)
             <textarea name="settings" rows={14} required placeholder={EXAMPLE} spellCheck={false} className="code" onInput={() => setFormNotice(undefined)} />
           </label>
+          <label>
+            Local port <span className="sub">(only for an issuer that is not on this machine, such as https://mcp.example.com: the port on 127.0.0.1 its front, a TLS proxy or a tunnel, forwards to)</span>
+            <input name="listenPort" type="number" min={1} max={65535} inputMode="numeric" defaultValue={view?.listensAt && view.issuer && new URL(view.issuer).port !== new URL(view.listensAt).port ? new URL(view.listensAt).port : ''} />
+          </label>
           <div className="buttons">
             <button type="submit" className="primary">
               {view?.configured ? 'Check and replace' : 'Check and start'}
@@ -177,6 +183,14 @@ export function AuthServerSection() {
               <dl className="facts">
                 <dt>Issuer</dt>
                 <dd>{view.issuer ? <code>{view.issuer}</code> : <span className="sub">not running</span>}</dd>
+                {view.issuer && view.listensAt && new URL(view.issuer).port !== new URL(view.listensAt).port && (
+                  <>
+                    <dt>Listens at</dt>
+                    <dd>
+                      <code>{view.listensAt}</code> <span className="sub">its front for {new URL(view.issuer).host} forwards here</span>
+                    </dd>
+                  </>
+                )}
                 <dt>Upstream provider</dt>
                 <dd>
                   {view.upstream ? (
