@@ -264,7 +264,7 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
     // The first signs; the others are published so tokens they signed still verify.
     jwks: { keys: keys.signing.map((k) => k.privateJwk) },
     // Cookies are signed with the HMAC keys: the first signs, the rest still verify.
-    cookies: { keys: keys.hmac.map((k) => k.toString('base64')), long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
+    cookies: cookieSettings(o.settings.issuer, keys.hmac),
     routes: {
       authorization: AUTH_SERVER_PATHS.authorization,
       token: AUTH_SERVER_PATHS.token,
@@ -383,6 +383,23 @@ function configuration(o: AuthServerEngineOptions, { InvalidTarget, InvalidRedir
       ctx.type = 'json';
       ctx.body = out;
     },
+  };
+}
+
+/**
+ * Signed, HttpOnly, SameSite=Lax cookies. Behind an https issuer they are also Secure and carry the
+ * prefixes browsers enforce (RFC 6265bis §4.1.3): `__Host-` for the session (Path=/, no Domain, so no
+ * sibling host can plant or read it), `__Secure-` for the interaction cookies, which live on their
+ * interaction's own path. Plain-http loopback issuers cannot use either prefix.
+ */
+function cookieSettings(issuer: string, hmac: Buffer[]): Record<string, unknown> {
+  const secure = new URL(issuer).protocol === 'https:';
+  const attrs = { signed: true, httpOnly: true, sameSite: 'lax', ...(secure ? { secure: true } : {}) };
+  return {
+    keys: hmac.map((k) => k.toString('base64')),
+    long: attrs,
+    short: attrs,
+    ...(secure ? { names: { session: '__Host-session', interaction: '__Secure-interaction', resume: '__Secure-interaction_resume' } } : {}),
   };
 }
 

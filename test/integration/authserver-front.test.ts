@@ -110,10 +110,14 @@ describe('the guide\'s https issuer, served through a TLS front', () => {
       const claims = decodeJwt(client.saved!.access_token);
       expect(claims).toMatchObject({ iss: ISSUER, sub: 'alice' });
       expect([claims.aud].flat().map((a) => new URL(String(a)).href)).toEqual([`${ISSUER}/`]);
-      // The authorization server's session cookies are Secure: the browser reached it over https.
+      // B20 at an https issuer: every cookie Secure, HttpOnly, Lax, host-only, with the prefix the browser enforces.
       const cookies = await page.context().cookies(ISSUER);
-      expect(cookies.length).toBeGreaterThan(0);
-      expect(cookies.every((c) => c.secure)).toBe(true);
+      expect(cookies.map((c) => c.name)).toEqual(expect.arrayContaining(['__Host-session', '__Host-session.sig']));
+      for (const c of cookies) {
+        expect(c, c.name).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', domain: FRONT_HOST });
+        expect(c.name, c.name).toMatch(/^__(Host|Secure)-/);
+        if (c.name.startsWith('__Host-')) expect(c.path, c.name).toBe('/');
+      }
       const mcp = new Client({ name: 'claude-code-stand-in', version: '1.0.0' });
       await mcp.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: client, fetch: fetchFn }));
       try {
