@@ -57,6 +57,10 @@ export const TokenExchangeViewSchema = z.object({
 });
 export type TokenExchangeView = z.infer<typeof TokenExchangeViewSchema>;
 
+/** Saved settings, and when the server uses them: from its next request (its proxy exchanges already), or from its next restart or start. */
+export const TokenExchangeSavedSchema = TokenExchangeViewSchema.extend({ applies: z.enum(['next-request', 'restart', 'start']) });
+export type TokenExchangeSaved = z.infer<typeof TokenExchangeSavedSchema>;
+
 export const ServerViewSchema = z.object({
   name: z.string(),
   /** A server in a local container, or a remote server (no container; `remoteUrl` is where it is). */

@@ -32,6 +32,7 @@ import {
   ServerDetailSchema,
   ServerViewSchema,
   TokenExchangeViewSchema,
+  TokenExchangeSavedSchema,
   SignInViewSchema,
   CallerTokenSchema,
   AuthServerViewSchema,
@@ -86,7 +87,7 @@ export const routes = {
   setAuth: route({ method: 'PUT', path: '/v1/servers/:name/auth', input: z.object({ name: NameSchema, auth: z.unknown() }).strict(), output: ServerViewSchema }),
   /** Token exchange (RFC 8693) toward a server; takes effect when the server (re)starts. */
   tokenExchange: route({ method: 'GET', path: '/v1/servers/:name/token-exchange', input: named, output: TokenExchangeViewSchema.nullable() }),
-  setTokenExchange: route({ method: 'PUT', path: '/v1/servers/:name/token-exchange', input: z.object({ name: NameSchema, settings: z.unknown() }).strict(), output: TokenExchangeViewSchema }),
+  setTokenExchange: route({ method: 'PUT', path: '/v1/servers/:name/token-exchange', input: z.object({ name: NameSchema, settings: z.unknown() }).strict(), output: TokenExchangeSavedSchema }),
   removeTokenExchange: route({ method: 'DELETE', path: '/v1/servers/:name/token-exchange', input: named, output: OkSchema }),
   attachPolicy: route({ method: 'PUT', path: '/v1/servers/:name/policy', input: PolicyAttachSchema, output: ServerViewSchema }),
   /** A remote server's sign-in: its state; start one (answers once its URL is ready); wait for its end; cancel; sign out. */

@@ -67,11 +67,14 @@ function referencedSecrets(stored: unknown): string[] {
  * Token exchange (RFC 8693) toward servers that have it (ToolHive's tokenExchange): the caller's
  * token, or the user's upstream token, is exchanged at the token service and the result goes toward
  * the MCP server; the caller's own token never does. Settings are stored in the operator's spelling
- * with keychain references; they take effect when the server (re)starts, as its proxy is built then.
+ * with keychain references. Replaced settings apply from the next request; adding token exchange to
+ * a server that had none takes a restart (its proxy is built then).
  */
 export class TokenExchangeManager {
   /** One exchanger (and so one cache) per server and settings. */
   private readonly exchangers = new Map<string, { stored: string; exchanger: TokenExchanger }>();
+  /** Servers whose running proxy exchanges tokens: new settings reach it at the next request. */
+  private readonly exchanging = new Set<string>();
 
   constructor(private readonly d: TokenExchangeManagerDeps) {}
 
@@ -84,14 +87,15 @@ export class TokenExchangeManager {
    * Checks the settings and that the server can carry them, moves a clear secret to the keychain,
    * stores. A secret Gatehouse made for the settings before, that the new ones no longer read, is deleted.
    */
-  async set(server: string, input: unknown): Promise<TokenExchangeView> {
+  async set(server: string, input: unknown): Promise<TokenExchangeView & { applies: 'next-request' | 'restart' | 'start' }> {
     const record = this.record(server);
     const before = unpackStoredTokenExchange(record.tokenExchange).owned;
     const { stored } = await this.prepare(record, input, before);
     this.d.store.servers.setTokenExchange(server, stored);
     this.exchangers.delete(server);
     await this.deleteOwned(server, before.filter((n) => !stored.ownedSecrets.includes(n)));
-    return viewOf(parseTokenExchangeSettings(stored.tokenExchange));
+    const applies = record.status === 'stopped' || record.status === 'error' ? 'start' : this.exchanging.has(server) ? 'next-request' : 'restart';
+    return { ...viewOf(parseTokenExchangeSettings(stored.tokenExchange)), applies };
   }
 
   /** No token exchange any more: the settings, and the secret Gatehouse made for them (never one the user named). */
@@ -105,6 +109,7 @@ export class TokenExchangeManager {
   /** After a server was removed (its row, and so its settings, are gone): the secrets Gatehouse made for it go too. Never throws. */
   async serverRemoved(record: Pick<ServerRecord, 'name' | 'tokenExchange'>): Promise<void> {
     this.exchangers.delete(record.name);
+    this.exchanging.delete(record.name);
     await this.deleteOwned(record.name, unpackStoredTokenExchange(record.tokenExchange).owned);
   }
 
@@ -166,25 +171,34 @@ export class TokenExchangeManager {
    * embedded authorization server's upstream tokens, if any, are used as they are).
    */
   credentialsFor(s: ServerRecord): UpstreamCredentials | undefined {
-    const settings = this.settingsOf(s);
-    if (!settings) return this.d.upstreamCredentials(s, 'inject');
-    if ('broken' in settings) {
-      const refuse = async (): Promise<never> => {
-        throw new CredentialsRefusedError(`The token exchange settings of "${s.name}" cannot be read (${settings.broken}): set them again.`, 502);
-      };
-      return { headers: refuse, refused: async () => {}, refusedMessage: () => settings.broken };
+    const initial = this.settingsOf(s);
+    if (!initial) {
+      this.exchanging.delete(s.name);
+      return this.d.upstreamCredentials(s, 'inject');
     }
+    this.exchanging.add(s.name);
+    /**
+     * The settings as stored now, read at each request: settings replaced while the server runs
+     * apply from the next request (the secret the old ones read may already be gone). Settings
+     * removed while it runs refuse, rather than sending requests on without the exchanged token.
+     */
+    const current = (): TokenExchangeSettings => {
+      const record = this.d.store.servers.get(s.name);
+      const now = record ? this.settingsOf(record) : undefined;
+      if (now === undefined) throw new CredentialsRefusedError(`The token exchange of "${s.name}" was removed while it runs: restart it to send requests without.`, 502);
+      if ('broken' in now) throw new CredentialsRefusedError(`The token exchange settings of "${s.name}" cannot be read (${now.broken}): set them again.`, 502);
+      return now;
+    };
     // Looked up when a request needs it, not when the proxy is built: a server may start before the
     // authorization server is set up (at start-up, or when it is set up after the server).
     let upstream: UpstreamCredentials | undefined;
-    const upstreamNow = () => (upstream ??= settings.subjectProviderName ? this.d.upstreamCredentials(s, 'exchange') : undefined);
-    const exchanger = this.exchangerFor(s.name, settings);
+    const upstreamNow = (settings: TokenExchangeSettings) => (settings.subjectProviderName ? (upstream ??= this.d.upstreamCredentials(s, 'exchange')) : undefined);
     type Caller = Parameters<UpstreamCredentials['headers']>[0];
     // The subject token of each caller's last exchange: a refusal forgets that exchange, not another caller's.
     const subjects = new WeakMap<NonNullable<Caller>, string>();
-    const subjectOf = async (caller: Caller): Promise<string> => {
+    const subjectOf = async (caller: Caller, settings: TokenExchangeSettings): Promise<string> => {
       if (settings.subjectProviderName) {
-        const upstream = upstreamNow();
+        const upstream = upstreamNow(settings);
         if (!upstream) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your identity provider's token (${settings.subjectProviderName}), but it does not take the embedded authorization server's tokens.`, 502);
         const h = await upstream.headers(caller);
         const token = /^Bearer (.+)$/.exec(h['authorization'] ?? '')?.[1];
@@ -197,10 +211,11 @@ export class TokenExchangeManager {
     };
     return {
       headers: async (caller) => {
-        const subject = await subjectOf(caller);
+        const settings = current();
+        const subject = await subjectOf(caller, settings);
         if (caller) subjects.set(caller, subject);
         try {
-          return { [settings.headerName]: `Bearer ${await exchanger.exchange(subject)}` };
+          return { [settings.headerName]: `Bearer ${await this.exchangerFor(s.name, settings).exchange(subject)}` };
         } catch (err) {
           if (!(err instanceof TokenExchangeError)) throw err;
           this.d.log(s.name, err.failure === 'subject' ? 'info' : 'warn', `Token exchange: ${err.message}`);
@@ -213,9 +228,12 @@ export class TokenExchangeManager {
         // The server refused the exchanged token: exchange again once (the upstream token renewed too,
         // when it is the subject); a second refusal is reported.
         const subject = caller ? subjects.get(caller) : undefined;
-        if (subject !== undefined) exchanger.forget(subject);
-        if (attempt === 'first') await upstreamNow()?.refused('first', caller);
-        else this.d.log(s.name, 'warn', `${s.name} refused a freshly exchanged token: check the token exchange audience and scopes.`);
+        if (subject !== undefined) this.exchangers.get(s.name)?.exchanger.forget(subject);
+        if (attempt === 'first') {
+          const record = this.d.store.servers.get(s.name);
+          const now = record ? this.settingsOf(record) : undefined;
+          if (now && !('broken' in now)) await upstreamNow(now)?.refused('first', caller);
+        } else this.d.log(s.name, 'warn', `${s.name} refused a freshly exchanged token: check the token exchange audience and scopes.`);
       },
       refusedMessage: (server) => `The MCP server "${server}" refused the token Gatehouse exchanged for yours (the token exchange audience or scopes may not be what it expects).`,
     };

@@ -420,7 +420,8 @@ export function buildProgram(): Command {
       return;
     }
     const v = await withCore((api) => api.setTokenExchange({ name: server, settings }));
-    print(fmt(), v, () => `${tokenExchangeText(server, v)}\nRestart it to apply: gatehouse restart ${server}`);
+    const when = { 'next-request': `${server} uses them from its next request.`, restart: `Restart it to apply: gatehouse restart ${server}`, start: `${server} uses them when it starts.` }[v.applies];
+    print(fmt(), v, () => `${tokenExchangeText(server, v)}\n${when}`);
   });
 
   auth

@@ -156,12 +156,12 @@ describe('token exchange toward a server in a container', () => {
       name: 'echo',
       settings: { token_exchange_config: { token_url: sts.tokenUrl, client_id: sts.client.clientId, client_secret: sts.client.clientSecret, audience: 'backend-api', header_strategy: 'custom', external_token_header_name: 'X-Upstream-Token' } },
     });
-    expect(view).toMatchObject({ clientSecretName: 'echo-token-exchange', headerName: 'x-upstream-token', audience: 'backend-api' });
+    // echo exchanges already: the new settings reach its running proxy at the next request, no restart.
+    expect(view).toMatchObject({ clientSecretName: 'echo-token-exchange', headerName: 'x-upstream-token', audience: 'backend-api', applies: 'next-request' });
     expect((await env.t.api.secrets()).secrets.map((s) => s.name)).toContain('echo-token-exchange');
     const db = fs.readFileSync(path.join(env.t.home, 'gatehouse.db'));
     expect(db.includes(Buffer.from(sts.client.clientSecret))).toBe(false);
-    // Applies at the next start; then the caller's token stays with the proxy and the exchanged one goes in the custom header.
-    await env.t.api.restart({ name: 'echo' });
+    // The caller's token stays with the proxy and the exchanged one now goes in the custom header.
     // The caller sends a header of that name too: it never reaches the server, only the exchanged token does.
     const client = await connect(await tokenFor('grace'), { 'X-Upstream-Token': 'Bearer forged-by-caller' });
     try {
@@ -222,6 +222,15 @@ describe('token exchange toward a server in a container', () => {
     const removed = await runCli(env.t.home, ['auth', 'token-exchange', 'echo2', '--none']);
     expect(removed.code).toBe(0);
     expect((await env.t.api.getServer({ name: 'echo2' })).tokenExchange).toBeNull();
+    expect(removed.stdout).toContain('Restart it to apply: gatehouse restart echo2');
+    // Until then its running proxy refuses, rather than send requests on without the exchanged token.
+    const refused = await fetch(echo2.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    expect(refused.status).toBe(502);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/was removed while it runs: restart it/);
     const usage = await runCli(env.t.home, ['auth', 'token-exchange', 'echo2', '--token-exchange-audience', 'x']);
     expect(usage.code).not.toBe(0);
     expect(usage.stderr).toMatch(/--token-exchange-url is required/);

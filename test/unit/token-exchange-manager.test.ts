@@ -34,11 +34,17 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 const caller = (token: string): CallerIdentity => ({ subject: token, name: undefined, email: undefined, groups: [], scopes: [], claims: {}, local: false, presentedToken: () => token }) as unknown as CallerIdentity;
-const record = (tokenExchange: unknown): ServerRecord => ({ name: 'srv', tokenExchange }) as unknown as ServerRecord;
+/** The server rows as the store holds them now: credentialsFor reads the current settings at each request. */
+const rows = new Map<string, ServerRecord>();
+const record = (tokenExchange: unknown): ServerRecord => {
+  const r = { name: 'srv', tokenExchange } as unknown as ServerRecord;
+  rows.set(r.name, r);
+  return r;
+};
 
 function manager(upstream: (purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined): TokenExchangeManager {
   return new TokenExchangeManager({
-    store: {} as Store,
+    store: { servers: { get: (name: string) => rows.get(name) } } as unknown as Store,
     secrets: () => ({}) as SecretsProvider,
     auth: { state: () => undefined } as unknown as AuthManager,
     upstreamCredentials: (_s, purpose) => upstream(purpose),
@@ -112,6 +118,22 @@ describe('TokenExchangeManager.credentialsFor', () => {
     upstream = steadyUpstream();
     expect(await creds.headers(caller('t1'))).toEqual({ authorization: 'Bearer exchanged-1' });
     expect(subjects).toEqual(['upstream-of-t1']);
+  });
+
+  it('uses settings replaced while the proxy runs from the next request, and refuses once they are removed', async () => {
+    subjects.length = 0;
+    clients.length = 0;
+    const m = manager(() => undefined);
+    const creds = m.credentialsFor(record({ tokenUrl: url }))!;
+    expect(await creds.headers(caller('t2'))).toEqual({ authorization: 'Bearer exchanged-1' });
+    record({ tokenUrl: url, clientId: 'gatehouse', externalTokenHeaderName: 'X-Backend' });
+    // New settings, a new exchange (not the cached one made under the old settings), in the new header.
+    expect(await creds.headers(caller('t2'))).toEqual({ 'x-backend': 'Bearer exchanged-2' });
+    expect(clients).toEqual([false, true]);
+    rows.set('srv', { name: 'srv', tokenExchange: null } as unknown as ServerRecord);
+    await expect(creds.headers(caller('t2'))).rejects.toThrow(/removed while it runs: restart it/);
+    rows.set('srv', { name: 'srv', tokenExchange: '{not json' } as unknown as ServerRecord);
+    await expect(creds.headers(caller('t2'))).rejects.toThrow(/cannot be read/);
   });
 
   it('reads the stored form with the secrets Gatehouse made, and a bare block (stored before) as owning none', () => {

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import type { ServerView, TokenExchangeView } from '../../../src/api/browser.js';
+import type { ServerView, TokenExchangeSaved, TokenExchangeView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { Notice, useNotice } from '../ui.js';
 import { FormProblem, headerText, KEEP, NAMED, NEW, SUBJECT_TYPES, subjectTypeName, tokenExchangeFromForm, type SubjectType } from './token-exchange-words.js';
@@ -60,13 +60,15 @@ export function TokenExchangeCard({ server }: { server: ServerView }) {
       setFormNotice({ kind: 'error', text: err.message });
       return;
     }
+    let applies: TokenExchangeSaved['applies'] = 'restart';
     const ok = await formAct(async () => {
-      const saved = await api.setTokenExchange({ name, settings: built.settings });
-      if (built.then) await api.setTokenExchange({ name, settings: built.then(saved) });
+      let saved = await api.setTokenExchange({ name, settings: built.settings });
+      if (built.then) saved = await api.setTokenExchange({ name, settings: built.then(saved) });
+      applies = saved.applies;
     });
     if (ok) {
       setEditing(false);
-      setNotice({ kind: 'info', text: `Token exchange saved. ${name} uses it from its next restart.` });
+      setNotice({ kind: 'info', text: `Token exchange saved. ${name} uses it ${{ 'next-request': 'from its next request', restart: 'from its next restart', start: 'when it starts' }[applies]}.` });
     }
   };
   const remove = async () => {
@@ -80,7 +82,7 @@ export function TokenExchangeCard({ server }: { server: ServerView }) {
       {view ? (
         <>
           <p className="sub">
-            {view.subjectProviderName ? `The user's ${view.subjectProviderName} token (from the embedded authorization server)` : "Each caller's token"} is exchanged (RFC 8693) for one the server accepts; the server never receives the caller's own token. Changes apply when the server restarts.
+            {view.subjectProviderName ? `The user's ${view.subjectProviderName} token (from the embedded authorization server)` : "Each caller's token"} is exchanged (RFC 8693) for one the server accepts; the server never receives the caller's own token. Changed settings apply from the next request; adding or removing token exchange applies when the server restarts.
           </p>
           <TokenExchangeFacts view={view} />
         </>
