@@ -90,8 +90,13 @@ export class TokenExchangeManager {
   async set(server: string, input: unknown): Promise<TokenExchangeView & { applies: 'next-request' | 'restart' | 'start' }> {
     const record = this.record(server);
     const before = unpackStoredTokenExchange(record.tokenExchange).owned;
-    const { stored } = await this.prepare(record, input, before);
-    this.d.store.servers.setTokenExchange(server, stored);
+    const { stored, undo } = await this.prepare(record, input, before);
+    try {
+      this.d.store.servers.setTokenExchange(server, stored);
+    } catch (err) {
+      await undo();
+      throw err;
+    }
     this.exchangers.delete(server);
     await this.deleteOwned(server, before.filter((n) => !stored.ownedSecrets.includes(n)));
     const applies = record.status === 'stopped' || record.status === 'error' ? 'start' : this.exchanging.has(server) ? 'next-request' : 'restart';
@@ -128,8 +133,20 @@ export class TokenExchangeManager {
     }
     this.assertCarries(record, settings);
     let secretName: string | undefined;
+    /** The value a secret Gatehouse stored before had, put back if what follows fails. */
+    let replaced: string | undefined;
     if (settings.clientSecret && 'clear' in settings.clientSecret) {
       secretName = tokenExchangeSecretName(record.name);
+      if ((await this.d.secrets().list()).includes(secretName)) {
+        // Only a secret Gatehouse stored for these settings is overwritten; one the user made (or left
+        // from before) is theirs, and a failed save would otherwise delete it.
+        if (!owned.includes(secretName)) {
+          throw new BadRequestError(
+            `The keychain already has a secret named ${secretName} that Gatehouse did not store for ${record.name}'s token exchange, so it is not overwritten. To use it, name it instead of giving the secret (clientSecretRef: { name: ${secretName} }); to replace it, remove it first: gatehouse secret rm ${secretName}`,
+          );
+        }
+        replaced = await this.d.secrets().get(secretName);
+      }
       await this.d.secrets().set(secretName, settings.clientSecret.clear);
     } else if (settings.clientSecret) {
       const names = await this.d.secrets().list();
@@ -142,7 +159,9 @@ export class TokenExchangeManager {
     return {
       stored: { tokenExchange: storedTokenExchange(settings, secretName), ownedSecrets: moved ? [moved] : owned.filter((n) => reads.includes(n)) },
       undo: async () => {
-        if (moved) await this.d.secrets().delete(moved).catch(() => false);
+        if (!moved) return;
+        if (replaced === undefined) await this.d.secrets().delete(moved).catch(() => false);
+        else await this.d.secrets().set(moved, replaced).catch(() => undefined);
       },
     };
   }

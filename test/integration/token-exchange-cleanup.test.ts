@@ -66,6 +66,19 @@ describe('the token exchange client secret Gatehouse stored goes with its server
     expect(rm.code, rm.stderr).toBe(0);
     expect(await keychainNames()).toEqual(expect.arrayContaining(['gamma-token-exchange', 'corp-sts']));
     expect(await env.t.core.secrets.get('gamma-token-exchange')).toBe('users-own-gamma-secret');
+
+    // Settings with a clear secret would be stored under the user's name: refused, the user's value kept, no server made.
+    await env.t.api.setSecret({ name: 'theta-token-exchange', value: registerTestSecret('user secret theta', 'users-own-theta-secret') });
+    await expect(run('theta', runnerSettings('theta'))).rejects.toThrow(/already has a secret named theta-token-exchange that Gatehouse did not store.*gatehouse secret rm theta-token-exchange/);
+    expect(await env.t.core.secrets.get('theta-token-exchange')).toBe('users-own-theta-secret');
+    expect((await env.t.api.listServers()).map((s) => s.name)).not.toContain('theta');
+    // The same on a server that exists and had none.
+    await run('theta', { tokenUrl: TOKEN_URL, clientId: 'gatehouse', clientSecretRef: { name: 'corp-sts' } });
+    await expect(env.t.api.setTokenExchange({ name: 'theta', settings: runnerSettings('theta-2') })).rejects.toThrow(/already has a secret named theta-token-exchange/);
+    expect(await env.t.core.secrets.get('theta-token-exchange')).toBe('users-own-theta-secret');
+    expect((await env.t.api.getServer({ name: 'theta' })).tokenExchange).toMatchObject({ clientSecretName: 'corp-sts' });
+    await env.t.api.remove({ name: 'theta', force: true });
+    expect(await keychainNames()).toEqual(expect.arrayContaining(['theta-token-exchange', 'corp-sts']));
   });
 
   it('removing or replacing the settings deletes the secret Gatehouse stored, and keeps the one the new settings name', async () => {
