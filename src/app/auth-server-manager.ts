@@ -458,6 +458,17 @@ export class AuthServerManager {
     return st && !('failure' in st) ? st.config.issuer : undefined;
   }
 
+  /** The name of the upstream identity provider (running, or stored before it runs); undefined with none set up. */
+  upstreamName(): string | undefined {
+    if (this.running) return this.running.settings.upstream.name;
+    try {
+      const stored = this.d.store.settings.get(SETTINGS_KEY);
+      return stored === undefined || stored === null ? undefined : parseAuthServerSettings(stored).upstream.name;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The issuer of the running authorization server, or of the stored settings before it runs. */
   private configuredIssuer(): string | undefined {
     if (this.running) return this.running.settings.issuer;

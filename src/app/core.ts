@@ -219,6 +219,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       secrets: () => secrets,
       auth: manager.auth,
       upstreamCredentials: (s, purpose) => authServer?.credentialsFor(s, purpose),
+      upstreamName: () => authServer?.upstreamName(),
       log: (server, level, message) => logs.write({ server, source: 'core', level, message, fields: null }),
     });
 

@@ -26,6 +26,8 @@ export interface TokenExchangeManagerDeps {
   /** The embedded authorization server's credentials for a server (its users' upstream tokens), when it has them. */
   /** The embedded authorization server's upstream tokens: to send on as they are ('inject'), or to exchange ('exchange'). */
   upstreamCredentials: (s: ServerRecord, purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined;
+  /** The name of the embedded authorization server's upstream provider; undefined while none is set up. */
+  upstreamName: () => string | undefined;
   log(server: string, level: 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -132,6 +134,8 @@ export class TokenExchangeManager {
       throw err;
     }
     this.assertCarries(record, settings);
+    const mismatch = this.providerMismatch(settings);
+    if (mismatch) throw new BadRequestError(mismatch);
     let secretName: string | undefined;
     /** The value a secret Gatehouse stored before had, put back if what follows fails. */
     let replaced: string | undefined;
@@ -164,6 +168,17 @@ export class TokenExchangeManager {
         else await this.d.secrets().set(moved, replaced).catch(() => undefined);
       },
     };
+  }
+
+  /**
+   * subjectProviderName names the upstream whose token is exchanged: another name than the
+   * authorization server's upstream is a mistake to say, not a token of the wrong provider to send.
+   * (With no authorization server set up yet, it cannot be checked; requests refuse until there is.)
+   */
+  private providerMismatch(settings: TokenExchangeSettings): string | undefined {
+    const name = this.d.upstreamName();
+    if (!settings.subjectProviderName || name === undefined || name === settings.subjectProviderName) return undefined;
+    return `subjectProviderName is "${settings.subjectProviderName}", but the embedded authorization server's upstream identity provider is named "${name}": set subjectProviderName to ${name}.`;
   }
 
   forget(server: string): void {
@@ -217,6 +232,8 @@ export class TokenExchangeManager {
     const subjects = new WeakMap<NonNullable<Caller>, string>();
     const subjectOf = async (caller: Caller, settings: TokenExchangeSettings): Promise<string> => {
       if (settings.subjectProviderName) {
+        const mismatch = this.providerMismatch(settings);
+        if (mismatch) throw new CredentialsRefusedError(mismatch, 502);
         const upstream = upstreamNow(settings);
         if (!upstream) throw new CredentialsRefusedError(`The server "${s.name}" exchanges your identity provider's token (${settings.subjectProviderName}), but it does not take the embedded authorization server's tokens.`, 502);
         const h = await upstream.headers(caller);

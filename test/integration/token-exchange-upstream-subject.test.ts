@@ -66,6 +66,8 @@ upstreamProviders:
       scopes: [openid, offline_access]
 `,
     });
+    // A provider name the authorization server does not have is refused, with the name it has.
+    await expect(t.api.run({ image: TEST_NODE_IMAGE, name: 'misnamed', transport: 'streamable-http', args: ['-e', ECHO_HEADERS_SERVER], auth: { type: 'inline', inline: { issuer } }, tokenExchange: { ...exchangeSettings(), subjectProviderName: 'okta' } })).rejects.toThrow(/upstream identity provider is named "corp": set subjectProviderName to corp/);
     echo = await run('echo');
     expect([early.status, echo.status]).toEqual(['running', 'running']);
   }, 120_000);

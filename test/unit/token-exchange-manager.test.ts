@@ -42,12 +42,13 @@ const record = (tokenExchange: unknown): ServerRecord => {
   return r;
 };
 
-function manager(upstream: (purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined): TokenExchangeManager {
+function manager(upstream: (purpose: 'inject' | 'exchange') => UpstreamCredentials | undefined, upstreamName: () => string | undefined = () => 'corp'): TokenExchangeManager {
   return new TokenExchangeManager({
     store: { servers: { get: (name: string) => rows.get(name) } } as unknown as Store,
     secrets: () => ({}) as SecretsProvider,
     auth: { state: () => undefined } as unknown as AuthManager,
     upstreamCredentials: (_s, purpose) => upstream(purpose),
+    upstreamName,
     log: () => {},
   });
 }
@@ -134,6 +135,16 @@ describe('TokenExchangeManager.credentialsFor', () => {
     await expect(creds.headers(caller('t2'))).rejects.toThrow(/removed while it runs: restart it/);
     rows.set('srv', { name: 'srv', tokenExchange: '{not json' } as unknown as ServerRecord);
     await expect(creds.headers(caller('t2'))).rejects.toThrow(/cannot be read/);
+  });
+
+  it("refuses to exchange when subjectProviderName is not the authorization server's upstream", async () => {
+    subjects.length = 0;
+    let name: string | undefined = 'okta';
+    const creds = manager(() => steadyUpstream(), () => name).credentialsFor(record({ tokenUrl: url, subjectProviderName: 'corp' }))!;
+    await expect(creds.headers(caller('t3'))).rejects.toThrow(/subjectProviderName is "corp", but the embedded authorization server's upstream identity provider is named "okta"/);
+    expect(subjects).toEqual([]);
+    name = 'corp';
+    expect(await creds.headers(caller('t3'))).toEqual({ authorization: 'Bearer exchanged-1' });
   });
 
   it('reads the stored form with the secrets Gatehouse made, and a bare block (stored before) as owning none', () => {
