@@ -244,7 +244,15 @@ export const AuthServerViewSchema = z.object({
   issuer: z.string().nullable(),
   /** Where it listens on this machine (http://127.0.0.1:PORT); for an issuer elsewhere, where its front forwards to. */
   listensAt: z.string().nullable(),
-  upstream: z.object({ name: z.string(), type: z.enum(['oidc', 'oauth2']), url: z.string() }).nullable(),
+  upstream: z
+    .object({
+      name: z.string(),
+      type: z.enum(['oidc', 'oauth2']),
+      url: z.string(),
+      clientId: z.string().nullable(),
+      registration: z.object({ clientId: z.string(), registeredAt: z.number(), expiresAt: z.number().nullable(), endpoint: z.string() }).nullable(),
+    })
+    .nullable(),
   audiences: z.array(z.string()),
   /** The audiences by server: each server's addresses (the first is the one its clients are given). */
   servers: z.array(z.object({ name: z.string(), urls: z.array(z.string()) })),

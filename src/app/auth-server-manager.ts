@@ -2,7 +2,11 @@ import { parse as parseYaml } from 'yaml';
 import {
   accountClaims,
   AuthServerSettingsError,
+  configuredClient,
+  forgetUpstreamRegistration,
   KeyRing,
+  UpstreamRegistrar,
+  upstreamRedirectUri,
   OAuth2UpstreamClient,
   OidcUpstreamClient,
   parseAuthServerSettings,
@@ -16,7 +20,10 @@ import {
   type SignInStep,
   type AuthServerEngine,
   type AuthServerSettings,
+  type OAuth2ClientSource,
+  type UpstreamRegistrationView,
 } from '../authserver/index.js';
+import { safeFetchLike } from '../auth/index.js';
 import type { Keychain, SealedStore, SecretsProvider } from '../secrets/index.js';
 import { CredentialsUnavailableError, type UpstreamCredentials } from '../proxy/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
@@ -36,7 +43,15 @@ export interface AuthServerView {
   issuer: string | null;
   /** Where it listens on 127.0.0.1 (for an issuer elsewhere: where its front forwards to). */
   listensAt: string | null;
-  upstream: { name: string; type: 'oidc' | 'oauth2'; url: string } | null;
+  upstream: {
+    name: string;
+    type: 'oidc' | 'oauth2';
+    url: string;
+    /** Gatehouse's client id there: from the settings, or from its registration (null: not registered yet). */
+    clientId: string | null;
+    /** With dcrConfig: Gatehouse's registration there (RFC 7591), kept in the keychain; null before it is made. */
+    registration: { clientId: string; registeredAt: number; expiresAt: number | null; endpoint: string } | null;
+  } | null;
   /** The servers whose tokens it issues: those whose callers' tokens must come from its issuer. */
   audiences: string[];
   /** The same, by server: each server's addresses (the first is the one clients are given). */
@@ -113,6 +128,8 @@ interface Running {
  */
 export class AuthServerManager {
   private running: Running | undefined;
+  /** With dcrConfig: Gatehouse's registration at the upstream, for the settings it was made for. */
+  private registration: { settings: AuthServerSettings; view: UpstreamRegistrationView | undefined } | undefined;
   private problem: string | null = null;
   private readonly listeners = new Set<(what: AuthServerChange) => void>();
   private readonly test: ProviderTest;
@@ -195,14 +212,14 @@ export class AuthServerManager {
       // The same port: the old one has to make room first; it comes back if the new one cannot start.
       await this.stopRunning();
       try {
-        await this.start(settings, port);
+        await this.start(settings, port, undefined, true);
       } catch (err) {
         await this.start(previous.settings, previous.port, previous.interactions).catch(() => {});
         throw new BadRequestError((err as Error).message);
       }
     } else {
       try {
-        await this.start(settings, port);
+        await this.start(settings, port, undefined, true);
       } catch (err) {
         throw new BadRequestError((err as Error).message);
       }
@@ -210,6 +227,11 @@ export class AuthServerManager {
     }
     this.d.store.settings.set(SETTINGS_KEY, input);
     this.d.store.settings.set(LISTEN_PORT_KEY, isLoopbackIssuer(settings.issuer) ? null : port);
+    // A registration at an upstream (dcrConfig) that the new settings do not use is dropped from the keychain.
+    if (settings.upstream.type !== 'oauth2' || !settings.upstream.dcr) {
+      await forgetUpstreamRegistration(this.d.keychain, this.d.instanceId).catch(() => false);
+      this.registration = undefined;
+    }
     this.problem = null;
     // A test under way belongs to the upstream it started at.
     this.test.cancel('The authorization server was set up again.');
@@ -226,6 +248,9 @@ export class AuthServerManager {
       await this.stopRunning();
       this.d.store.settings.set(SETTINGS_KEY, null);
       this.d.store.settings.set(LISTEN_PORT_KEY, null);
+      // Its registration at the upstream (dcrConfig) goes with it; a new one is made if it is set up again.
+      await forgetUpstreamRegistration(this.d.keychain, this.d.instanceId).catch(() => false);
+      this.registration = undefined;
       this.problem = null;
       this.emit('view');
       return this.view();
@@ -404,12 +429,21 @@ export class AuthServerManager {
     const r = this.running;
     const stored = this.d.store.settings.get(SETTINGS_KEY);
     const u = r?.settings.upstream;
+    const reg = r && this.registration?.settings === r.settings ? this.registration.view : undefined;
     return {
       configured: stored !== undefined && stored !== null,
       running: r !== undefined,
       issuer: r?.settings.issuer ?? null,
       listensAt: r ? r.engine.url : null,
-      upstream: u ? { name: u.name, type: u.type, url: u.type === 'oidc' ? u.issuerUrl : u.authorizationEndpoint } : null,
+      upstream: u
+        ? {
+            name: u.name,
+            type: u.type,
+            url: u.type === 'oidc' ? u.issuerUrl : u.authorizationEndpoint,
+            clientId: u.clientId ?? reg?.clientId ?? null,
+            registration: reg ? { clientId: reg.clientId, registeredAt: reg.registeredAt, expiresAt: reg.expiresAt, endpoint: reg.registrationEndpoint } : null,
+          }
+        : null,
       audiences: this.audiences(),
       servers: this.servers(),
       signingKeys: r?.keys ?? [],
@@ -522,8 +556,55 @@ export class AuthServerManager {
     return r && !isLoopbackIssuer(r.settings.issuer) ? { origin: new URL(r.settings.issuer).origin, port: r.port } : undefined;
   }
 
+  /**
+   * Gatehouse's client at an OAuth 2.0 upstream: the settings' clientId, or (dcrConfig) a registration
+   * there, kept in the keychain. `registerNow`: made before the settings are taken, so a registration the
+   * upstream refuses is reported when they are set; at start-up it is made at the first sign-in instead
+   * (the upstream may be out of reach then).
+   */
+  private async oauth2Client(settings: AuthServerSettings, secret: string | undefined, registerNow: boolean): Promise<OAuth2ClientSource> {
+    const upstream = settings.upstream;
+    if (upstream.type !== 'oauth2' || !upstream.dcr) return configuredClient(upstream.clientId!, async () => secret);
+    const dcr = upstream.dcr;
+    const ring = this.ring();
+    const registrar = new UpstreamRegistrar(upstream, upstreamRedirectUri(settings), {
+      keychain: this.d.keychain,
+      instanceId: this.d.instanceId,
+      fetchFn: safeFetchLike({ insecureAllowHttp: upstream.insecureAllowHttp, allowPrivateIp: upstream.allowPrivateIps }, { timeoutMs: 10_000 }),
+      initialAccessToken: async () => (dcr.initialAccessToken ? ring.read(dcr.initialAccessToken, 'The dcrConfig initial access token') : undefined),
+    });
+    const noteRegistration = async () => {
+      const view = await registrar.view();
+      const before = this.registration?.settings === settings ? this.registration.view : undefined;
+      const changed = this.registration?.settings !== settings || view?.registeredAt !== before?.registeredAt;
+      if (before && view && view.clientId !== before.clientId) this.d.log('warn', `The upstream ${upstream.name} no longer had Gatehouse's registration ${before.clientId}: Gatehouse registered again, as ${view.clientId}.`);
+      this.registration = { settings, view };
+      if (changed && this.running?.settings === settings) this.emit('view');
+    };
+    const source: OAuth2ClientSource = {
+      credentials: async (opts) => {
+        const c = await registrar.credentials(opts);
+        await noteRegistration();
+        return c;
+      },
+      rejected: async () => {
+        this.d.log('warn', `The upstream ${upstream.name} no longer knows Gatehouse's registration there (invalid_client): the next sign-in registers again.`);
+        await registrar.forget();
+      },
+    };
+    if (registerNow) {
+      const before = await registrar.view();
+      await registrar.credentials();
+      const after = await registrar.view();
+      if (after && after.registeredAt !== before?.registeredAt) this.d.log('info', `Gatehouse registered at ${after.registrationEndpoint} as ${after.clientId}, with the callback ${upstreamRedirectUri(settings)}.`);
+    }
+    // The registration kept from before (after a restart) is shown without waiting for a sign-in.
+    await noteRegistration().catch(() => undefined);
+    return source;
+  }
+
   /** Starts an engine for the settings; `interactions`: the ones of the engine it replaces (a restart in place). */
-  private async start(settings: AuthServerSettings, port: number, reuse?: UpstreamInteractions): Promise<void> {
+  private async start(settings: AuthServerSettings, port: number, reuse?: UpstreamInteractions, registerNow = false): Promise<void> {
     const upstream = settings.upstream;
     const ring = this.ring();
     const keys = await ring.load(settings, settings.lifespans.accessTokenMs);
@@ -531,7 +612,7 @@ export class AuthServerManager {
     if (!interactions) {
       // A secret the settings name must be there now, not at the first sign-in.
       const secret = upstream.clientSecret ? await ring.read(upstream.clientSecret, 'The upstream client secret') : undefined;
-      const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, async () => secret);
+      const login = upstream.type === 'oidc' ? new OidcUpstreamClient(upstream, async () => secret) : new OAuth2UpstreamClient(upstream, await this.oauth2Client(settings, secret, registerNow));
       interactions = new UpstreamInteractions({ settings, sealed: this.d.sealed, upstream: login, onChange: () => this.emit('view'), onStep: (step) => this.recordStep(step) });
     }
     const its = interactions;

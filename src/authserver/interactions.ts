@@ -11,6 +11,11 @@ import type { PendingUpstreamLogin, UpstreamIdentity } from './upstream-oidc.js'
 import { requestOrigin, signInStep, type SignInStep, type SignInStepListener } from './steps.js';
 
 /** The upstream login, as the interactions need it (OidcUpstreamClient in production). */
+/** Where the upstream sends the browser back: the settings' redirectUri, or the issuer's one callback for every server. */
+export function upstreamRedirectUri(settings: Pick<AuthServerSettings, 'issuer' | 'upstream'>): string {
+  return settings.upstream.redirectUri ?? `${settings.issuer}${AUTH_SERVER_PATHS.callback}`;
+}
+
 export interface UpstreamLogin {
   begin(redirectUri: string): Promise<PendingUpstreamLogin>;
   finish(pending: PendingUpstreamLogin, code: string): Promise<UpstreamIdentity>;
@@ -300,7 +305,7 @@ export class UpstreamInteractions implements Interactions {
   }
 
   private redirectUri(): string {
-    return this.d.settings.upstream.redirectUri ?? `${this.d.settings.issuer}${AUTH_SERVER_PATHS.callback}`;
+    return upstreamRedirectUri(this.d.settings);
   }
 
   private async callback(ctx: InteractionContext): Promise<void> {

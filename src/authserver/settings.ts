@@ -178,14 +178,19 @@ const OAuth2Config = z
     identityFromToken: z.object({ subjectPath: z.string().min(1).max(256), namePath: z.string().min(1).max(256).optional(), emailPath: z.string().min(1).max(256).optional() }).strict().optional(),
     dcrConfig: z
       .object({
-        discoveryUrl: z.string().regex(/^https:\/\/[^\s?#]+[^/\s?#]$/).optional(),
-        registrationEndpoint: z.string().regex(/^https:\/\/[^\s?#]+[^/\s?#]$/).optional(),
+        // https (http only on this machine, or with insecureAllowHTTP: checked below, as for the other endpoints).
+        discoveryUrl: z.string().max(2048).regex(BASE_URL, 'dcrConfig.discoveryUrl is an absolute URL without query or fragment').optional(),
+        registrationEndpoint: z.string().max(2048).regex(BASE_URL, 'dcrConfig.registrationEndpoint is an absolute URL without query or fragment').optional(),
         initialAccessTokenRef: SecretKeyRef.optional(),
+        // The runner's spelling (initial_access_token_file, initial_access_token_env_var).
+        initialAccessTokenFile: z.string().min(1).optional(),
+        initialAccessTokenEnvVar: z.string().min(1).optional(),
         softwareId: z.string().max(255).optional(),
         softwareStatement: z.string().max(16384).optional(),
       })
       .strict()
       .refine((d) => (d.discoveryUrl === undefined) !== (d.registrationEndpoint === undefined), 'dcrConfig: exactly one of discoveryUrl or registrationEndpoint')
+      .refine((d) => [d.initialAccessTokenRef, d.initialAccessTokenFile, d.initialAccessTokenEnvVar].filter((v) => v !== undefined).length <= 1, 'dcrConfig: give the initial access token one way (a secret reference, a file or an environment variable)')
       .optional(),
   })
   .strict()
@@ -252,6 +257,14 @@ function clientSecretOf(c: SecretFields, spelling: 'operator' | 'runner'): Secre
   return undefined;
 }
 
+function initialAccessTokenOf(d: { initialAccessTokenRef?: z.infer<typeof SecretKeyRef>; initialAccessTokenFile?: string; initialAccessTokenEnvVar?: string }, spelling: 'operator' | 'runner'): { initialAccessToken?: SecretSource } {
+  if (spelling === 'operator' && (d.initialAccessTokenFile || d.initialAccessTokenEnvVar)) throw new AuthServerSettingsError('initialAccessTokenFile and initialAccessTokenEnvVar are runner settings (initial_access_token_file, initial_access_token_env_var); the operator spelling uses dcrConfig.initialAccessTokenRef.');
+  if (d.initialAccessTokenRef) return { initialAccessToken: fromRef(d.initialAccessTokenRef) };
+  if (d.initialAccessTokenFile) return { initialAccessToken: { file: d.initialAccessTokenFile } };
+  if (d.initialAccessTokenEnvVar) return { initialAccessToken: { env: d.initialAccessTokenEnvVar } };
+  return {};
+}
+
 function upstreamOf(u: z.infer<typeof UpstreamProvider>, spelling: 'operator' | 'runner'): Upstream {
   if (u.type === 'oidc') {
     const c = u.oidcConfig!;
@@ -311,9 +324,9 @@ function upstreamOf(u: z.infer<typeof UpstreamProvider>, spelling: 'operator' | 
     ...(c.dcrConfig
       ? {
           dcr: {
-            ...(c.dcrConfig.discoveryUrl ? { discoveryUrl: c.dcrConfig.discoveryUrl } : {}),
-            ...(c.dcrConfig.registrationEndpoint ? { registrationEndpoint: c.dcrConfig.registrationEndpoint } : {}),
-            ...(c.dcrConfig.initialAccessTokenRef ? { initialAccessToken: fromRef(c.dcrConfig.initialAccessTokenRef) } : {}),
+            ...(c.dcrConfig.discoveryUrl ? { discoveryUrl: secured('dcrConfig.discoveryUrl', c.dcrConfig.discoveryUrl, insecure) } : {}),
+            ...(c.dcrConfig.registrationEndpoint ? { registrationEndpoint: secured('dcrConfig.registrationEndpoint', c.dcrConfig.registrationEndpoint, insecure) } : {}),
+            ...initialAccessTokenOf(c.dcrConfig, spelling),
             ...(c.dcrConfig.softwareId ? { softwareId: c.dcrConfig.softwareId } : {}),
             ...(c.dcrConfig.softwareStatement ? { softwareStatement: c.dcrConfig.softwareStatement } : {}),
           },

@@ -4,6 +4,31 @@ import { decodeJwt } from 'jose';
 import { safeFetchLike } from '../auth/index.js';
 import type { OAuth2Upstream } from './settings.js';
 import type { PendingUpstreamLogin, UpstreamIdentity } from './upstream-oidc.js';
+import type { UpstreamClientCredentials } from './upstream-registration.js';
+
+/** Where Gatehouse's client at the upstream comes from: the settings' clientId, or a registration (dcrConfig). */
+export interface OAuth2ClientSource {
+  /** `check`: a sign-in is about to start, and a registration the upstream dropped is worth finding out about now. */
+  credentials(opts?: { check?: boolean }): Promise<UpstreamClientCredentials>;
+  /** The upstream answered invalid_client: a registration it no longer knows is made again next time. */
+  rejected?(): Promise<void>;
+}
+
+/** The settings' own client: its id, and the secret (sent in the form, as ToolHive does). */
+export function configuredClient(clientId: string, clientSecret: () => Promise<string | undefined>): OAuth2ClientSource {
+  return {
+    credentials: async () => {
+      const secret = await clientSecret();
+      return { clientId, ...(secret ? { clientSecret: secret } : {}), authMethod: secret ? 'client_secret_post' : 'none' };
+    },
+  };
+}
+
+/** RFC 6749 §2.3.1: the id and secret are form-urlencoded before they are joined for Basic. */
+function basicAuth(id: string, secret: string): string {
+  const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
 
 /**
  * Gatehouse as a client of a plain OAuth 2.0 provider without OpenID (GitHub and the like): explicit
@@ -18,19 +43,19 @@ export class OAuth2UpstreamClient {
 
   constructor(
     private readonly u: OAuth2Upstream,
-    private readonly clientSecret: () => Promise<string | undefined>,
+    private readonly client: OAuth2ClientSource,
   ) {
     this.fetchFn = safeFetchLike({ insecureAllowHttp: u.insecureAllowHttp, allowPrivateIp: u.allowPrivateIps }, { timeoutMs: 10_000 });
   }
 
   async begin(redirectUri: string): Promise<PendingUpstreamLogin> {
-    if (!this.u.clientId) throw new Error('Registering Gatehouse at an OAuth 2.0 upstream (dcrConfig) is not supported yet: give its clientId.');
+    const { clientId } = await this.client.credentials({ check: true });
     const state = randomBytes(24).toString('base64url');
     const codeVerifier = randomBytes(32).toString('base64url');
     const url = new URL(this.u.authorizationEndpoint);
     const params: Record<string, string> = {
       response_type: 'code',
-      client_id: this.u.clientId,
+      client_id: clientId,
       redirect_uri: redirectUri,
       state,
       code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
@@ -44,9 +69,11 @@ export class OAuth2UpstreamClient {
 
   /** The token request; the response as tokens, and as it came (identityFromToken reads it). */
   private async token(form: Record<string, string>): Promise<{ tokens: OAuthTokens; raw: Record<string, unknown> }> {
-    const secret = await this.clientSecret();
-    const body = new URLSearchParams({ ...form, client_id: this.u.clientId!, ...(secret ? { client_secret: secret } : {}) });
-    const res = await this.fetchFn(this.u.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: body.toString() });
+    const c = await this.client.credentials();
+    const basic = c.authMethod === 'client_secret_basic' && c.clientSecret !== undefined;
+    const body = new URLSearchParams({ ...form, ...(basic ? {} : { client_id: c.clientId }), ...(c.authMethod === 'client_secret_post' && c.clientSecret ? { client_secret: c.clientSecret } : {}) });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(basic ? { authorization: basicAuth(c.clientId, c.clientSecret!) } : {}) };
+    const res = await this.fetchFn(this.u.tokenEndpoint, { method: 'POST', headers, body: body.toString() });
     const text = await res.text();
     let json: Record<string, unknown>;
     try {
@@ -54,6 +81,8 @@ export class OAuth2UpstreamClient {
     } catch {
       throw new Error(`${this.u.tokenEndpoint} answered HTTP ${res.status} without JSON.`);
     }
+    // A registration the upstream dropped (or whose secret it expired early): registered again next time.
+    if (json['error'] === 'invalid_client') await this.client.rejected?.();
     // GitHub answers 200 with {"error": ...}: an error is an error whatever the status.
     if (!res.ok || typeof json['error'] === 'string') throw new Error(`${this.u.tokenEndpoint} refused: ${String(json['error'] ?? `HTTP ${res.status}`)}${typeof json['error_description'] === 'string' ? ` (${json['error_description']})` : ''}`);
     const m = this.u.tokenResponseMapping;

@@ -22,7 +22,13 @@ function viewText(v: AuthServerView): string {
   // An issuer elsewhere is reached through its front: say where that front has to forward.
   if (v.issuer && v.listensAt && new URL(v.issuer).port !== new URL(v.listensAt).port) lines.push(`  listens:   ${v.listensAt} (the front for ${new URL(v.issuer).host} forwards here)`);
   if (v.problem) lines.push(`  problem:   ${v.problem}`);
-  if (v.upstream) lines.push(`  upstream:  ${v.upstream.name} (${v.upstream.type}) ${v.upstream.url}`);
+  if (v.upstream) {
+    lines.push(`  upstream:  ${v.upstream.name} (${v.upstream.type}) ${v.upstream.url}`);
+    const reg = v.upstream.registration;
+    if (reg) lines.push(`  client:    ${reg.clientId}, registered at ${reg.endpoint} ${formatTime(reg.registeredAt)}${reg.expiresAt !== null ? `, its secret expires ${formatTime(reg.expiresAt)}` : ''} (dcrConfig)`);
+    else if (v.upstream.clientId) lines.push(`  client:    ${v.upstream.clientId}`);
+    else lines.push('  client:    not registered yet (dcrConfig): Gatehouse registers at the first sign-in');
+  }
   lines.push(...audienceLines(v));
   for (const k of v.signingKeys) lines.push(`  key:       ${k.kid} ${k.alg}${k.retiredAt !== null ? ` (retired ${new Date(k.retiredAt).toISOString()}, still published)` : ' (signs)'}${k.origin === 'settings' ? ' from the settings' : ''}`);
   if (v.lifespans) lines.push(`  lifespans: access ${lifespanText(v.lifespans.accessTokenMs)}, refresh ${lifespanText(v.lifespans.refreshTokenMs)}, code ${lifespanText(v.lifespans.authCodeMs)}`);

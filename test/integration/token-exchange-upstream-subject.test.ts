@@ -1,4 +1,3 @@
-import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type Docker from 'dockerode';
@@ -10,10 +9,9 @@ import { launchBrowser } from '../support/browser.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { removeTestContainers, requireDocker, TEST_NODE_IMAGE } from '../support/docker.js';
 import { ECHO_HEADERS_SERVER } from '../support/echo-headers-server.js';
-import { allowAndSignInUpstream } from '../support/idp-login.js';
 import { registerTestSecret } from '../support/leak-registry.js';
 import { textOf } from '../support/mcp-client.js';
-import { loopbackListener, TestClientProvider } from '../support/mcp-oauth-client.js';
+import { signInThroughGatehouse, type TestClientProvider } from '../support/mcp-oauth-client.js';
 import { registerConfidentialClient, startTestIdp, type TestIdp } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
 import { startTestSts, type TestSts } from '../support/sts.js';
@@ -80,32 +78,7 @@ upstreamProviders:
   });
 
   /** An MCP client signed in through Gatehouse for this server (its consent page, then the upstream as `login`). */
-  const signedIn = async (server: ServerView, login: string): Promise<TestClientProvider> => {
-    const cb = await loopbackListener();
-    // A browser of the user's own (no upstream session of another user to reuse).
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    try {
-      const client = new TestClientProvider(cb.url, 'Cursor', (url) => allowAndSignInUpstream(page, url, { login }));
-      const code = cb.next();
-      expect(await auth(client, { serverUrl: server.url })).toBe('REDIRECT');
-      const back = await code;
-      expect(await auth(client, { serverUrl: server.url, authorizationCode: back.searchParams.get('code')! })).toBe('AUTHORIZED');
-      registerTestSecret(`gatehouse access token (${server.name})`, client.saved!.access_token);
-      if (client.saved!.refresh_token) registerTestSecret(`gatehouse refresh token (${server.name})`, client.saved!.refresh_token);
-      return client;
-    } finally {
-      await cb.close();
-      await context.close();
-    }
-  };
-
-  /** What the upstream says about a token (RFC 7662), as Gatehouse's registration there. */
-  const atUpstream = async (token: string) => {
-    const { url, clientId, clientSecret } = upstream.introspection;
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` }, body: new URLSearchParams({ token }) });
-    return (await res.json()) as Record<string, unknown>;
-  };
+  const signedIn = (server: ServerView, login: string): Promise<TestClientProvider> => signInThroughGatehouse(browser, server.url, { login, clientName: 'Cursor' });
 
   const exchangeThrough = async (server: ServerView, login: string) => {
     const client = await signedIn(server, login);
@@ -132,7 +105,7 @@ upstreamProviders:
     const subjectToken = registerTestSecret('upstream access token (alice)', asked.subjectToken!);
     expect(subjectToken).not.toBe(ours);
     expect(decodeJwt(ours).iss).toBe(issuer);
-    expect(await atUpstream(subjectToken)).toMatchObject({ active: true, sub: 'alice', client_id: upstreamClientId, iss: upstream.issuer });
+    expect(await upstream.introspect(subjectToken)).toMatchObject({ active: true, sub: 'alice', client_id: upstreamClientId, iss: upstream.issuer });
 
     // The server received the token service's token, the same on every call, and neither of the others.
     const sent = seen.map((s) => s.authorization);
@@ -151,7 +124,7 @@ upstreamProviders:
     expect(exchanges[0]).toMatchObject({ outcome: 'issued', subject: 'bob' });
     const subjectToken = registerTestSecret('upstream access token (bob)', exchanges[0]!.subjectToken!);
     expect(subjectToken).not.toBe(ours);
-    expect(await atUpstream(subjectToken)).toMatchObject({ active: true, sub: 'bob', client_id: upstreamClientId });
+    expect(await upstream.introspect(subjectToken)).toMatchObject({ active: true, sub: 'bob', client_id: upstreamClientId });
     expect(decodeJwt(seen[0]!.authorization!.slice(7))).toMatchObject({ iss: sts.issuer, sub: 'bob', aud: 'backend-api' });
   });
 });

@@ -1,7 +1,10 @@
 import http from 'node:http';
 import type net from 'node:net';
-import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { Browser } from 'playwright-core';
+import { allowAndSignInUpstream } from './idp-login.js';
+import { registerTestSecret } from './leak-registry.js';
 
 /** An MCP client's loopback redirect listener: one code per sign-in, and a page saying so. */
 export async function loopbackListener(): Promise<{ url: string; next(): Promise<URL>; close(): Promise<void> }> {
@@ -56,3 +59,28 @@ export class TestClientProvider implements OAuthClientProvider {
   }
 }
 
+
+/**
+ * An MCP client signed in through Gatehouse's authorization server for a server, as a user would: the
+ * SDK's auth() with a real loopback redirect, and in a browser context of the user's own (no session
+ * of another user to reuse) Gatehouse's consent page, then the upstream's login as `login`. The
+ * tokens it got are registered with the leak scan.
+ */
+export async function signInThroughGatehouse(browser: Browser, serverUrl: string, opts: { login: string; clientName: string }): Promise<TestClientProvider> {
+  const cb = await loopbackListener();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    const client = new TestClientProvider(cb.url, opts.clientName, (url) => allowAndSignInUpstream(page, url, { login: opts.login }));
+    const code = cb.next();
+    if ((await auth(client, { serverUrl })) !== 'REDIRECT') throw new Error('auth() did not send the user to sign in');
+    const back = await code;
+    if ((await auth(client, { serverUrl, authorizationCode: back.searchParams.get('code')! })) !== 'AUTHORIZED') throw new Error('auth() did not end AUTHORIZED');
+    registerTestSecret(`gatehouse access token (${opts.login} at ${serverUrl})`, client.saved!.access_token);
+    if (client.saved!.refresh_token) registerTestSecret(`gatehouse refresh token (${opts.login} at ${serverUrl})`, client.saved!.refresh_token);
+    return client;
+  } finally {
+    await cb.close();
+    await context.close();
+  }
+}

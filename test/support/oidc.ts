@@ -125,6 +125,10 @@ export interface TestIdp {
   heldTokenRequests(): number;
   /** Forget a dynamically registered client, as an IdP that dropped the registration: it then gets invalid_client. */
   forgetClient(clientId: string): Promise<void>;
+  /** What the IdP says about a token (RFC 7662), asked as its introspection client. */
+  introspect(token: string): Promise<Record<string, unknown>>;
+  /** A dynamically registered client's metadata as the IdP keeps it (redirect_uris, token_endpoint_auth_method, ...). */
+  registeredClient(clientId: string): Promise<Record<string, unknown> | undefined>;
   /** oidc-provider's events since start, in order. */
   events(): IdpEvent[];
   /** Every finished request the front answered: method, path (no query) and status, in order. */
@@ -142,8 +146,11 @@ export interface StartTestIdpOptions {
   accessTokenTTL?: number;
   /** Extra claims put into the JWT access tokens of these users (by login), e.g. { bob: { roles: ['premium'] } }. */
   userClaims?: Record<string, Record<string, unknown>>;
-  /** Open dynamic client registration (RFC 7591) at /reg, as MCP authorization servers offer it. */
-  registration?: boolean;
+  /**
+   * Dynamic client registration (RFC 7591) at /reg: open, as MCP authorization servers offer it, or
+   * behind an initial access token (RFC 7591 §3: `Authorization: Bearer <it>` on the registration).
+   */
+  registration?: boolean | { initialAccessToken?: string; /** RFC 7592: registration_client_uri and a registration access token to read it back. */ management?: boolean };
   /**
    * Mount the provider under this path (e.g. '/tenant1', no trailing slash): the issuer becomes
    * http://127.0.0.1:PORT/tenant1, as multi-tenant IdPs have it; other paths of the front answer 404.
@@ -392,7 +399,8 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => (token.accountId ? opts.userClaims?.[token.accountId] : undefined),
       features: {
         devInteractions: { enabled: true },
-        ...(opts.registration ? { registration: { enabled: true } } : {}),
+        ...(opts.registration ? { registration: { enabled: true, ...(typeof opts.registration === 'object' && opts.registration.initialAccessToken ? { initialAccessToken: opts.registration.initialAccessToken } : {}) } } : {}),
+        ...(typeof opts.registration === 'object' && opts.registration.management ? { registrationManagement: { enabled: true, rotateRegistrationAccessToken: false } } : {}),
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: () => true },
         revocation: { enabled: true, allowedPolicy: () => true },
@@ -632,6 +640,15 @@ export async function startTestIdp(opts: StartTestIdpOptions = {}): Promise<Test
       // Static clients live in the configuration, not the adapter: only a registration can be forgotten.
       if ((await clients.find(clientId)) === undefined) throw new Error(`test IdP: no registered client ${clientId}`);
       await clients.destroy(clientId);
+    },
+    async introspect(token) {
+      const { url, clientId, clientSecret } = idp.introspection;
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` }, body: new URLSearchParams({ token }) });
+      return (await res.json()) as Record<string, unknown>;
+    },
+    async registeredClient(clientId) {
+      const clients = adapter('Client') as { find(id: string): Promise<Record<string, unknown> | undefined> };
+      return clients.find(clientId);
     },
     events: () => events.map((e) => ({ ...e })),
     requestLog: () => requestLog.map((r) => ({ ...r })),

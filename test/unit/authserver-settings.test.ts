@@ -244,6 +244,28 @@ describe('the embedded authorization server settings (ToolHive shapes)', () => {
     expect(wrong('issuer: https://mcp.example.com')).toMatch(/must be an object/);
   });
 
+  it('reads dcrConfig in both spellings: the initial access token from the keychain, or (runner) a file or a variable', () => {
+    const oauth2 = { authorizationEndpoint: 'https://idp.example.com/authorize', tokenEndpoint: 'https://idp.example.com/token', userInfo: { endpointUrl: 'https://idp.example.com/userinfo' }, scopes: ['openid'] };
+    const operator = (dcrConfig: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ issuer: 'https://mcp.example.com', upstreamProviders: [{ name: 'corp', type: 'oauth2', oauth2Config: { ...oauth2, ...extra, dcrConfig } }] });
+    const u = parseAuthServerSettings(operator({ discoveryUrl: 'https://idp.example.com/tenants/acme/.well-known/openid-configuration', initialAccessTokenRef: { name: 'idp-iat', key: 'token' }, softwareId: 'gatehouse' })).upstream;
+    expect(u).toMatchObject({ type: 'oauth2', dcr: { discoveryUrl: 'https://idp.example.com/tenants/acme/.well-known/openid-configuration', initialAccessToken: { keychain: ['idp-iat.token', 'idp-iat'] }, softwareId: 'gatehouse' } });
+    expect(u.clientId).toBeUndefined();
+    const runner = (dcr: Record<string, unknown>) => ({
+      issuer: 'https://mcp.example.com',
+      upstreams: [{ name: 'corp', type: 'oauth2', oauth2_config: { authorization_endpoint: oauth2.authorizationEndpoint, token_endpoint: oauth2.tokenEndpoint, userinfo: { endpoint_url: oauth2.userInfo.endpointUrl }, dcr_config: dcr } }],
+    });
+    expect(parseAuthServerSettings(runner({ registration_endpoint: 'https://idp.example.com/register', initial_access_token_file: '/etc/iat' })).upstream).toMatchObject({ dcr: { registrationEndpoint: 'https://idp.example.com/register', initialAccessToken: { file: '/etc/iat' } } });
+    expect(parseAuthServerSettings(runner({ registration_endpoint: 'https://idp.example.com/register', initial_access_token_env_var: 'IDP_IAT' })).upstream).toMatchObject({ dcr: { initialAccessToken: { env: 'IDP_IAT' } } });
+    // http only on this machine (or with insecureAllowHTTP), as for the upstream's other endpoints.
+    expect(parseAuthServerSettings(operator({ registrationEndpoint: 'http://127.0.0.1:9000/reg' })).upstream).toMatchObject({ dcr: { registrationEndpoint: 'http://127.0.0.1:9000/reg' } });
+    expect(wrong(operator({ registrationEndpoint: 'http://idp.example.com/reg' }))).toMatch(/dcrConfig.registrationEndpoint must be https/);
+    expect(wrong(operator({ discoveryUrl: 'https://idp.example.com/.well-known/openid-configuration', registrationEndpoint: 'https://idp.example.com/reg' }))).toMatch(/exactly one of discoveryUrl or registrationEndpoint/);
+    expect(wrong(operator({ registrationEndpoint: 'https://idp.example.com/reg' }, { clientId: 'abc' }))).toMatch(/exactly one of clientId or dcrConfig/);
+    expect(wrong(operator({ registrationEndpoint: 'https://idp.example.com/reg' }, { clientSecretRef: { name: 'x' } }))).toMatch(/must not be set with dcrConfig/);
+    expect(wrong(operator({ registrationEndpoint: 'https://idp.example.com/reg', initialAccessTokenFile: '/etc/iat' }))).toMatch(/runner settings/);
+    expect(wrong(runner({ registration_endpoint: 'https://idp.example.com/register', initial_access_token_file: '/a', initial_access_token_env_var: 'B' }))).toMatch(/initial access token one way/);
+  });
+
   it('takes http issuers on this machine, and elsewhere only with insecureAllowHTTP', () => {
     const base = bare(GUIDE_OIDC);
     expect(parseAuthServerSettings({ ...base, issuer: 'http://127.0.0.1:8080' }).issuer).toBe('http://127.0.0.1:8080');

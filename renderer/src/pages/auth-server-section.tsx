@@ -201,6 +201,26 @@ export function AuthServerSection() {
                     '-'
                   )}
                 </dd>
+                {view.upstream && (
+                  <>
+                    <dt>Gatehouse's client there</dt>
+                    <dd>
+                      {view.upstream.registration ? (
+                        <>
+                          <code>{view.upstream.registration.clientId}</code>{' '}
+                          <span className="sub">
+                            registered by Gatehouse at <code>{view.upstream.registration.endpoint}</code> on {new Date(view.upstream.registration.registeredAt).toLocaleString()}
+                            {view.upstream.registration.expiresAt !== null && `; its secret expires ${new Date(view.upstream.registration.expiresAt).toLocaleString()} and Gatehouse registers again before`}. The secret is in the keychain.
+                          </span>
+                        </>
+                      ) : view.upstream.clientId ? (
+                        <code>{view.upstream.clientId}</code>
+                      ) : (
+                        <span className="sub">not registered yet: Gatehouse registers itself there at the first sign-in (dcrConfig)</span>
+                      )}
+                    </dd>
+                  </>
+                )}
                 <dt>Issues tokens for</dt>
                 <dd>
                   {view.audiences.length ? (
