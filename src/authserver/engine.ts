@@ -90,8 +90,17 @@ export interface AuthServerEngine {
 
 // ---- the parts of oidc-provider used here (it ships no types) -----------------------------------
 
+/** The part of a koa context the middleware below reads and writes. */
+interface KoaContextLike {
+  path: string;
+  method: string;
+  status: number;
+  body: unknown;
+}
+
 interface ProviderLike {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  use(middleware: (ctx: KoaContextLike, next: () => Promise<void>) => Promise<void>): void;
   interactionDetails(req: http.IncomingMessage, res: http.ServerResponse): Promise<InteractionDetails>;
   interactionFinished(req: http.IncomingMessage, res: http.ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Client: { find(id: string): Promise<{ clientId: string; clientName?: string; redirectUris: string[] } | undefined> };
@@ -404,6 +413,21 @@ function cookieSettings(issuer: string, hmac: Buffer[]): Record<string, unknown>
 }
 
 /**
+ * A code_verifier outside RFC 7636 §4.1's syntax (too short, too long, other characters) cannot
+ * match the challenge: oidc-provider calls it a malformed request, before it compares anything; the
+ * answer is the one every failed verification gets (invalid_grant, RFC 7636 §4.6), so a client
+ * cannot tell one from the other.
+ */
+async function verifierSyntaxIsInvalidGrant(ctx: KoaContextLike, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (ctx.path !== AUTH_SERVER_PATHS.token || ctx.method !== 'POST' || ctx.status !== 400) return;
+  const body = ctx.body as { error?: unknown; error_description?: unknown } | null;
+  if (body?.error === 'invalid_request' && typeof body.error_description === 'string' && /^code_verifier (must be|contains)/.test(body.error_description)) {
+    ctx.body = { error: 'invalid_grant', error_description: 'grant request is invalid' };
+  }
+}
+
+/**
  * Starts the authorization server on 127.0.0.1: oidc-provider at ToolHive's paths, RFC 8414 metadata at
  * /.well-known/oauth-authorization-server (the same document as OpenID discovery), and the interactions.
  */
@@ -416,6 +440,7 @@ export async function startAuthServerEngine(o: AuthServerEngineOptions): Promise
   provider.proxy = true;
   const issuer = new URL(o.settings.issuer);
   if (o.onStep) reportSteps(provider, o.onStep);
+  provider.use(verifierSyntaxIsInvalidGrant);
   const handle = provider.callback();
   const registrations = new TokenBucket(REGISTRATIONS_PER_SECOND, REGISTRATION_BURST, o.now);
   const server = http.createServer((req, res) => {
