@@ -51,6 +51,10 @@ export async function startTestCore(opts: Partial<CoreOptions> & { home?: string
       t.api = connectApi(t.core.url, t.core.token);
     },
     async stop() {
+      // The test run shares one keyring: servers are removed as a user removes them, so the keychain
+      // secrets Gatehouse stored for them (a token exchange's client secret) do not outlive this core.
+      const servers = await t.api.listServers().catch(() => []);
+      for (const s of servers) await t.api.remove({ name: s.name, force: true }).catch(() => undefined);
       await t.core.stop();
     },
   };
