@@ -22,6 +22,8 @@ export interface PolicyProblem {
   policy?: number;
   line?: number;
   column?: number;
+  /** How many characters of the policy's text the problem points at (from line and column). */
+  length?: number;
   message: string;
   severity: 'error' | 'warning';
 }
@@ -43,6 +45,18 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
 }
 
+/**
+ * Cedar's source locations count UTF-8 bytes; JavaScript strings count UTF-16 units. Every location
+ * Cedar gives is turned into the latter here, so a policy with an "é" or a no-break space in it is
+ * pointed at where its text has the problem, not a few characters further on.
+ */
+export function inCharacters(err: DetailedError, text: string | undefined): DetailedError {
+  if (text === undefined || !err.sourceLocations?.length || /^[\x00-\x7f]*$/.test(text)) return err;
+  const bytes = Buffer.from(text, 'utf8');
+  const chars = (b: number) => bytes.subarray(0, Math.max(0, Math.min(b, bytes.length))).toString('utf8').length;
+  return { ...err, sourceLocations: err.sourceLocations.map((l) => ({ ...l, start: chars(l.start), end: chars(l.end) })) };
+}
+
 /** Cedar's error (message, the label at the first source location, help) with line and column in that policy's text. */
 export function problemFrom(err: DetailedError, policyText: string | undefined, policy: number | undefined, severity: 'error' | 'warning' = 'error'): PolicyProblem {
   const loc = err.sourceLocations?.[0];
@@ -51,7 +65,7 @@ export function problemFrom(err: DetailedError, policyText: string | undefined, 
   if (err.help) parts.push(err.help);
   const problem: PolicyProblem = { message: parts.join('; '), severity };
   if (policy !== undefined) problem.policy = policy;
-  if (loc && policyText !== undefined) Object.assign(problem, lineColumn(policyText, loc.start));
+  if (loc && policyText !== undefined) Object.assign(problem, lineColumn(policyText, loc.start), loc.end > loc.start ? { length: loc.end - loc.start } : {});
   return problem;
 }
 
@@ -70,7 +84,7 @@ export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
     const answer = wasm.policyToJson(text);
     if (answer.type === 'failure') {
       // policyToJson reports "expected exactly one policy" for a string holding two: say it plainly.
-      for (const e of answer.errors) problems.push(problemFrom(e, text, index));
+      for (const e of answer.errors) problems.push(problemFrom(inCharacters(e, text), text, index));
       return;
     }
     out.push({ index, id: policyId(index), text, json: answer.json });
@@ -128,7 +142,7 @@ export class PreparsedPolicySet {
 
 export function formatPolicy(text: string): string {
   const answer = wasm.formatPolicies({ policyText: text, lineWidth: 100, indentWidth: 2 });
-  if (answer.type === 'failure') throw new PolicyParseError(answer.errors.map((e) => problemFrom(e, text, undefined)));
+  if (answer.type === 'failure') throw new PolicyParseError(answer.errors.map((e) => problemFrom(inCharacters(e, text), text, undefined)));
   return answer.formatted_policy.trimEnd();
 }
 
@@ -143,8 +157,8 @@ export function validateAgainstSchema(policies: Record<string, string>, schema: 
     throw new Error(`Gatehouse's generated Cedar schema was refused: ${answer.errors.map((e) => e.message).join('; ')}`);
   }
   return {
-    errors: answer.validationErrors.map((e) => ({ policy: e.policyId, error: e.error })),
-    warnings: answer.validationWarnings.map((e) => ({ policy: e.policyId, error: e.error })),
+    errors: answer.validationErrors.map((e) => ({ policy: e.policyId, error: inCharacters(e.error, policies[e.policyId]) })),
+    warnings: answer.validationWarnings.map((e) => ({ policy: e.policyId, error: inCharacters(e.error, policies[e.policyId]) })),
   };
 }
 

@@ -23,6 +23,20 @@ describe('checkAuthzConfig', () => {
     expect(arg).not.toMatch(/did you mean|not found/);
   });
 
+  it('points at the character Cedar means when the policy has non-ASCII text before it (Cedar counts UTF-8 bytes)', () => {
+    // A parse error after a no-break space and an ü.
+    const broken = 'permit(principal, action == Action::"call_tool",\u00a0resource) when { resource.arg_city == "Zürich" } oops;';
+    const parse = checkAuthzConfig(config([broken])).errors[0]!;
+    expect(parse).toMatchObject({ policy: 0, line: 1 });
+    expect(broken.slice(parse.column! - 1)).toMatch(/^(oops|;)/);
+    // A validator finding (an action that does not exist) after a string with é and an em dash in it.
+    const typo = '@note("Zürich — é")\npermit(principal, action == Action::"cäll", resource);';
+    const w = checkAuthzConfig(config([typo])).warnings.find((x) => /cäll/.test(x.message))!;
+    expect(w).toMatchObject({ policy: 0, line: 2 });
+    const line2 = typo.split('\n')[1]!;
+    expect(line2.slice(w.column! - 1, w.column! - 1 + w.length!)).toBe('Action::"cäll"');
+  });
+
   it('warns where a number argument or claim meets a Long: decimals, as ToolHive makes them, error or never match', () => {
     const r = checkAuthzConfig(
       config([
