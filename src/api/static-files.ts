@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -15,6 +16,17 @@ export const APP_CSP = [
   "frame-ancestors 'none'",
   "form-action 'self'",
 ].join('; ');
+
+/**
+ * Where the app's page carries its style nonce: CodeMirror mounts its styles as a <style> element,
+ * which `style-src 'self'` alone refuses; each page load gets a nonce of its own for them.
+ */
+export const STYLE_NONCE_PLACEHOLDER = '__GATEHOUSE_STYLE_NONCE__';
+
+/** The CSP of an app page whose <style> elements carry this nonce. */
+export function appPageCsp(nonce: string): string {
+  return APP_CSP.replace("style-src 'self'", `style-src 'self' 'nonce-${nonce}'`);
+}
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': APP_CSP,
@@ -79,11 +91,18 @@ function isFile(p: string): boolean {
 }
 
 function load(file: string, type: string, immutable: boolean): { headers: Record<string, string>; body: Buffer } {
-  const body = fs.readFileSync(file);
+  let body = fs.readFileSync(file);
+  let csp = APP_CSP;
+  if (type === TYPES['.html'] && body.includes(STYLE_NONCE_PLACEHOLDER)) {
+    const nonce = randomBytes(18).toString('base64');
+    body = Buffer.from(body.toString('utf8').replaceAll(STYLE_NONCE_PLACEHOLDER, nonce));
+    csp = appPageCsp(nonce);
+  }
   return {
     body,
     headers: {
       ...SECURITY_HEADERS,
+      'content-security-policy': csp,
       'content-type': type,
       'content-length': String(body.length),
       // Vite names assets by their content hash; the page itself always comes fresh.

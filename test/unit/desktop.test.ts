@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APP_CSP, routes, StaticFiles, streams, type ClientChangeView, type ClientView, type IpcFailure, type ServerView } from '../../src/api/index.js';
+import { APP_CSP, appPageCsp, routes, STYLE_NONCE_PLACEHOLDER, StaticFiles, streams, type ClientChangeView, type ClientView, type IpcFailure, type ServerView } from '../../src/api/index.js';
 import {
   actionFailureNotice,
   APP_ORIGIN,
@@ -95,6 +95,28 @@ describe("the window's origin", () => {
       expect(page.headers).toMatchObject({ 'content-security-policy': APP_CSP, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
       // Out of the folder, or not a file type of the app: the app's page, never the file.
       for (const p of ['/../secret.json', '/..%2fsecret.json', '/%2e%2e/secret.json', '/assets/../../secret.json', '/%E0%A4%A']) expect(files.read(p).body.toString(), p).toBe('<!doctype html>app');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("gives each load of the app's page a style nonce of its own, in the page and in its CSP (CodeMirror's <style>)", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-app-'));
+    try {
+      fs.writeFileSync(path.join(root, 'index.html'), `<!doctype html><meta name="gatehouse-style-nonce" content="${STYLE_NONCE_PLACEHOLDER}">app`);
+      const files = new StaticFiles(root);
+      const nonces = [files.read('/'), files.read('/index.html')].map((page) => {
+        const nonce = /content="([^"]+)"/.exec(page.body.toString())![1]!;
+        expect(nonce).not.toBe(STYLE_NONCE_PLACEHOLDER);
+        expect(Buffer.from(nonce, 'base64').length).toBe(18);
+        expect(page.headers['content-security-policy']).toBe(appPageCsp(nonce));
+        expect(page.headers['content-security-policy']).toContain(`style-src 'self' 'nonce-${nonce}'`);
+        expect(page.headers['content-length']).toBe(String(page.body.length));
+        return nonce;
+      });
+      expect(nonces[0]).not.toBe(nonces[1]);
+      // Scripts stay 'self' only.
+      expect(appPageCsp('x')).toContain("script-src 'self';");
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
