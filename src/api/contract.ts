@@ -372,6 +372,7 @@ export const PolicyProblemViewSchema = z.object({
   policy: z.number().int().optional(),
   line: z.number().int().optional(),
   column: z.number().int().optional(),
+  length: z.number().int().optional(),
   message: z.string(),
   severity: z.enum(['error', 'warning']),
 });
@@ -387,8 +388,24 @@ export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
 
 /** `strict`: refuse the version when Cedar's validator has findings (by default they are warnings, as ToolHive loads it). */
 export const PolicySaveSchema = z.object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional() }).strict();
-/** `server`: also check `arg_<name>` reads against the arguments that server's tools and prompts declare. */
-export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional() }).strict();
+/** `server` / `servers`: also check `arg_<name>` reads against the arguments those servers' tools and prompts declare. */
+export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional(), servers: z.array(z.string().min(1).max(128)).max(256).optional() }).strict();
+export const PolicyFormatSchema = z.object({ config: z.unknown() }).strict();
+export const PolicyFormattedSchema = z.object({ config: z.unknown() });
+
+/** What the policy editor offers for these servers: what their lists declared, and the claim names callers' tokens carried. */
+export const PolicyVocabularyRequestSchema = z.object({ servers: z.array(z.string().min(1).max(128)).max(256) }).strict();
+export const PolicyVocabularySchema = z.object({
+  servers: z.array(
+    z.object({
+      name: z.string(),
+      tools: z.array(z.object({ name: z.string(), arguments: z.array(z.string()), hints: z.record(z.string(), z.boolean()) })),
+      prompts: z.array(z.object({ name: z.string(), arguments: z.array(z.string()) })),
+      claims: z.array(z.string()),
+    }),
+  ),
+});
+export type PolicyVocabulary = z.infer<typeof PolicyVocabularySchema>;
 export const PolicyAttachSchema = z.object({ name: NameSchema, policySet: z.string().min(1).max(64).nullable() }).strict();
 
 /** A simulated request: who (claims), what (a tool, prompt or resource) and with which arguments. */

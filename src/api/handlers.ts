@@ -179,7 +179,9 @@ export function createHandlers(deps: ApiDeps): Handlers {
       manager.authz.delete(name);
       return { removed: name };
     },
-    checkPolicy: ({ config, server }) => manager.authz.check(config, server),
+    checkPolicy: ({ config, server, servers }) => manager.authz.check(config, [...(server !== undefined ? [server] : []), ...(servers ?? [])]),
+    formatPolicy: ({ config }) => ({ config: manager.authz.format(config) }),
+    policyVocabulary: ({ servers }) => ({ servers: manager.authz.vocabulary(servers) }),
     simulatePolicy: (body) => {
       const source = body.config !== undefined ? { config: body.config } : { set: body.set!, ...(body.version !== undefined ? { version: body.version } : {}) };
       return manager.authz.simulate(source, body.input);

@@ -2,7 +2,9 @@ import {
   AuthzConfigSchema,
   checkAuthzConfig,
   describeProblem,
+  formatAuthzConfig,
   McpAuthorizer,
+  PolicyParseError,
   PolicyEngine,
   simulate,
   ToolKnowledge,
@@ -68,10 +70,31 @@ export class AuthzManager {
     return parsed.data;
   }
 
-  /** Checks a config; against the arguments a server's tools and prompts declare when one is named. */
-  check(config: unknown, server?: string, opts: CheckOptions = {}): CheckResult {
-    if (server !== undefined && !this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}".`, { action: 'list-servers' });
-    return checkAuthzConfig(this.parse(config), server === undefined ? {} : this.knownArguments([server]), opts);
+  /** Checks a config; against the arguments the named servers' tools and prompts declare, when servers are named. */
+  check(config: unknown, servers: string | readonly string[] = [], opts: CheckOptions = {}): CheckResult {
+    const names = typeof servers === 'string' ? [servers] : [...new Set(servers)];
+    for (const server of names) if (!this.store.servers.get(server)) throw new NotFoundError(`No server named "${server}".`, { action: 'list-servers' });
+    return checkAuthzConfig(this.parse(config), names.length === 0 ? {} : this.knownArguments(names), opts);
+  }
+
+  /** The config with every policy in Cedar's own layout; a config that does not parse is refused, saying where. */
+  format(config: unknown): AuthzConfig {
+    try {
+      return formatAuthzConfig(this.parse(config));
+    } catch (err) {
+      if (err instanceof PolicyParseError) throw new BadRequestError(`Cannot format policies that do not parse: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** What each server's lists declared and the claim names its callers' tokens carried (the policy editor's completions). */
+  vocabulary(servers: readonly string[]): { name: string; tools: { name: string; arguments: string[]; hints: Record<string, boolean> }[]; prompts: { name: string; arguments: string[] }[]; claims: string[] }[] {
+    return [...new Set(servers)].map((name) => {
+      if (!this.store.servers.get(name)) throw new NotFoundError(`No server named "${name}".`, { action: 'list-servers' });
+      // Read, not adopted: a server without a policy set keeps no knowledge in memory.
+      const k = this.knowledge.get(name) ?? ToolKnowledge.restore(this.store.serverFeatures.get(name));
+      return { name, ...k.vocabulary() };
+    });
   }
 
   /** Installs a server's stored attachment (start-up, run). A set that cannot be built leaves the server closed. */

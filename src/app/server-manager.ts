@@ -167,7 +167,7 @@ export class ServerManager {
     // Policies are checked before anything exists: a bad file refuses the run with every problem listed.
     const policySet = req.policySet ?? (req.authzConfig !== undefined ? name : undefined);
     if (req.authzConfig !== undefined) {
-      const check = this.authz.check(req.authzConfig, undefined, { strict: req.authzStrict === true });
+      const check = this.authz.check(req.authzConfig, [], { strict: req.authzStrict === true });
       if (!check.ok) throw new PolicyCheckError(check, 'The authz-config');
     } else if (policySet !== undefined) this.authz.getSet(policySet);
     const taken = this.store.servers.usedProxyPorts();

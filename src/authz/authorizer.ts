@@ -95,6 +95,7 @@ export class McpAuthorizer {
   principal(identity: CallerIdentity): Principal | undefined {
     const cached = this.principals.get(identity.claims);
     if (cached !== undefined) return cached ?? undefined;
+    this.knowledge.learnClaims(Object.keys(identity.claims));
     const p = principalOf(identity.claims, this.engine.options);
     this.principals.set(identity.claims, p ?? null);
     return p;

@@ -8,3 +8,4 @@ export { checkAuthzConfig, formatAuthzConfig, simulate, type CheckResult, type C
 export { ToolKnowledge, type KnowledgeSnapshot } from './tool-knowledge.js';
 export { cedarRequestOf, principalOf, claimAttributes, argumentAttributes, groupsOf, toCedarValue, type FeatureRequest, type Principal } from './entities.js';
 export type { CedarEntity, CedarRequest, CedarValue, EntityUid } from './cedar-types.js';
+export { joinPolicies, offsetOf, placeProblem, POLICY_SEPARATOR, splitPolicies, type PlacedProblem, type PolicySpan, type ProblemAt } from './policy-text.js';

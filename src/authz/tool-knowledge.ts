@@ -17,11 +17,14 @@ import { TOOL_ANNOTATION_HINTS } from './entities.js';
 const MAX_ITEMS = 20_000;
 const MAX_ARGUMENTS_PER_ITEM = 256;
 const MAX_NAME_LENGTH = 512;
+const MAX_CLAIM_NAMES = 256;
 
 /** What is saved per server: small (names and boolean hints only) and validated when read back. */
 export const KnowledgeSnapshotSchema = z.object({
   tools: z.array(z.object({ name: z.string().max(MAX_NAME_LENGTH), hints: z.record(z.string(), z.boolean()).optional(), arguments: z.array(z.string()).max(MAX_ARGUMENTS_PER_ITEM) })).max(MAX_ITEMS),
   prompts: z.array(z.object({ name: z.string().max(MAX_NAME_LENGTH), arguments: z.array(z.string()).max(MAX_ARGUMENTS_PER_ITEM) })).max(MAX_ITEMS),
+  /** Names (never values) of the claims callers' tokens carried: what the policy editor offers as `claim_*`. */
+  claims: z.array(z.string().max(MAX_NAME_LENGTH)).max(MAX_CLAIM_NAMES).optional(),
 });
 export type KnowledgeSnapshot = z.infer<typeof KnowledgeSnapshotSchema>;
 
@@ -29,6 +32,7 @@ export class ToolKnowledge {
   private readonly hints = new GenerationalCache<string, Record<string, boolean>>(MAX_ITEMS);
   private readonly toolArguments = new GenerationalCache<string, readonly string[]>(MAX_ITEMS);
   private readonly promptArguments = new GenerationalCache<string, readonly string[]>(MAX_ITEMS);
+  private readonly claimNames = new Set<string>();
   /** Called after a list answer changed what is known (to save it). */
   onChange: (() => void) | undefined;
 
@@ -42,6 +46,7 @@ export class ToolKnowledge {
       k.toolArguments.set(t.name, t.arguments);
     }
     for (const p of parsed.data.prompts) k.promptArguments.set(p.name, p.arguments);
+    for (const c of parsed.data.claims ?? []) k.claimNames.add(c);
     return k;
   }
 
@@ -50,7 +55,28 @@ export class ToolKnowledge {
       const hints = this.hints.get(name);
       return { name, ...(hints ? { hints } : {}), arguments: [...args] };
     });
-    return { tools, prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })) };
+    return { tools, prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })), ...(this.claimNames.size ? { claims: [...this.claimNames] } : {}) };
+  }
+
+  /** Notes the claim names of a caller's token (once per token: the authorizer calls it when it builds the principal). */
+  learnClaims(names: readonly string[]): void {
+    let changed = false;
+    for (const n of names) {
+      if (this.claimNames.size >= MAX_CLAIM_NAMES) break;
+      if (n.length > MAX_NAME_LENGTH || this.claimNames.has(n)) continue;
+      this.claimNames.add(n);
+      changed = true;
+    }
+    if (changed) this.onChange?.();
+  }
+
+  /** What the policy editor offers: tools and prompts with their argument names, and the claim names seen. */
+  vocabulary(): { tools: { name: string; arguments: string[]; hints: Record<string, boolean> }[]; prompts: { name: string; arguments: string[] }[]; claims: string[] } {
+    return {
+      tools: [...this.toolArguments.entries()].map(([name, args]) => ({ name, arguments: [...args], hints: this.hints.get(name) ?? {} })),
+      prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })),
+      claims: [...this.claimNames],
+    };
   }
 
   /** A tool's boolean annotation hints (readOnlyHint, destructiveHint, ...) from the latest tools/list that named it. */

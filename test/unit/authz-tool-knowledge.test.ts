@@ -49,6 +49,27 @@ describe('ToolKnowledge', () => {
     expect(ToolKnowledge.restore({ tools: 'nope' }).snapshot()).toEqual({ tools: [], prompts: [] });
   });
 
+  it("keeps the names (never the values) of callers' claims, once each, for the policy editor", () => {
+    const k = new ToolKnowledge();
+    let changes = 0;
+    k.onChange = () => changes++;
+    k.learnTools(tools);
+    k.learnClaims(['sub', 'email', 'roles']);
+    k.learnClaims(['sub', 'roles']);
+    expect(changes).toBe(2);
+    k.learnClaims(Array.from({ length: 400 }, (_, i) => `c${i}`));
+    const back = ToolKnowledge.restore(JSON.parse(JSON.stringify(k.snapshot())));
+    const v = back.vocabulary();
+    expect(v.claims.slice(0, 3)).toEqual(['sub', 'email', 'roles']);
+    expect(v.claims).toHaveLength(256);
+    expect(v.tools).toEqual([
+      { name: 'rm', arguments: ['path', 'recursive'], hints: { destructiveHint: true } },
+      { name: 'ls', arguments: ['path'], hints: { readOnlyHint: true } },
+    ]);
+    // A snapshot saved before claims were kept still reads.
+    expect(ToolKnowledge.restore({ tools: [], prompts: [] }).vocabulary().claims).toEqual([]);
+  });
+
   it('learns annotations and argument names from list items, and forgets annotations a tool no longer has', () => {
     const k = new ToolKnowledge();
     expect(k.knownArguments()).toEqual({});
