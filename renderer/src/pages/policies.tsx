@@ -1,61 +1,97 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
-import { DataTable } from '../ui.js';
+import { DataTable, Notice, useNotice } from '../ui.js';
+import { PolicySetEditor } from './policy-set-editor.js';
 
-interface CedarConfig {
-  cedar?: { policies?: string[]; entities_json?: string };
-}
+/** A new set starts as ToolHive's smallest authz-config: one policy, no entities. */
+const STARTER = { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"weather");'], entities_json: '[]' } };
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 /**
- * Cedar policy sets (ToolHive's authz-config), the servers each one decides for, and their versions.
- * This is the frame of the policy studio; editing happens with `gatehouse policy` until it arrives.
+ * Cedar policy sets (ToolHive's authz-config), the servers each one decides for, the editor of the
+ * open one and its versions. A set with errors is never saved, so it never reaches a running server.
  */
 export function PoliciesPage() {
   const [sets, setSets] = useState<PolicySetView[]>();
   const [open, setOpen] = useState<string>();
   const [history, setHistory] = useState<PolicyVersionView[]>([]);
-  const [error, setError] = useState<string>();
+  const [creating, setCreating] = useState(false);
+  const [notice, setNotice, act] = useNotice();
+
+  const reload = async (select?: string) => {
+    const list = await api.policies();
+    setSets(list);
+    setOpen((o) => select ?? o ?? list[0]?.name);
+  };
   useEffect(() => {
-    void api.policies().then(setSets, (err: unknown) => setError(errorText(err)));
+    reload().catch((err: unknown) => setNotice({ kind: 'error', text: errorText(err) }));
   }, []);
   useEffect(() => {
     if (open === undefined) return;
-    void api.policyHistory({ name: open }).then(setHistory, (err: unknown) => setError(errorText(err)));
-  }, [open]);
+    api.policyHistory({ name: open }).then(setHistory, (err: unknown) => setNotice({ kind: 'error', text: errorText(err) }));
+  }, [open, sets]);
+
+  const create = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const name = String(new FormData(e.currentTarget).get('name') ?? '').trim();
+    if (!NAME.test(name)) return setNotice({ kind: 'error', text: 'A set name is letters, digits, dots, dashes and underscores (up to 64), starting with a letter or digit.' });
+    if (sets?.some((s) => s.name === name)) return setNotice({ kind: 'error', text: `There is a set named ${name} already: open it from the list.` });
+    if (await act(() => api.savePolicy({ name, config: STARTER, note: 'created in the app' }), `Policy set ${name} created. Attach it to a server on the server's page.`)) {
+      setCreating(false);
+      await reload(name);
+    }
+  };
+
   const current = sets?.find((s) => s.name === open);
   return (
     <section aria-labelledby="policies-title">
       <div className="page-head">
         <h1 id="policies-title">Policies</h1>
+        <div className="buttons">
+          <button type="button" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
+            New policy set
+          </button>
+        </div>
       </div>
       <p className="lead">
-        Every request to a server with a policy set is decided by Cedar: denied unless a policy permits it. Save, test and attach sets with <code>gatehouse policy</code>; the editor and
-        simulator come to this page next.
+        Every request to a server with a policy set is decided by Cedar: denied unless a policy permits it, and a forbid always wins. Saving checks the draft first; a draft with errors is not
+        saved, and the servers keep the policies they run.
       </p>
-      {error && (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
+      <Notice notice={notice} />
+      {creating && (
+        <form className="card form inline" aria-label="New policy set" onSubmit={(e) => void create(e)}>
+          <label>
+            Name
+            <input name="name" autoFocus required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,63}" aria-describedby="new-set-help" />
+          </label>
+          <button type="submit" className="primary">
+            Create
+          </button>
+          <p id="new-set-help" className="sub">
+            It starts with one policy that lets anyone call the tool <code>weather</code>.
+          </p>
+        </form>
       )}
       {sets === undefined ? (
         <p>Loading…</p>
       ) : sets.length === 0 ? (
         <p className="empty">
-          No policy sets yet. <code>gatehouse run IMAGE --authz-config FILE</code> saves one, as does <code>gatehouse policy save NAME FILE</code>.
+          No policy sets yet. Create one here; <code>gatehouse run IMAGE --authz-config FILE</code> and <code>gatehouse policy save NAME FILE</code> make them too.
         </p>
       ) : (
         <DataTable caption="Policy sets" columns={['Set', 'Version', 'Policies', 'Decides for', 'Saved']}>
           <tbody>
             {sets.map((s) => (
-              <tr key={s.name}>
+              <tr key={s.name} className={s.name === open ? 'selected-row' : undefined}>
                 <th scope="row">
-                  <button type="button" className="link" onClick={() => setOpen(open === s.name ? undefined : s.name)} aria-expanded={open === s.name}>
+                  <button type="button" className="link" onClick={() => setOpen(s.name)} aria-current={s.name === open ? 'true' : undefined}>
                     {s.name}
                   </button>
                 </th>
                 <td>v{s.currentVersion}</td>
-                <td>{(s.config as CedarConfig).cedar?.policies?.length ?? 0}</td>
+                <td>{policyCount(s.config)}</td>
                 <td>{s.servers.length ? s.servers.join(', ') : <span className="sub">no server</span>}</td>
                 <td>{new Date(s.updatedAt).toLocaleString()}</td>
               </tr>
@@ -64,24 +100,26 @@ export function PoliciesPage() {
         </DataTable>
       )}
       {current && (
-        <div className="card spaced-top">
-          <h2>
-            {current.name}, version {current.currentVersion}
-          </h2>
-          <pre className="tail" tabIndex={0} aria-label={`The policies of ${current.name}`}>
-            {((current.config as CedarConfig).cedar?.policies ?? []).join('\n\n')}
-          </pre>
-          <h3>Versions</h3>
-          <ol className="history" tabIndex={0} aria-label={`Versions of ${current.name}`}>
-            {[...history].reverse().map((v) => (
-              <li key={v.version}>
-                v{v.version} <time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time>
-                {v.note ? <span className="sub">{v.note}</span> : null}
-              </li>
-            ))}
-          </ol>
-        </div>
+        <>
+          <PolicySetEditor key={current.name} set={current} onSaved={() => reload(current.name)} />
+          <div className="card">
+            <h2>Versions of {current.name}</h2>
+            <ol className="history" tabIndex={0} aria-label={`Versions of ${current.name}`}>
+              {[...history].reverse().map((v) => (
+                <li key={v.version}>
+                  v{v.version} <time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time>
+                  {v.note ? <span className="sub">{v.note}</span> : null}
+                </li>
+              ))}
+            </ol>
+          </div>
+        </>
       )}
     </section>
   );
+}
+
+function policyCount(config: unknown): number {
+  const policies = (config as { cedar?: { policies?: unknown } } | null)?.cedar?.policies;
+  return Array.isArray(policies) ? policies.length : 0;
 }

@@ -1,0 +1,159 @@
+import type { EditorView } from '@codemirror/view';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { joinPolicies, placeProblem, splitPolicies, type PlacedProblem, type PolicySetView, type PolicyVocabulary } from '../../../src/api/browser.js';
+import { api, errorText } from '../api.js';
+import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
+import { Notice, useNotice } from '../ui.js';
+
+interface AuthzConfigLike {
+  cedar: { policies: string[]; entities_json?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** The set's config with these policies; everything else (version, type, entities, options) as it was. */
+function withPolicies(config: AuthzConfigLike, policies: string[]): AuthzConfigLike {
+  return { ...config, cedar: { ...config.cedar, policies } };
+}
+
+/**
+ * The editor of one policy set: its policies as one Cedar text, checked by the core as it is typed
+ * (Cedar's parser and validator against ToolHive's model and the attached servers' lists), formatted by
+ * Cedar's own formatter, saved as a new version only when it has no errors.
+ */
+export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(): Promise<void> }) {
+  const config = set.config as AuthzConfigLike;
+  const saved = useMemo(() => joinPolicies(config.cedar.policies).text, [set.currentVersion, set.name]);
+  const [text, setText] = useState(saved);
+  const [resets, setResets] = useState(0);
+  const [problems, setProblems] = useState<PlacedProblem[]>();
+  const [vocabulary, setVocabulary] = useState<PolicyVocabulary>();
+  const [notice, setNotice, act] = useNotice();
+  const view = useRef<EditorView>(undefined);
+  const features = useMemo(() => featuresOf(vocabulary), [vocabulary]);
+
+  useEffect(() => {
+    if (set.servers.length === 0) return setVocabulary({ servers: [] });
+    api.policyVocabulary({ servers: set.servers }).then(setVocabulary, (err: unknown) => setNotice({ kind: 'error', text: `What the servers declared could not be read: ${errorText(err)}` }));
+  }, [set.servers.join(',')]);
+
+  const check = async (doc: string): Promise<Diagnostic[]> => {
+    const { policies, spans } = splitPolicies(doc);
+    if (policies.length === 0) {
+      setProblems([]);
+      return [];
+    }
+    try {
+      const r = await api.checkPolicy({ config: withPolicies(config, policies), servers: set.servers });
+      const placed = [...r.errors, ...r.warnings].map((p) => placeProblem(p, policies, spans, doc)).sort((a, b) => a.from - b.from);
+      // An answer for a text typed over since is not shown (the next check's is).
+      if (view.current?.state.doc.toString() === doc) setProblems(placed);
+      return placed.map((p) => ({ from: p.from, to: p.to, severity: p.severity, message: p.message }));
+    } catch (err) {
+      setProblems([{ from: 0, to: 0, line: 1, column: 1, severity: 'error', message: errorText(err) }]);
+      return [];
+    }
+  };
+
+  const goTo = (p: PlacedProblem) => {
+    const v = view.current;
+    if (!v) return;
+    v.dispatch({ selection: { anchor: p.from, head: p.to }, scrollIntoView: true });
+    v.focus();
+  };
+
+  const format = () =>
+    act(async () => {
+      const { policies } = splitPolicies(text);
+      const formatted = (await api.formatPolicy({ config: withPolicies(config, policies) })).config as AuthzConfigLike;
+      const next = joinPolicies(formatted.cedar.policies).text;
+      const v = view.current;
+      // As one change, so Undo brings the layout back.
+      if (v && next !== v.state.doc.toString()) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: next } });
+    }, 'Formatted with Cedar\'s formatter.');
+
+  const save = async () => {
+    const { policies } = splitPolicies(text);
+    setNotice(undefined);
+    try {
+      const r = await api.savePolicy({ name: set.name, config: withPolicies(config, policies), note: 'saved in the app' });
+      const where = r.servers.length ? `${r.servers.join(', ')} ${r.servers.length === 1 ? 'decides' : 'decide'} with it now.` : 'No server uses it yet.';
+      const warned = r.check.warnings.length ? ` ${r.check.warnings.length} warning${r.check.warnings.length === 1 ? '' : 's'} to look at.` : '';
+      setNotice({ kind: 'info', text: `Saved as version ${r.version}. ${where}${warned}` });
+      await onSaved();
+    } catch (err) {
+      const running = set.servers.length ? ` ${set.servers.join(', ')} ${set.servers.length === 1 ? 'keeps' : 'keep'} running version ${set.currentVersion}.` : '';
+      setNotice({ kind: 'error', text: `Not saved: ${errorText(err)}${running}` });
+    }
+  };
+
+  const discard = () => {
+    setText(saved);
+    setResets((n) => n + 1);
+  };
+
+  const errors = problems?.filter((p) => p.severity === 'error') ?? [];
+  const warnings = problems?.filter((p) => p.severity === 'warning') ?? [];
+  const changed = text !== saved;
+  const state = problems === undefined ? 'Checking…' : errors.length ? `${count(errors.length, 'error')}${warnings.length ? ` and ${count(warnings.length, 'warning')}` : ''}: fix ${errors.length === 1 ? 'it' : 'them'} to save.` : warnings.length ? `${count(warnings.length, 'warning')}; it can be saved.` : 'No problems.';
+
+  return (
+    <div className="card spaced-top" role="region" aria-labelledby="editor-title">
+      <h2 id="editor-title">
+        {set.name} <span className="sub">version {set.currentVersion}{set.servers.length ? `, decides for ${set.servers.join(', ')}` : ', attached to no server'}{changed ? '; unsaved changes' : ''}</span>
+      </h2>
+      <div className="policy-toolbar">
+        <button type="button" className="primary" onClick={() => void save()} disabled={!changed || errors.length > 0}>
+          Save version {set.currentVersion + 1}
+        </button>
+        <button type="button" onClick={() => void format()}>
+          Format
+        </button>
+        <button type="button" onClick={discard} disabled={!changed}>
+          Discard changes
+        </button>
+        <span className="grow" />
+        <span className="policy-state" role="status">
+          {state}
+        </span>
+      </div>
+      <Notice notice={notice} />
+      <CedarEditor
+        doc={saved}
+        docKey={`${set.name}@${set.currentVersion}#${resets}`}
+        label={`The policies of ${set.name}`}
+        onChange={(t) => {
+          setText(t);
+          setProblems(undefined);
+        }}
+        check={check}
+        features={features}
+        onView={(v) => (view.current = v)}
+      />
+      <p className="sub">
+        Ctrl+Space completes (actions, the servers' tools and arguments, the claims callers carried); hover a name for what it is; Ctrl+/ comments a line out; Tab leaves the editor.
+      </p>
+      {problems && problems.length > 0 && (
+        <ul className="policy-problems" aria-label="Problems">
+          {problems.map((p, i) => (
+            <li key={i}>
+              <span className={p.severity}>{p.severity === 'error' ? 'Error' : 'Warning'}</span>
+              <button type="button" className="link" onClick={() => goTo(p)}>
+                line {p.line}, column {p.column}
+              </button>
+              <span>{withCode(p.message)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** Cedar's and the check's `quoted` names as code. */
+function withCode(text: string) {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}

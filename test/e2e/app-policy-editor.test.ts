@@ -1,0 +1,199 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerView } from '../../src/api/index.js';
+import { expectAccessible, launchBrowser } from '../support/browser.js';
+import { runCli } from '../support/cli.js';
+import { useDockerCore } from '../support/core-harness.js';
+import { TEST_IMAGE } from '../support/docker.js';
+import { registerTestSecret } from '../support/leak-registry.js';
+import { startTestIdp, type TestIdp } from '../support/oidc.js';
+
+const SHOTS = path.resolve('docs/screenshots');
+
+/** The guide's calculator policies (ToolHive's Cedar example), as the set of a real server. */
+const GUIDE_POLICIES = [
+  'permit(principal, action == Action::"call_tool", resource == Tool::"weather");',
+  'permit(principal == Client::"alice123", action == Action::"call_tool", resource == Tool::"admin_tool");',
+  'permit(principal, action == Action::"call_tool", resource) when { principal.claim_roles.contains("premium") };',
+  'permit(principal, action == Action::"call_tool", resource == Tool::"calculator") when { resource.arg_operation == "add" || resource.arg_operation == "subtract" };',
+];
+
+/**
+ * The policy editor (CodeMirror 6, Cedar) in headless Chromium against a real core and a server in a
+ * container that a real caller has listed: the core's diagnostics at the line and column Cedar points
+ * at, completion of the server's own tools and argument names and of the claims the caller's token
+ * carried, hover help, Cedar's formatter, and a save that is refused while the draft has errors.
+ */
+describe('the policy editor', () => {
+  const env = useDockerCore();
+  let idp: TestIdp;
+  let browser: Browser;
+  let page: Page;
+  let calc: ServerView;
+  const content = () => page.locator('.cm-content');
+  const problems = () => page.getByRole('list', { name: 'Problems' }).locator('li');
+  const completions = async () => page.locator('.cm-tooltip-autocomplete li .cm-completionLabel').allTextContents();
+  /** The editor's text as the user sees it, line by line (the documents here are short: every line is drawn). */
+  const docText = async () => (await page.locator('.cm-content .cm-line').allTextContents()).join('\n');
+
+  /** Moves to the end of the document and types there (each key, as a user does, so brackets close and completion opens). */
+  const typeAtEnd = async (text: string) => {
+    await content().click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(text);
+  };
+
+  /** Selects everything, deletes it, and puts this text in (as one input, like a paste). */
+  const replaceAll = async (text: string) => {
+    await content().click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(text);
+    await expect.poll(docText).toBe(text);
+  };
+
+  beforeAll(async () => {
+    idp = await startTestIdp({ userClaims: { bob: { roles: ['premium'], department: 'finance' } } });
+    calc = await env.t.api.run({
+      image: TEST_IMAGE,
+      name: 'calc',
+      permissionProfile: 'none',
+      auth: { type: 'inline', inline: { issuer: idp.issuer } },
+      authzConfig: { version: '1.0', type: 'cedarv1', cedar: { policies: GUIDE_POLICIES, entities_json: '[]' } },
+    });
+    // A caller lists the tools: the proxy learns what they take, and which claims callers carry.
+    const token = registerTestSecret('caller token bob', (await idp.userToken({ sub: 'bob', resource: calc.url })).accessToken);
+    const mcp = new Client({ name: 'policy-editor-test', version: '1' });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(calc.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      await mcp.listTools();
+    } finally {
+      await mcp.close();
+    }
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light' });
+    await page.goto(env.t.core.loginUrl());
+    await page.goto(`${new URL(env.t.core.loginUrl()).origin}/#/policies`);
+    await content().waitFor({ timeout: 20_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await idp?.stop();
+  });
+
+  it("opens the server's set with its policies and the guide's two warnings, and passes axe", async () => {
+    expect(await docText()).toBe(GUIDE_POLICIES.join('\n\n'));
+    // What the guide's example does at run time: an unguarded claim read, and an argument calc's tools do not take.
+    await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('2 warnings; it can be saved.');
+    const found = (await problems().allTextContents()).join('\n');
+    expect(found).toMatch(/Warning\s*line 5, column \d+.*claim_roles/);
+    expect(found).toMatch(/Warning\s*line 7, column \d+.*arg_operation/);
+    await page.screenshot({ path: path.join(SHOTS, 'policy-editor.png'), fullPage: true });
+    expect(await page.locator('#editor-title').textContent()).toMatch(/version 1, decides for calc/);
+    await expectAccessible(page, 'Policies, the editor of a set');
+  });
+
+  it('flags a broken policy as it is typed, at the line and column Cedar points at, and will not save it', async () => {
+    await typeAtEnd('\n\npermit(principal, action == Action::"call_tool" resource);');
+    const lines = (await docText()).split('\n');
+    const line = lines.length;
+    const column = lines[line - 1]!.indexOf('resource') + 1;
+    await expect.poll(async () => (await problems().allTextContents()).join('\n'), { timeout: 10_000 }).toMatch(new RegExp(`(^|\\n)Error\\s*line ${line}, column ${column}(?!\\d)`));
+    // Typed as a user types: plain spaces (Chrome's no-break space after a closed quote is made a space).
+    expect(lines[line - 1]).not.toContain('\u00a0');
+    // The same place underlined in the text.
+    expect(await page.locator('.cm-lintRange-error').first().textContent()).toBe('resource');
+    expect(await page.getByRole('button', { name: /^Save version/ }).isDisabled()).toBe(true);
+    await expectAccessible(page, 'Policies, a draft with an error');
+    // Going to it from the list puts the cursor on that line, with the flagged word selected.
+    await content().press('Control+Home');
+    await problems().first().getByRole('button').click();
+    expect(await page.locator('.cm-activeLine').textContent()).toBe(lines[line - 1]);
+    expect(await page.evaluate(() => String((globalThis as unknown as { getSelection(): unknown }).getSelection()))).toBe('resource');
+  });
+
+  it("warns of a typo'd action at its place, as `gatehouse policy check` words it", async () => {
+    // Fix the comma, misspell the action.
+    await replaceAll([...GUIDE_POLICIES, 'permit(principal, action == Action::"call_tol", resource);'].join('\n\n'));
+    const lines = (await docText()).split('\n');
+    await expect.poll(async () => (await problems().allTextContents()).join('\n'), { timeout: 10_000 }).toMatch(new RegExp(`(^|\\n)Warning\\s*line ${lines.length}, column ${lines.at(-1)!.indexOf('Action::') + 1}(?!\\d).*call_tol`));
+    const file = path.join(env.t.home, 'typo.json');
+    fs.writeFileSync(file, JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: [...GUIDE_POLICIES, 'permit(principal, action == Action::"call_tol", resource);'], entities_json: '[]' } }));
+    const cli = await runCli(env.t.home, ['policy', 'check', '--server', 'calc', file]);
+    const shown = (await problems().allTextContents()).join('\n');
+    const cliMessage = /call_tol[^\n]*/.exec(cli.stdout + cli.stderr)?.[0];
+    expect(cliMessage, cli.stdout + cli.stderr).toBeDefined();
+    expect(shown).toContain(cliMessage!.slice(0, 40));
+    // Warnings do not stop a save (ToolHive loads such sets too).
+    expect(await page.getByRole('button', { name: /^Save version/ }).isDisabled()).toBe(false);
+  });
+
+  it("completes the server's real tools, their argument names, and the claims callers carried", async () => {
+    await replaceAll('permit(principal, action == Action::"call_tool", resource == Tool::"');
+    await page.keyboard.press('Control+Space');
+    await expect.poll(completions, { timeout: 5_000 }).toEqual(expect.arrayContaining(['echo', 'get-sum']));
+    await page.keyboard.type('get-su');
+    // The best match first (CodeMirror matches loosely: get-resource-links has g, e, t, -, s, u in order too).
+    await expect.poll(async () => (await completions())[0]).toBe('get-sum');
+    await page.locator('.cm-tooltip-autocomplete li', { hasText: 'get-sum' }).click();
+    await page.keyboard.type('") when { resource has arg_');
+    await page.keyboard.press('Control+Space');
+    await expect.poll(completions).toEqual(expect.arrayContaining(['arg_a', 'arg_b', 'arg_message']));
+    // The arguments of the tool this policy names come first.
+    expect((await completions()).slice(0, 2).sort()).toEqual(['arg_a', 'arg_b']);
+    const box = (await page.locator('.policy-editor').boundingBox())!;
+    await page.screenshot({ path: path.join(SHOTS, 'policy-completion.png'), clip: { x: box.x - 8, y: box.y - 8, width: 1280 - box.x, height: 240 } });
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('b && principal has claim_');
+    await page.keyboard.press('Control+Space');
+    await expect.poll(completions).toEqual(expect.arrayContaining(['claim_roles', 'claim_department', 'claim_sub']));
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('department && principal.claim_department == "finance" };');
+    expect(await docText()).toBe('permit(principal, action == Action::"call_tool", resource == Tool::"get-sum") when { resource has arg_b && principal has claim_department && principal.claim_department == "finance" };');
+    await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('No problems.');
+    await expectAccessible(page, 'Policies, a completed policy');
+  });
+
+  it('explains a name on hover', async () => {
+    // The middle of the word call_tool on the screen (a DOM range over its characters).
+    const word = await page.locator('.cm-line', { hasText: 'call_tool' }).first().evaluate((line) => {
+      type TextNode = { textContent: string | null; nodeType: number };
+      const d = (globalThis as unknown as { document: { createTreeWalker(n: unknown, f: number): { nextNode(): TextNode | null }; createRange(): { setStart(n: TextNode, o: number): void; setEnd(n: TextNode, o: number): void; getBoundingClientRect(): { left: number; top: number; width: number; height: number } } } }).document;
+      const walk = d.createTreeWalker(line, 4);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const at = (n.textContent ?? '').indexOf('call_tool');
+        if (at < 0) continue;
+        const r = d.createRange();
+        r.setStart(n, at);
+        r.setEnd(n, at + 'call_tool'.length);
+        const b = r.getBoundingClientRect();
+        return { x: b.left + b.width / 2, y: b.top + b.height / 2 };
+      }
+      return undefined;
+    });
+    expect(word).toBeDefined();
+    await page.mouse.move(word!.x - 3, word!.y);
+    await page.mouse.move(word!.x, word!.y);
+    await page.locator('.cm-tooltip-hover').waitFor({ timeout: 5_000 });
+    expect(await page.locator('.cm-tooltip-hover').textContent()).toMatch(/call_tool\s*action.*tools\/call/);
+    await page.mouse.move(5, 5);
+  });
+
+  it("formats with Cedar's formatter, saves, and the server decides with the new version", async () => {
+    await replaceAll('permit(principal,action==Action::"call_tool",resource==Tool::"echo");\n\n  forbid( principal , action , resource ) when { resource has destructiveHint && resource.destructiveHint } ;');
+    await page.getByRole('button', { name: 'Format' }).click();
+    const formatted = (await env.t.api.formatPolicy({ config: { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal,action==Action::"call_tool",resource==Tool::"echo");', 'forbid( principal , action , resource ) when { resource has destructiveHint && resource.destructiveHint } ;'], entities_json: '[]' } } })).config as { cedar: { policies: string[] } };
+    await expect.poll(docText).toBe(formatted.cedar.policies.join('\n\n'));
+    expect(formatted.cedar.policies[0]).not.toBe('permit(principal,action==Action::"call_tool",resource==Tool::"echo");');
+    await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('No problems.');
+    await page.getByRole('button', { name: 'Save version 2' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved as version 2' }).count(), { timeout: 10_000 }).toBe(1);
+    const set = await env.t.api.policy({ name: 'calc' });
+    expect(set).toMatchObject({ currentVersion: 2, config: { cedar: { policies: formatted.cedar.policies } } });
+    await expectAccessible(page, 'Policies, saved');
+  });
+});
