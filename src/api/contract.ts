@@ -453,6 +453,8 @@ export type PolicyVersionView = z.infer<typeof PolicyVersionViewSchema>;
 
 export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()) });
 
+const EntityUidSchema = z.object({ type: z.string(), id: z.string() });
+
 const DecisionViewSchema = z.object({
   decision: z.enum(['allow', 'deny']),
   reasons: z.array(z.string()),
@@ -466,6 +468,13 @@ export const SimulationViewSchema = z.object({
   determining: z.array(z.object({ id: z.string(), index: z.number().int(), text: z.string() })),
   reference: DecisionViewSchema,
   request: z.object({ principal: z.string(), action: z.string(), resource: z.string() }),
+  /** The Cedar request (context included) and its entities, as the proxy builds them (Cedar's JSON forms). */
+  cedar: z
+    .object({
+      request: z.object({ principal: EntityUidSchema, action: EntityUidSchema, resource: EntityUidSchema, context: z.record(z.string(), z.unknown()) }),
+      entities: z.array(z.object({ uid: EntityUidSchema, attrs: z.record(z.string(), z.unknown()), parents: z.array(EntityUidSchema), tags: z.record(z.string(), z.unknown()).optional() })),
+    })
+    .optional(),
   problem: z.string().optional(),
 });
 export type SimulationView = z.infer<typeof SimulationViewSchema>;

@@ -248,7 +248,10 @@ export class AuthzManager {
     this.engines.delete(name);
   }
 
-  simulate(source: { set: string; version?: number } | { config: unknown }, input: SimulationInput): SimulationResult {
+  simulate(source: { set: string; version?: number } | { config: unknown }, given: SimulationInput): SimulationResult {
+    // A tool's annotations as its server declared them, as the proxy would add them (a forbid on destructiveHint holds here too).
+    const known = given.feature === 'tool' && given.annotations === undefined && given.serverName !== undefined ? (this.knowledge.get(given.serverName) ?? ToolKnowledge.restore(this.store.serverFeatures.get(given.serverName))).annotationsOf(given.name) : undefined;
+    const input = known ? { ...given, annotations: known } : given;
     if ('config' in source) {
       const parsed = this.parse(source.config);
       const check = checkAuthzConfig(parsed);

@@ -1,6 +1,7 @@
 import type { AuthzConfig } from './config.js';
 import { formatPolicy, parsePolicies, policyId } from './cedar.js';
 import { PolicyEngine, type Decision } from './engine.js';
+import type { CedarEntity, CedarRequest } from './cedar-types.js';
 import { cedarRequestOf, principalOf, type McpFeature } from './entities.js';
 
 export { checkAuthzConfig, type CheckResult, type CheckOptions, type KnownArguments } from './policy-check.js';
@@ -35,6 +36,8 @@ export interface SimulationResult {
   /** Plain cedar-wasm isAuthorized over the whole set, for comparison (always the same decision). */
   reference: Decision;
   request: { principal: string; action: string; resource: string };
+  /** The Cedar request (with its context) and the request's entities, exactly as the proxy would build them. */
+  cedar?: { request: CedarRequest; entities: CedarEntity[] };
   problem?: string;
 }
 
@@ -67,6 +70,7 @@ export function simulate(config: AuthzConfig | PolicyEngine, input: SimulationIn
       action: `Action::${JSON.stringify(request.action.id)}`,
       resource: `${request.resource.type}::${JSON.stringify(request.resource.id)}`,
     },
+    cedar: { request, entities },
   };
 }
 

@@ -183,6 +183,41 @@ describe('the policy editor', () => {
     await page.mouse.move(5, 5);
   });
 
+  it('simulates a call as two callers, marks the policy that decided, and decides again as the draft changes', async () => {
+    await replaceAll(GUIDE_POLICIES.join('\n\n'));
+    const sim = page.getByRole('region', { name: 'Simulate a request' });
+    const verdict = sim.locator('.verdict');
+    await sim.getByLabel('Tool', { exact: true }).fill('echo');
+    await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": "bob", "roles": ["premium"]}');
+    await sim.getByLabel('Arguments (JSON)').fill('{"message": "hi"}');
+    await sim.getByRole('button', { name: 'Decide' }).click();
+    await expect.poll(() => verdict.textContent(), { timeout: 10_000 }).toMatch(/^Allowed/);
+    expect(await sim.getByRole('status').textContent()).toMatch(/policy 2 \(line 5\) permits it/);
+    // The deciding policy is marked in the editor.
+    expect(await page.locator('.cm-line.cm-determining').allTextContents()).toEqual([GUIDE_POLICIES[2]]);
+    await sim.locator('summary').click();
+    const built = JSON.parse((await sim.getByLabel('The Cedar request and entities').textContent())!) as { request: { principal: unknown; context: Record<string, unknown> }; entities: { uid: { type: string } }[] };
+    expect(built.request).toMatchObject({ principal: { type: 'Client', id: 'bob' }, action: { type: 'Action', id: 'call_tool' }, resource: { type: 'Tool', id: 'echo' }, context: { claim_sub: 'bob', claim_roles: ['premium'], arg_message: 'hi' } });
+    expect(built.entities.map((e) => e.uid.type)).toEqual(['Client', 'Action', 'Tool']);
+    await expectAccessible(page, 'Policies, a simulated request');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-simulator.png'), fullPage: true });
+
+    // Another caller, without the role: denied by default, nothing marked.
+    await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": "carol", "roles": []}');
+    await sim.getByRole('button', { name: 'Decide' }).click();
+    await expect.poll(() => verdict.textContent(), { timeout: 10_000 }).toBe('Denied no policy permits it: denied by default.');
+    expect(await page.locator('.cm-line.cm-determining').count()).toBe(0);
+
+    // The draft changes (a permit for carol): the same request is decided again, without asking.
+    await typeAtEnd('\n\npermit(principal == Client::"carol", action, resource);');
+    await expect.poll(() => verdict.textContent(), { timeout: 10_000 }).toMatch(/^Allowed/);
+    expect(await sim.getByRole('status').textContent()).toMatch(/policy 4 \(line 9\) permits it/);
+    // A claims box that is not JSON says so, and asks nothing.
+    await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": carol}');
+    await sim.getByRole('button', { name: 'Decide' }).click();
+    await expect.poll(() => sim.getByRole('status').textContent()).toMatch(/The caller's claims is not JSON/);
+  });
+
   it("formats with Cedar's formatter, saves, and the server decides with the new version", async () => {
     await replaceAll('permit(principal,action==Action::"call_tool",resource==Tool::"echo");\n\n  forbid( principal , action , resource ) when { resource has destructiveHint && resource.destructiveHint } ;');
     await page.getByRole('button', { name: 'Format' }).click();

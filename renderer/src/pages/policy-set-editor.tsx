@@ -4,6 +4,7 @@ import { joinPolicies, placeProblem, splitPolicies, type PlacedProblem, type Pol
 import { api, errorText } from '../api.js';
 import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
 import { Notice, useNotice } from '../ui.js';
+import { PolicySimulator } from './policy-simulator.js';
 
 interface AuthzConfigLike {
   cedar: { policies: string[]; entities_json?: string; [k: string]: unknown };
@@ -27,6 +28,8 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
   const [resets, setResets] = useState(0);
   const [problems, setProblems] = useState<PlacedProblem[]>();
   const [vocabulary, setVocabulary] = useState<PolicyVocabulary>();
+  const [marked, setMarked] = useState<{ from: number; to: number }[]>([]);
+  const [checks, setChecks] = useState(0);
   const [notice, setNotice, act] = useNotice();
   const view = useRef<EditorView>(undefined);
   const features = useMemo(() => featuresOf(vocabulary), [vocabulary]);
@@ -46,7 +49,10 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
       const r = await api.checkPolicy({ config: withPolicies(config, policies), servers: set.servers });
       const placed = [...r.errors, ...r.warnings].map((p) => placeProblem(p, policies, spans, doc)).sort((a, b) => a.from - b.from);
       // An answer for a text typed over since is not shown (the next check's is).
-      if (view.current?.state.doc.toString() === doc) setProblems(placed);
+      if (view.current?.state.doc.toString() === doc) {
+        setProblems(placed);
+        setChecks((n) => n + 1);
+      }
       return placed.map((p) => ({ from: p.from, to: p.to, severity: p.severity, message: p.message }));
     } catch (err) {
       setProblems([{ from: 0, to: 0, line: 1, column: 1, severity: 'error', message: errorText(err) }]);
@@ -84,6 +90,24 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
       const running = set.servers.length ? ` ${set.servers.join(', ')} ${set.servers.length === 1 ? 'keeps' : 'keep'} running version ${set.currentVersion}.` : '';
       setNotice({ kind: 'error', text: `Not saved: ${errorText(err)}${running}` });
     }
+  };
+
+  /** The draft as a config for the simulator, unless it has errors. */
+  const draft = (): { config: unknown } | { problem: string } => {
+    if (problems?.some((p) => p.severity === 'error')) return { problem: 'The draft has errors: fix them, and the request is decided again.' };
+    return { config: withPolicies(config, splitPolicies(text).policies) };
+  };
+  const spanOf = (index: number) => splitPolicies(view.current?.state.doc.toString() ?? text).spans[index];
+  const lineOf = (index: number) => {
+    const span = spanOf(index);
+    return span && view.current ? view.current.state.doc.lineAt(span.from).number : undefined;
+  };
+  const goToPolicy = (index: number) => {
+    const span = spanOf(index);
+    const v = view.current;
+    if (!span || !v) return;
+    v.dispatch({ selection: { anchor: span.from }, scrollIntoView: true });
+    v.focus();
   };
 
   const discard = () => {
@@ -127,6 +151,7 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
         }}
         check={check}
         features={features}
+        marked={marked}
         onView={(v) => (view.current = v)}
       />
       <p className="sub">
@@ -145,6 +170,15 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
           ))}
         </ul>
       )}
+      <PolicySimulator
+        servers={set.servers}
+        features={features}
+        draft={draft}
+        draftVersion={checks}
+        lineOf={lineOf}
+        goTo={goToPolicy}
+        onDecided={(indices) => setMarked(indices.flatMap((i) => spanOf(i) ?? []))}
+      />
     </div>
   );
 }

@@ -1,0 +1,223 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { SimulationView } from '../../../src/api/browser.js';
+import { api, errorText } from '../api.js';
+import type { Features } from '../cedar/index.js';
+
+/** A request as an MCP client sends it, in the simulator's words. */
+export interface SimulatedRequest {
+  server: string | null;
+  claims: Record<string, unknown>;
+  feature: 'tool' | 'prompt' | 'resource';
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+const METHODS = [
+  { feature: 'tool', method: 'tools/call', what: 'Tool' },
+  { feature: 'prompt', method: 'prompts/get', what: 'Prompt' },
+  { feature: 'resource', method: 'resources/read', what: 'Resource URI' },
+] as const;
+
+/** `policy3` → 3 (ToolHive's ids are the policies' places in the set). */
+function indexOf(id: string): number {
+  const m = /^policy(\d+)$/.exec(id);
+  return m ? Number(m[1]) : -1;
+}
+
+function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${what} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} must be a JSON object, such as {"sub": "alice123"}.`);
+  return v as Record<string, unknown>;
+}
+
+/**
+ * The simulator: a request built the way MCP clients send it (server, caller's claims, method, name,
+ * arguments), decided by the draft in the editor, as the proxy would decide it. The policies that
+ * decided are marked in the editor; the Cedar request and entities Gatehouse built are shown.
+ */
+export function PolicySimulator(props: {
+  servers: string[];
+  features: Features;
+  /** The draft's config, or why it cannot be simulated (it has errors). */
+  draft(): { config: unknown } | { problem: string };
+  /** Bumped when the draft changed and checked: a simulation shown is run again. */
+  draftVersion: number;
+  /** Where a policy is, for its line number. */
+  lineOf(index: number): number | undefined;
+  onDecided(policies: number[]): void;
+  goTo(index: number): void;
+}) {
+  const [server, setServer] = useState(props.servers[0] ?? '');
+  const [claims, setClaims] = useState('{\n  "sub": "alice123",\n  "roles": ["premium"]\n}');
+  const [feature, setFeature] = useState<SimulatedRequest['feature']>('tool');
+  const [name, setName] = useState(() => [...props.features.tools.keys()][0] ?? 'weather');
+  const [args, setArgs] = useState('{}');
+  const [result, setResult] = useState<SimulationView>();
+  const [problem, setProblem] = useState<string>();
+  const [running, setRunning] = useState(false);
+  const asked = useRef<SimulatedRequest | undefined>(undefined);
+
+  const run = async (request: SimulatedRequest) => {
+    const draft = props.draft();
+    if ('problem' in draft) {
+      setResult(undefined);
+      props.onDecided([]);
+      setProblem(draft.problem);
+      return;
+    }
+    setRunning(true);
+    try {
+      const r = await api.simulatePolicy({
+        config: draft.config,
+        input: { claims: request.claims, feature: request.feature, name: request.name, ...(request.feature !== 'resource' ? { arguments: request.arguments } : {}), ...(request.server ? { serverName: request.server } : {}) },
+      });
+      setResult(r);
+      setProblem(undefined);
+      props.onDecided([...new Set([...r.determining.map((d) => d.index), ...r.decision.errors.map((e) => indexOf(e.policy))])].filter((i) => i >= 0));
+    } catch (err) {
+      setResult(undefined);
+      props.onDecided([]);
+      setProblem(errorText(err));
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    try {
+      const request: SimulatedRequest = { server: server || null, claims: parseJsonObject(claims, 'The caller\'s claims'), feature, name: name.trim(), arguments: feature === 'resource' ? {} : parseJsonObject(args, 'The arguments') };
+      if (!request.name) throw new Error(`Name the ${METHODS.find((m) => m.feature === feature)!.what.toLowerCase()} to ask for.`);
+      asked.current = request;
+      void run(request);
+    } catch (err) {
+      setResult(undefined);
+      setProblem((err as Error).message);
+    }
+  };
+
+  // The draft changed (and was checked): the request asked last is decided again, by the new draft.
+  useEffect(() => {
+    if (asked.current) void run(asked.current);
+  }, [props.draftVersion]);
+
+  const names = feature === 'tool' ? [...props.features.tools.keys()] : feature === 'prompt' ? [...props.features.prompts.keys()] : [];
+  const ref = (index: number) => {
+    const line = props.lineOf(index);
+    return (
+      <button type="button" className="link" onClick={() => props.goTo(index)}>
+        policy {index}
+        {line !== undefined ? ` (line ${line})` : ''}
+      </button>
+    );
+  };
+
+  return (
+    <div className="card simulator" role="region" aria-labelledby="simulator-title">
+      <h2 id="simulator-title">Simulate a request</h2>
+      <p className="sub">Decided by the draft above, as the proxy would decide it: nothing is sent to a server.</p>
+      <form className="form" aria-label="The request to simulate" onSubmit={submit}>
+        <div className="grid">
+          <label>
+            Server
+            <select value={server} onChange={(e) => setServer(e.target.value)}>
+              {props.servers.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+              <option value="">none (no MCP::"…" parent)</option>
+            </select>
+          </label>
+          <label>
+            Method
+            <select value={feature} onChange={(e) => setFeature(e.target.value as SimulatedRequest['feature'])}>
+              {METHODS.map((m) => (
+                <option key={m.feature} value={m.feature}>
+                  {m.method}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            {METHODS.find((m) => m.feature === feature)!.what}
+            <input value={name} onChange={(e) => setName(e.target.value)} list="simulator-names" spellCheck={false} />
+            <datalist id="simulator-names">
+              {names.map((n) => (
+                <option key={n} value={n} />
+              ))}
+            </datalist>
+          </label>
+          <label className="wide">
+            The caller's token claims (JSON)
+            <textarea rows={4} value={claims} onChange={(e) => setClaims(e.target.value)} spellCheck={false} className="mono" />
+          </label>
+          {feature !== 'resource' && (
+            <label className="wide">
+              Arguments (JSON)
+              <textarea rows={2} value={args} onChange={(e) => setArgs(e.target.value)} spellCheck={false} className="mono" />
+            </label>
+          )}
+        </div>
+        <div className="buttons">
+          <button type="submit" className="primary" disabled={running}>
+            {running ? 'Deciding…' : 'Decide'}
+          </button>
+        </div>
+      </form>
+      <div role="status" aria-live="polite" className="simulation">
+        {problem && <p className="notice error">{problem}</p>}
+        {result && (
+          <>
+            <p className="verdict">
+              <span className={`status ${result.allowed ? 'running' : 'error'}`}>{result.allowed ? 'Allowed' : 'Denied'}</span>{' '}
+              {result.problem
+                ? result.problem
+                : result.decision.errors.length
+                  ? 'an evaluation error denies the whole request (as in ToolHive), whatever other policies permit.'
+                  : result.decision.decision === 'allow'
+                    ? 'a permit matched and no forbid did.'
+                    : result.determining.length
+                      ? 'a forbid matched: a forbid always wins.'
+                      : 'no policy permits it: denied by default.'}
+            </p>
+            {result.determining.length > 0 && (
+              <ul className="plain">
+                {result.determining.map((d) => (
+                  <li key={d.id}>
+                    {ref(d.index)} {result.decision.decision === 'allow' ? 'permits it' : 'forbids it'}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {result.decision.errors.length > 0 && (
+              <ul className="plain">
+                {result.decision.errors.map((e) => (
+                  <li key={e.policy}>
+                    {indexOf(e.policy) >= 0 ? ref(indexOf(e.policy)) : e.policy} could not be evaluated: {e.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+            <p className="sub">
+              {result.request.principal} · {result.request.action} · {result.request.resource}
+            </p>
+            {result.cedar && (
+              <details>
+                <summary>The Cedar request and entities Gatehouse built</summary>
+                <pre className="tail" tabIndex={0} aria-label="The Cedar request and entities">
+                  {JSON.stringify(result.cedar, null, 2)}
+                </pre>
+              </details>
+            )}
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
