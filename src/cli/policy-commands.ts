@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { ApiError, type ApiClient, type SimulationInputBody, type SimulationView } from '../api/browser.js';
+import { z } from 'zod';
+import { ApiError, SimulationInputSchema, type ApiClient, type SimulationInputBody, type SimulationView } from '../api/browser.js';
 import type { AuthzConfig } from '../authz/index.js';
 import { ExitCode } from './exit-codes.js';
 import { formatTime, table } from './format.js';
@@ -39,6 +40,35 @@ function simulationText(r: SimulationView): string {
   if (r.determining.length === 0 && !r.problem) lines.push('  no policy permits it (Cedar denies by default)');
   for (const e of r.decision.errors) lines.push(`  error in ${e.policy}: ${e.message}${r.decision.decision === 'allow' ? ' (an evaluation error denies, as in ToolHive)' : ''}`);
   return lines.join('\n');
+}
+
+/** One line of a `--requests` file: a request as the simulator takes it, and optionally the decision it must get. */
+const RequestLineSchema = SimulationInputSchema.extend({ expect: z.enum(['allow', 'deny']).optional() }).strict();
+type RequestLine = z.infer<typeof RequestLineSchema>;
+
+/** A `--requests` file: JSON Lines (blank lines and lines starting with # skipped), every line checked. */
+function readRequestLines(file: string): RequestLine[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CommanderError(ExitCode.usage, 'gatehouse.policy', `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const out: RequestLine[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (err) {
+      throw new CommanderError(ExitCode.usage, 'gatehouse.policy', `${file}, line ${i + 1}: not JSON (${(err as Error).message}).`);
+    }
+    const parsed = RequestLineSchema.safeParse(json);
+    if (!parsed.success) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', `${file}, line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(the line)'}: ${x.message}`).join('; ')}. A line is {"claims": {...}, "feature": "tool", "name": "...", "arguments": {...}, "expect": "allow"}.`);
+    out.push(parsed.data);
+  }
+  return out;
 }
 
 interface SimulationFlags {
@@ -116,8 +146,32 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--args <json>', 'the call\'s arguments, e.g. \'{"operation":"add"}\'')
     .option('--server <name>', 'the server name (resources get MCP::"<server>" as parent)')
     .option('--strict', "refuse a file Cedar's validator has findings about (by default they are printed as warnings)")
-    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; policyVersion?: number; strict?: boolean }) => {
+    .option('--requests <file>', 'many requests, one JSON object per line ({"claims":…,"feature":"tool","name":…,"arguments":…,"expect":"allow"}); exit 1 when one gets another decision than it expects')
+    .action(async (file: string | undefined, o: SimulationFlags & { set?: string; policyVersion?: number; strict?: boolean; requests?: string }) => {
       if ((file === undefined) === (o.set === undefined)) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give a file or --set NAME.');
+      if (o.requests !== undefined) {
+        if (o.tool ?? o.prompt ?? o.resource ?? o.claims ?? o.args) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', '--requests takes the requests from its file: leave out --claims, --tool, --prompt, --resource and --args.');
+        const lines = readRequestLines(o.requests);
+        const inputs = lines.map(({ expect: _expected, ...input }) => input);
+        const results =
+          file !== undefined
+            ? (await loadPolicyFiles()).simulateFileMany(file, inputs, o.strict === true)
+            : await withCore(async (api) => {
+                const out: SimulationView[] = [];
+                for (const input of inputs) out.push(await api.simulatePolicy({ set: o.set!, ...(o.policyVersion !== undefined ? { version: o.policyVersion } : {}), input }));
+                return out;
+              });
+        const rows = results.map((result, i) => ({ line: i + 1, expect: lines[i]!.expect ?? null, result }));
+        const broken = rows.filter((r) => r.expect !== null && (r.expect === 'allow') !== r.result.allowed);
+        print(rows, () =>
+          [
+            ...rows.map((r) => `${r.result.allowed ? 'ALLOW' : 'DENY '} ${r.result.request.principal} ${r.result.request.action} ${r.result.request.resource}${r.expect !== null && (r.expect === 'allow') !== r.result.allowed ? `   expected ${r.expect.toUpperCase()}` : ''}`),
+            `${rows.length} request(s): ${rows.filter((r) => r.result.allowed).length} allowed, ${rows.filter((r) => !r.result.allowed).length} denied${broken.length ? `; ${broken.length} not as expected` : ''}`,
+          ].join('\n'),
+        );
+        if (broken.length) process.exitCode = ExitCode.failure;
+        return;
+      }
       const input = simulationInput(o);
       let result: SimulationView;
       if (file !== undefined) {

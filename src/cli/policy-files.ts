@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { stringify } from 'yaml';
 import type { PolicyCheckView, PolicyProblemView, SimulationInputBody, SimulationView } from '../api/browser.js';
-import { AuthzConfigError, checkAuthzConfig, describeProblem, formatAuthzConfig, parseAuthzConfigDocument, PolicyParseError, simulate, type AuthzConfig } from '../authz/index.js';
+import { AuthzConfigError, checkAuthzConfig, describeProblem, formatAuthzConfig, parseAuthzConfigDocument, PolicyEngine, PolicyParseError, simulate, type AuthzConfig } from '../authz/index.js';
 
 // What the policy commands do with Cedar itself (src/authz: cedar-wasm, the evaluator; yaml): loaded by
 // the commands that read or check a policy file (through loadPolicyFiles in policy-commands.ts), not
@@ -40,12 +40,18 @@ export function formattedPolicyFile(file: string): string {
 
 /** `policy test FILE`: the file is checked first (errors refuse it, and with strict, findings too). */
 export function simulateFile(file: string, input: SimulationInputBody, strict: boolean): SimulationView {
+  return simulateFileMany(file, [input], strict)[0]!;
+}
+
+/** The same for many requests (`--requests`): the file is read and checked once. */
+export function simulateFileMany(file: string, inputs: readonly SimulationInputBody[], strict: boolean): SimulationView[] {
   const config = readAuthzConfigFile(file);
   const check = checkAuthzConfig(config, {}, { strict });
   if (check.errors.length > 0) throw new PolicyFileError(`${file} has errors:\n${problemLines(file, check.errors)}`);
   if (!check.ok) throw new PolicyFileError(`${file} has findings, which --strict refuses:\n${problemLines(file, check.warnings)}`);
   warn(file, check.warnings);
-  return simulate(config, input);
+  const engine = new PolicyEngine(config);
+  return inputs.map((input) => simulate(engine, input));
 }
 
 /** The validator's findings about a file that is loaded anyway (`run --authz-config`), on stderr. */
