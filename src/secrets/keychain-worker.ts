@@ -30,8 +30,16 @@ async function run(k: Keytar, r: Request): Promise<unknown> {
   }
 }
 
+/**
+ * One keytar call at a time. keytar runs each call on its own libuv thread, and libsecret segfaults
+ * when calls overlap (a findCredentials while a setPassword is under way: seen with two sign-ins
+ * storing secrets at once); in order, each waits for the one before.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+
 process.on('message', (msg: Request) => {
-  keytarPromise
+  queue = queue
+    .then(() => keytarPromise)
     .then((k) => run(k, msg))
     .then(
       (value) => process.send?.({ id: msg.id, ok: true, value: value ?? null }),

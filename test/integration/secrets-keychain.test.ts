@@ -42,6 +42,22 @@ describe('the real OS keychain (GNOME Secret Service on a private D-Bus session)
     expect(await kc.get('ROUNDTRIP')).toBeNull();
     kc.close();
   });
+
+  it('takes many overlapping calls (two sign-ins storing secrets while a page lists them) without the keychain process crashing', async () => {
+    const kc = new OsKeychain('Gatehouse', 30_000, keyring.env);
+    const names = Array.from({ length: 24 }, (_, i) => `OVERLAP_${i}`);
+    const value = testSecret('keychain-overlap');
+    try {
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(names.flatMap((n) => [kc.set(n, `${value}-${n}`), kc.accounts(), kc.get(n)]));
+        expect(await kc.accounts()).toEqual(expect.arrayContaining(names));
+        await Promise.all(names.flatMap((n) => [kc.delete(n), kc.accounts()]));
+        expect((await kc.accounts()).filter((a) => a.startsWith('OVERLAP_'))).toEqual([]);
+      }
+    } finally {
+      kc.close();
+    }
+  }, 120_000);
 });
 
 describe('server secrets end to end: keychain → container environment, and nowhere else', () => {
