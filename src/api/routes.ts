@@ -18,6 +18,11 @@ import {
   PolicyAttachSchema,
   PolicyCheckSchema,
   PolicyCheckViewSchema,
+  CaseRunSchema,
+  PolicyCaseAddSchema,
+  PolicyCaseRefSchema,
+  PolicyCaseSchema,
+  PolicyCasesRunSchema,
   PolicyFormatSchema,
   PolicyFormattedSchema,
   PolicyVocabularyRequestSchema,
@@ -135,6 +140,10 @@ export const routes = {
   policyHistory: route({ method: 'GET', path: '/v1/policies/:name/history', input: named, output: z.array(PolicyVersionViewSchema) }),
   savePolicy: route({ method: 'PUT', path: '/v1/policies/:name', input: PolicySaveSchema, output: PolicySavedSchema }),
   removePolicy: route({ method: 'DELETE', path: '/v1/policies/:name', input: named, output: RemovedSchema }),
+  policyCases: route({ method: 'GET', path: '/v1/policies/:name/cases', input: named, output: z.array(PolicyCaseSchema) }),
+  addPolicyCase: route({ method: 'POST', path: '/v1/policies/:name/cases', input: PolicyCaseAddSchema, output: PolicyCaseSchema }),
+  removePolicyCase: route({ method: 'DELETE', path: '/v1/policies/:name/cases/:id', input: PolicyCaseRefSchema, output: RemovedSchema }),
+  runPolicyCases: route({ method: 'POST', path: '/v1/policies/:name/cases/run', input: PolicyCasesRunSchema, output: z.array(CaseRunSchema) }),
   checkPolicy: route({ method: 'POST', path: '/v1/policy-check', input: PolicyCheckSchema, output: PolicyCheckViewSchema }),
   formatPolicy: route({ method: 'POST', path: '/v1/policy-format', input: PolicyFormatSchema, output: PolicyFormattedSchema }),
   policyVocabulary: route({ method: 'POST', path: '/v1/policy-vocabulary', input: PolicyVocabularyRequestSchema, output: PolicyVocabularySchema }),
@@ -199,7 +208,9 @@ export function encodeRequest(spec: { method?: string; path: string }, input: Re
   const rest: Record<string, unknown> = { ...input };
   let path = spec.path;
   for (const p of pathParams(spec.path)) {
-    const v = rest[p];
+    const raw = rest[p];
+    // Ids may be numbers (a saved case's); the server reads every path parameter as text and its schema converts.
+    const v = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
     if (typeof v !== 'string' || v === '') throw new TypeError(`${spec.path} needs ${p}`);
     path = path.replace(`:${p}`, encodeURIComponent(v));
     delete rest[p];
