@@ -387,7 +387,7 @@ export const ApiErrorBodySchema = z.object({
 export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
 
 /** `strict`: refuse the version when Cedar's validator has findings (by default they are warnings, as ToolHive loads it). */
-export const PolicySaveSchema = z.object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional() }).strict();
+export const PolicySaveSchema = z.object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional(), acceptBrokenCases: z.boolean().optional() }).strict();
 /** `server` / `servers`: also check `arg_<name>` reads against the arguments those servers' tools and prompts declare. */
 export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional(), servers: z.array(z.string().min(1).max(128)).max(256).optional() }).strict();
 export const PolicyFormatSchema = z.object({ config: z.unknown() }).strict();
@@ -451,7 +451,19 @@ export const PolicyVersionViewSchema = z.object({
 });
 export type PolicyVersionView = z.infer<typeof PolicyVersionViewSchema>;
 
-export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()) });
+/** A saved case decided by a version of its set: what it gets, and whether that is what it expects. */
+export const CaseRunSchema = z.object({ id: z.number().int(), label: z.string(), expect: z.enum(['allow', 'deny']), got: z.enum(['allow', 'deny']), passed: z.boolean(), determining: z.array(z.number().int()) });
+export type CaseRunView = z.infer<typeof CaseRunSchema>;
+
+export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()), cases: z.array(CaseRunSchema) });
+
+/** A request saved with a policy set, and the decision it must get (run on every save of the set). */
+export const PolicyCaseSchema = z.object({ id: z.number().int(), set: z.string(), label: z.string(), input: SimulationInputSchema, expect: z.enum(['allow', 'deny']), createdAt: z.string() });
+export type PolicyCaseView = z.infer<typeof PolicyCaseSchema>;
+export const PolicyCaseAddSchema = z.object({ name: NameSchema, label: z.string().trim().min(1).max(200), input: SimulationInputSchema, expect: z.enum(['allow', 'deny']) }).strict();
+export const PolicyCaseRefSchema = z.object({ name: NameSchema, id: queryInt(1, Number.MAX_SAFE_INTEGER) }).strict();
+/** `config`: a draft to decide them with; without, the set as it runs. */
+export const PolicyCasesRunSchema = z.object({ name: NameSchema, config: z.unknown().optional() }).strict();
 
 const EntityUidSchema = z.object({ type: z.string(), id: z.string() });
 

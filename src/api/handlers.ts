@@ -9,7 +9,13 @@ import { tokenExchangeViewOf, type TokenExchangeManager } from '../app/token-exc
 import type { LogSink } from '../logs/index.js';
 import { assertValidSecretName, type SecretsProvider } from '../secrets/index.js';
 import type { ServerRecord, Store } from '../store/index.js';
-import type { CoreInfo, ServerDetail, ServerView } from './contract.js';
+import { SimulationInputSchema, type CoreInfo, type PolicyCaseView, type ServerDetail, type ServerView } from './contract.js';
+import type { PolicyCaseRecord } from '../store/index.js';
+
+/** A stored case as the API gives it (its input read back through the simulator's schema). */
+function caseView(c: PolicyCaseRecord): PolicyCaseView {
+  return { id: c.id, set: c.set, label: c.label, input: SimulationInputSchema.parse(c.input), expect: c.expect, createdAt: c.createdAt };
+}
 import type { RouteName, Routes } from './routes.js';
 
 export interface ApiDeps {
@@ -174,7 +180,14 @@ export function createHandlers(deps: ApiDeps): Handlers {
     policies: () => manager.authz.listSets(),
     policy: ({ name, version }) => (version !== undefined ? manager.authz.version(name, version) : manager.authz.getSet(name)),
     policyHistory: ({ name }) => manager.authz.history(name),
-    savePolicy: ({ name, config, note, strict }) => manager.authz.save(name, config, note ?? null, { strict: strict === true }),
+    savePolicy: ({ name, config, note, strict, acceptBrokenCases }) => manager.authz.save(name, config, note ?? null, { strict: strict === true, acceptBrokenCases: acceptBrokenCases === true }),
+    policyCases: ({ name }) => manager.authz.cases(name).map(caseView),
+    addPolicyCase: ({ name, label, input, expect }) => caseView(manager.authz.addCase(name, label, input, expect)),
+    removePolicyCase: ({ name, id }) => {
+      manager.authz.removeCase(name, id);
+      return { removed: String(id) };
+    },
+    runPolicyCases: ({ name, config }) => manager.authz.runCases(name, config === undefined ? undefined : { config }),
     removePolicy: ({ name }) => {
       manager.authz.delete(name);
       return { removed: name };

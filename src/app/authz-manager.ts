@@ -15,7 +15,7 @@ import {
   type SimulationInput,
   type SimulationResult,
 } from '../authz/index.js';
-import type { PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
+import type { PolicyCaseRecord, PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
 const KNOWLEDGE_SAVE_INTERVAL_MS = 1000;
@@ -44,6 +44,17 @@ export class PolicyCheckError extends BadRequestError {
  * per set version (shared by the servers attached to it), and one authorizer per server. A saved edit
  * is checked and compiled before it replaces anything, so a bad edit never touches running servers.
  */
+/** A saved case decided by a version of its set. */
+export interface CaseRun {
+  id: number;
+  label: string;
+  expect: 'allow' | 'deny';
+  got: 'allow' | 'deny';
+  passed: boolean;
+  /** The policies that decided (their places in the set). */
+  determining: number[];
+}
+
 export class AuthzManager {
   private readonly authorizers = new Map<string, McpAuthorizer>();
   private readonly broken = new Map<string, string>();
@@ -208,13 +219,21 @@ export class AuthzManager {
    * server attached to the set onto it. The running servers keep their old engine until the new one
    * is built, so no request is ever decided by a half-loaded set.
    */
-  save(name: string, config: unknown, note: string | null = null, opts: CheckOptions = {}): { version: number; check: CheckResult; servers: string[] } {
+  save(name: string, config: unknown, note: string | null = null, opts: CheckOptions & { acceptBrokenCases?: boolean } = {}): { version: number; check: CheckResult; servers: string[]; cases: CaseRun[] } {
     assertValidPolicySetName(name);
     const parsed = this.parse(config);
     const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
     const check = checkAuthzConfig(parsed, this.knownArguments(servers), opts);
     if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
     const engine = new PolicyEngine(parsed);
+    // The set's saved cases decide with the new version first: one that would get another decision stops the save.
+    const cases = this.runCases(name, engine);
+    const broken = cases.filter((c) => !c.passed);
+    if (broken.length && !opts.acceptBrokenCases) {
+      throw new ConflictError(
+        `Not saved: ${broken.length === 1 ? 'a saved case gets' : `${broken.length} saved cases get`} another decision with it: ${broken.map((c) => `"${c.label}" expects ${c.expect}, gets ${c.got}`).join('; ')}. Change the policies, or the case, or save anyway.`,
+      );
+    }
     const version = this.store.policies.save(name, parsed, note);
     this.engines.set(name, { version, engine });
     for (const server of servers) {
@@ -222,7 +241,34 @@ export class AuthzManager {
       this.broken.delete(server);
       this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
     }
-    return { version, check, servers };
+    return { version, check, servers, cases };
+  }
+
+  // ---- saved cases --------------------------------------------------------------------------
+
+  cases(set: string): PolicyCaseRecord[] {
+    this.getSet(set);
+    return this.store.policyCases.list(set);
+  }
+
+  addCase(set: string, label: string, input: SimulationInput, expect: 'allow' | 'deny'): PolicyCaseRecord {
+    this.getSet(set);
+    return this.store.policyCases.add(set, label, input, expect);
+  }
+
+  removeCase(set: string, id: number): void {
+    if (!this.store.policyCases.remove(set, id)) throw new NotFoundError(`Policy set "${set}" has no case ${id}.`, { action: 'list-policies' });
+  }
+
+  /** The set's cases decided by a draft (or by the set as it runs): what each gets, and whether that is what it expects. */
+  runCases(set: string, source: PolicyEngine | { config: unknown } = this.engineFor(set)): CaseRun[] {
+    const engine = source instanceof PolicyEngine ? source : new PolicyEngine(this.parse(source.config));
+    return this.store.policyCases.list(set).map((c) => {
+      const input = this.withKnownAnnotations(c.input as SimulationInput);
+      const r = simulate(engine, input);
+      const got = r.allowed ? 'allow' : 'deny';
+      return { id: c.id, label: c.label, expect: c.expect, got, passed: got === c.expect, determining: r.determining.map((d) => d.index) };
+    });
   }
 
   /** Attaches a set to a server (or detaches with null); applies to the running proxy at once. */
@@ -249,9 +295,7 @@ export class AuthzManager {
   }
 
   simulate(source: { set: string; version?: number } | { config: unknown }, given: SimulationInput): SimulationResult {
-    // A tool's annotations as its server declared them, as the proxy would add them (a forbid on destructiveHint holds here too).
-    const known = given.feature === 'tool' && given.annotations === undefined && given.serverName !== undefined ? (this.knowledge.get(given.serverName) ?? ToolKnowledge.restore(this.store.serverFeatures.get(given.serverName))).annotationsOf(given.name) : undefined;
-    const input = known ? { ...given, annotations: known } : given;
+    const input = this.withKnownAnnotations(given);
     if ('config' in source) {
       const parsed = this.parse(source.config);
       const check = checkAuthzConfig(parsed);
@@ -260,6 +304,13 @@ export class AuthzManager {
     }
     if (source.version !== undefined) return simulate(this.parse(this.version(source.set, source.version).config), input);
     return simulate(this.engineFor(source.set), input);
+  }
+
+  /** A tool's annotations as its server declared them, as the proxy would add them (a forbid on destructiveHint holds here too). */
+  private withKnownAnnotations(given: SimulationInput): SimulationInput {
+    if (given.feature !== 'tool' || given.annotations !== undefined || given.serverName === undefined) return given;
+    const known = (this.knowledge.get(given.serverName) ?? ToolKnowledge.restore(this.store.serverFeatures.get(given.serverName))).annotationsOf(given.name);
+    return known ? { ...given, annotations: known } : given;
   }
 
   private engineFor(setName: string): PolicyEngine {

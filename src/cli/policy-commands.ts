@@ -188,10 +188,11 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .description('save the file as a new version of a named policy set (servers using the set switch to it at once)')
     .option('--note <text>', 'what changed, kept in the history')
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
-    .action(async (name: string, file: string, o: { note?: string; strict?: boolean }) => {
+    .option('--accept-broken-cases', "save even when the set's saved cases get another decision with it")
+    .action(async (name: string, file: string, o: { note?: string; strict?: boolean; acceptBrokenCases?: boolean }) => {
       const { readAuthzConfigFile, savedText } = await loadPolicyFiles();
       const config = readAuthzConfigFile(file);
-      const r = await withCore((api) => api.savePolicy({ name, config, note: o.note, strict: o.strict === true }));
+      const r = await withCore((api) => api.savePolicy({ name, config, note: o.note, strict: o.strict === true, ...(o.acceptBrokenCases ? { acceptBrokenCases: true } : {}) }));
       print(r, () => savedText(name, r));
     });
 

@@ -5,6 +5,7 @@ import { ClientEntriesRepository, ClientRegistrationsRepository } from './client
 import { EncryptedValuesRepository } from './encrypted-values.js';
 import { IdpProfilesRepository } from './idp-profiles.js';
 import { LogsRepository } from './logs.js';
+import { PolicyCasesRepository } from './policy-cases.js';
 import { PolicySetsRepository } from './policy-sets.js';
 import { ServerFeaturesRepository } from './server-features.js';
 import { ServersRepository } from './servers.js';
@@ -19,6 +20,7 @@ export * from './logs.js';
 export * from './encrypted-values.js';
 export * from './idp-profiles.js';
 export * from './policy-sets.js';
+export * from './policy-cases.js';
 export * from './client-registrations.js';
 export * from './server-features.js';
 export * from './settings.js';
@@ -33,6 +35,7 @@ export interface Store {
   encrypted: EncryptedValuesRepository;
   idps: IdpProfilesRepository;
   policies: PolicySetsRepository;
+  policyCases: PolicyCasesRepository;
   clientRegistrations: ClientRegistrationsRepository;
   clientEntries: ClientEntriesRepository;
   serverFeatures: ServerFeaturesRepository;
@@ -51,6 +54,7 @@ export function openStore(file: string): Store {
     encrypted: new EncryptedValuesRepository(db),
     idps: new IdpProfilesRepository(db),
     policies: new PolicySetsRepository(db),
+    policyCases: new PolicyCasesRepository(db),
     clientRegistrations: new ClientRegistrationsRepository(db),
     clientEntries: new ClientEntriesRepository(db),
     serverFeatures: new ServerFeaturesRepository(db),

@@ -255,4 +255,21 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE servers ADD COLUMN token_exchange_json TEXT;
     `,
   },
+  {
+    version: 11,
+    name: "a policy set's saved cases: requests with the decision each must get, run on every save",
+    sql: `
+      -- Test inputs the user wrote (claims, tool, arguments), not credentials. Outside the authz-config,
+      -- so an exported set stays byte for byte what ToolHive takes.
+      CREATE TABLE policy_cases (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        set_name   TEXT NOT NULL REFERENCES policy_sets (name) ON DELETE CASCADE,
+        label      TEXT NOT NULL,
+        input_json TEXT NOT NULL,
+        expect     TEXT NOT NULL CHECK (expect IN ('allow', 'deny')),
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX policy_cases_set ON policy_cases (set_name);
+    `,
+  },
 ];

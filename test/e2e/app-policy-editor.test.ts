@@ -231,4 +231,35 @@ describe('the policy editor', () => {
     expect(set).toMatchObject({ currentVersion: 2, config: { cedar: { policies: formatted.cedar.policies } } });
     await expectAccessible(page, 'Policies, saved');
   });
+
+  it('keeps a request as a case of the set; a save that would change its decision says which, and saves only when told to', async () => {
+    await replaceAll(GUIDE_POLICIES.join('\n\n'));
+    const sim = page.getByRole('region', { name: 'Simulate a request' });
+    await sim.getByLabel('Tool', { exact: true }).fill('echo');
+    await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": "bob", "roles": ["premium"]}');
+    await sim.getByLabel('Arguments (JSON)').fill('{}');
+    await sim.getByRole('button', { name: 'Decide' }).click();
+    await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 10_000 }).toMatch(/^Allowed/);
+    const keep = sim.getByRole('form', { name: 'Keep this request as a case' });
+    expect(await keep.getByLabel('Case').inputValue()).toBe('bob may call echo');
+    await keep.getByRole('button', { name: 'Keep as a case' }).click();
+    const cases = page.getByRole('region', { name: 'Saved cases' });
+    await expect.poll(() => cases.getByRole('row', { name: /bob may call echo/ }).textContent(), { timeout: 10_000 }).toMatch(/Allowed\s*As expected/);
+    expect(await env.t.api.policyCases({ name: 'calc' })).toMatchObject([{ label: 'bob may call echo', expect: 'allow', input: { claims: { sub: 'bob', roles: ['premium'] }, feature: 'tool', name: 'echo', serverName: 'calc' } }]);
+
+    // Tightening: the premium rule goes. The case says so as it is typed, and the save is stopped with its name.
+    await replaceAll(GUIDE_POLICIES.filter((_, i) => i !== 2).join('\n\n'));
+    await expect.poll(() => cases.getByRole('row', { name: /bob may call echo/ }).textContent(), { timeout: 10_000 }).toMatch(/Gets denied/);
+    await page.getByRole('button', { name: /^Save version/ }).click();
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/Not saved: a saved case gets another decision with it: "bob may call echo" expects allow, gets deny/);
+    const before = (await env.t.api.policy({ name: 'calc' })) as { currentVersion: number };
+    await expectAccessible(page, 'Policies, a save stopped by a case');
+    await page.getByRole('button', { name: 'Save anyway' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: `Saved as version ${before.currentVersion + 1}` }).count(), { timeout: 10_000 }).toBe(1);
+    // Loading the case puts its request in the simulator and decides it with the saved policies.
+    await cases.getByRole('button', { name: 'Load bob may call echo into the simulator' }).click();
+    await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 10_000 }).toMatch(/^Denied/);
+    await cases.getByRole('button', { name: 'Remove the case bob may call echo' }).click();
+    await expect.poll(async () => (await env.t.api.policyCases({ name: 'calc' })).length).toBe(0);
+  });
 });

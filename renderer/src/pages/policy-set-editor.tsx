@@ -1,10 +1,11 @@
 import type { EditorView } from '@codemirror/view';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { joinPolicies, placeProblem, splitPolicies, type PlacedProblem, type PolicySetView, type PolicyVocabulary } from '../../../src/api/browser.js';
+import { ApiError, joinPolicies, placeProblem, splitPolicies, type CaseRunView, type PlacedProblem, type PolicyCaseView, type PolicySetView, type PolicyVocabulary } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
 import { Notice, useNotice } from '../ui.js';
-import { PolicySimulator } from './policy-simulator.js';
+import { PolicyCases } from './policy-cases.js';
+import { PolicySimulator, type SimulatedRequest } from './policy-simulator.js';
 
 interface AuthzConfigLike {
   cedar: { policies: string[]; entities_json?: string; [k: string]: unknown };
@@ -30,6 +31,11 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
   const [vocabulary, setVocabulary] = useState<PolicyVocabulary>();
   const [marked, setMarked] = useState<{ from: number; to: number }[]>([]);
   const [checks, setChecks] = useState(0);
+  const [cases, setCases] = useState<PolicyCaseView[]>([]);
+  const [runs, setRuns] = useState<CaseRunView[]>();
+  const [preset, setPreset] = useState<{ request: SimulatedRequest; key: number }>();
+  /** A save that saved cases stopped: offered again, accepting them. */
+  const [brokenSave, setBrokenSave] = useState(false);
   const [notice, setNotice, act] = useNotice();
   const view = useRef<EditorView>(undefined);
   const features = useMemo(() => featuresOf(vocabulary), [vocabulary]);
@@ -38,6 +44,40 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
     if (set.servers.length === 0) return setVocabulary({ servers: [] });
     api.policyVocabulary({ servers: set.servers }).then(setVocabulary, (err: unknown) => setNotice({ kind: 'error', text: `What the servers declared could not be read: ${errorText(err)}` }));
   }, [set.servers.join(',')]);
+
+  useEffect(() => {
+    api.policyCases({ name: set.name }).then(setCases, (err: unknown) => setNotice({ kind: 'error', text: `The saved cases could not be read: ${errorText(err)}` }));
+  }, [set.name]);
+
+  // The cases, decided by the draft each time it was checked (none while it has errors).
+  useEffect(() => {
+    if (cases.length === 0) return setRuns([]);
+    const d = draft();
+    if ('problem' in d) return setRuns(undefined);
+    let current = true;
+    api.runPolicyCases({ name: set.name, config: d.config }).then(
+      (r) => current && setRuns(r),
+      () => current && setRuns(undefined),
+    );
+    return () => {
+      current = false;
+    };
+  }, [checks, cases]);
+
+  const keepCase = async (request: SimulatedRequest, label: string, expect: 'allow' | 'deny'): Promise<boolean> =>
+    act(async () => {
+      const added = await api.addPolicyCase({ name: set.name, label, expect, input: { claims: request.claims, feature: request.feature, name: request.name, ...(request.feature !== 'resource' ? { arguments: request.arguments } : {}), ...(request.server ? { serverName: request.server } : {}) } });
+      setCases((all) => [...all, added]);
+    }, `Kept as a case of ${set.name}: every save decides it first.`);
+
+  const removeCase = (c: PolicyCaseView) =>
+    void act(async () => {
+      await api.removePolicyCase({ name: set.name, id: c.id });
+      setCases((all) => all.filter((x) => x.id !== c.id));
+    }, `The case "${c.label}" is removed.`);
+
+  const loadCase = (c: PolicyCaseView) =>
+    setPreset((p) => ({ key: (p?.key ?? 0) + 1, request: { server: c.input.serverName ?? null, claims: c.input.claims, feature: c.input.feature, name: c.input.name, arguments: c.input.arguments ?? {} } }));
 
   const check = async (doc: string): Promise<Diagnostic[]> => {
     const { policies, spans } = splitPolicies(doc);
@@ -77,18 +117,21 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
       if (v && next !== v.state.doc.toString()) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: next } });
     }, 'Formatted with Cedar\'s formatter.');
 
-  const save = async () => {
+  const save = async (acceptBrokenCases = false) => {
     const { policies } = splitPolicies(text);
     setNotice(undefined);
+    setBrokenSave(false);
     try {
-      const r = await api.savePolicy({ name: set.name, config: withPolicies(config, policies), note: 'saved in the app' });
+      const r = await api.savePolicy({ name: set.name, config: withPolicies(config, policies), note: 'saved in the app', ...(acceptBrokenCases ? { acceptBrokenCases: true } : {}) });
       const where = r.servers.length ? `${r.servers.join(', ')} ${r.servers.length === 1 ? 'decides' : 'decide'} with it now.` : 'No server uses it yet.';
       const warned = r.check.warnings.length ? ` ${r.check.warnings.length} warning${r.check.warnings.length === 1 ? '' : 's'} to look at.` : '';
       setNotice({ kind: 'info', text: `Saved as version ${r.version}. ${where}${warned}` });
       await onSaved();
     } catch (err) {
       const running = set.servers.length ? ` ${set.servers.join(', ')} ${set.servers.length === 1 ? 'keeps' : 'keep'} running version ${set.currentVersion}.` : '';
-      setNotice({ kind: 'error', text: `Not saved: ${errorText(err)}${running}` });
+      const text = errorText(err);
+      setNotice({ kind: 'error', text: `${text.startsWith('Not saved') ? text : `Not saved: ${text}`}${running}` });
+      if (err instanceof ApiError && err.status === 409 && /saved case/.test(text)) setBrokenSave(true);
     }
   };
 
@@ -129,6 +172,11 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
         <button type="button" className="primary" onClick={() => void save()} disabled={!changed || errors.length > 0}>
           Save version {set.currentVersion + 1}
         </button>
+        {brokenSave && (
+          <button type="button" className="danger" onClick={() => void save(true)} disabled={!changed || errors.length > 0}>
+            Save anyway
+          </button>
+        )}
         <button type="button" onClick={() => void format()}>
           Format
         </button>
@@ -178,7 +226,13 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
         lineOf={lineOf}
         goTo={goToPolicy}
         onDecided={(indices) => setMarked(indices.flatMap((i) => spanOf(i) ?? []))}
+        preset={preset}
+        onKeep={keepCase}
       />
+      <div className="cases" role="region" aria-labelledby="cases-title">
+        <h3 id="cases-title">Saved cases</h3>
+        <PolicyCases cases={cases} runs={runs} onLoad={loadCase} onRemove={removeCase} />
+      </div>
     </div>
   );
 }

@@ -51,6 +51,10 @@ export function PolicySimulator(props: {
   lineOf(index: number): number | undefined;
   onDecided(policies: number[]): void;
   goTo(index: number): void;
+  /** A request to put in the form and decide (a saved case loaded); a new `key` each time. */
+  preset?: { request: SimulatedRequest; key: number };
+  /** Keeps the request decided last as a case of the set, expecting this decision. */
+  onKeep?(request: SimulatedRequest, label: string, expect: 'allow' | 'deny'): Promise<boolean>;
 }) {
   const [server, setServer] = useState(props.servers[0] ?? '');
   const [claims, setClaims] = useState('{\n  "sub": "alice123",\n  "roles": ["premium"]\n}');
@@ -105,6 +109,33 @@ export function PolicySimulator(props: {
   useEffect(() => {
     if (asked.current) void run(asked.current);
   }, [props.draftVersion]);
+
+  // A saved case loaded: its request in the form, decided at once.
+  useEffect(() => {
+    const p = props.preset;
+    if (!p) return;
+    setServer(p.request.server ?? '');
+    setClaims(JSON.stringify(p.request.claims, null, 2));
+    setFeature(p.request.feature);
+    setName(p.request.name);
+    setArgs(JSON.stringify(p.request.arguments));
+    asked.current = p.request;
+    void run(p.request);
+  }, [props.preset?.key]);
+
+  const [label, setLabel] = useState('');
+  const [expect, setExpect] = useState<'allow' | 'deny'>('allow');
+  useEffect(() => {
+    const r = asked.current;
+    if (!result || !r) return;
+    setExpect(result.allowed ? 'allow' : 'deny');
+    const sub = typeof r.claims['sub'] === 'string' ? r.claims['sub'] : 'no sub';
+    setLabel(`${sub} ${result.allowed ? 'may' : 'may not'} ${r.feature === 'tool' ? 'call' : r.feature === 'prompt' ? 'get' : 'read'} ${r.name}`);
+  }, [result]);
+  const keep = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    if (asked.current && props.onKeep && (await props.onKeep(asked.current, label.trim(), expect))) setLabel('');
+  };
 
   const names = feature === 'tool' ? [...props.features.tools.keys()] : feature === 'prompt' ? [...props.features.prompts.keys()] : [];
   const ref = (index: number) => {
@@ -207,6 +238,22 @@ export function PolicySimulator(props: {
             <p className="sub">
               {result.request.principal} · {result.request.action} · {result.request.resource}
             </p>
+            {props.onKeep && asked.current && (
+              <form className="form inline keep-case" aria-label="Keep this request as a case" onSubmit={(e) => void keep(e)}>
+                <label>
+                  Case
+                  <input value={label} onChange={(e) => setLabel(e.target.value)} required maxLength={200} />
+                </label>
+                <label>
+                  Expects
+                  <select value={expect} onChange={(e) => setExpect(e.target.value as 'allow' | 'deny')}>
+                    <option value="allow">Allowed</option>
+                    <option value="deny">Denied</option>
+                  </select>
+                </label>
+                <button type="submit">Keep as a case</button>
+              </form>
+            )}
             {result.cedar && (
               <details>
                 <summary>The Cedar request and entities Gatehouse built</summary>
