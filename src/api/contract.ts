@@ -457,6 +457,13 @@ export type CaseRunView = z.infer<typeof CaseRunSchema>;
 
 export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()), cases: z.array(CaseRunSchema) });
 
+/** A pasted or opened authz-config (JSON or YAML, or a ConfigMap holding one), read as `--authz-config` reads it. */
+export const PolicyDocumentSchema = z.object({ text: z.string().max(2_000_000), fileName: z.string().max(255).optional() }).strict();
+export const PolicyParsedSchema = z.object({ config: z.unknown() });
+/** A version of a set as a file `--authz-config` takes (ToolHive's and Gatehouse's). */
+export const PolicyExportSchema = z.object({ name: NameSchema, version: VersionSchema, format: z.enum(['json', 'yaml']) }).strict();
+export const PolicyExportedSchema = z.object({ fileName: z.string(), contentType: z.string(), text: z.string() });
+
 /** A request saved with a policy set, and the decision it must get (run on every save of the set). */
 export const PolicyCaseSchema = z.object({ id: z.number().int(), set: z.string(), label: z.string(), input: SimulationInputSchema, expect: z.enum(['allow', 'deny']), createdAt: z.string() });
 export type PolicyCaseView = z.infer<typeof PolicyCaseSchema>;

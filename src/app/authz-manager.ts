@@ -1,5 +1,8 @@
+import { stringify as stringifyYaml } from 'yaml';
 import {
+  AuthzConfigError,
   AuthzConfigSchema,
+  parseAuthzConfigDocument,
   checkAuthzConfig,
   describeProblem,
   formatAuthzConfig,
@@ -242,6 +245,27 @@ export class AuthzManager {
       this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
     }
     return { version, check, servers, cases };
+  }
+
+  // ---- files: what `--authz-config` reads and takes --------------------------------------------
+
+  /** A pasted or opened file, read as `--authz-config` reads it (JSON, YAML, a ConfigMap holding one); refused saying where. */
+  parseDocument(text: string, fileName = 'the file'): AuthzConfig {
+    try {
+      return parseAuthzConfigDocument(text, fileName);
+    } catch (err) {
+      if (err instanceof AuthzConfigError) throw new BadRequestError(err.message);
+      throw err;
+    }
+  }
+
+  /** A version of a set as a file for `--authz-config`: its config as saved, in JSON or YAML. */
+  exportFile(name: string, version: number | undefined, format: 'json' | 'yaml'): { fileName: string; contentType: string; text: string } {
+    const config = version === undefined ? this.getSet(name).config : this.version(name, version).config;
+    const v = version ?? this.getSet(name).currentVersion;
+    return format === 'json'
+      ? { fileName: `${name}-v${v}.json`, contentType: 'application/json', text: `${JSON.stringify(config, null, 2)}\n` }
+      : { fileName: `${name}-v${v}.yaml`, contentType: 'application/yaml', text: stringifyYaml(config) };
   }
 
   // ---- saved cases --------------------------------------------------------------------------

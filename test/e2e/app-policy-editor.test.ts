@@ -75,7 +75,8 @@ describe('the policy editor', () => {
       await mcp.close();
     }
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light' });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light', acceptDownloads: true });
+    page.on('dialog', (d) => void d.accept());
     await page.goto(env.t.core.loginUrl());
     await page.goto(`${new URL(env.t.core.loginUrl()).origin}/#/policies`);
     await content().waitFor({ timeout: 20_000 });
@@ -261,5 +262,60 @@ describe('the policy editor', () => {
     await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 10_000 }).toMatch(/^Denied/);
     await cases.getByRole('button', { name: 'Remove the case bob may call echo' }).click();
     await expect.poll(async () => (await env.t.api.policyCases({ name: 'calc' })).length).toBe(0);
+  });
+
+  it('compares a version with the current one, reverts to it byte for byte, exports what --authz-config takes, imports a YAML file, and attaches and detaches', async () => {
+    const history = page.getByRole('region', { name: /Versions, servers and files of calc/ });
+    const v1 = (await env.t.api.policy({ name: 'calc', version: 1 })) as { config: unknown };
+    await history.getByRole('button', { name: 'Compare version 1 with the current version' }).click();
+    const diff = history.getByRole('group', { name: /Version 1 \(left\) and the current version/ });
+    await expect.poll(() => diff.locator('.cm-editor').count()).toBe(2);
+    expect(await diff.locator('.cm-editor').first().textContent()).toContain('resource.arg_operation == "add"');
+    await expectAccessible(page, 'Policies, two versions compared');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-history.png'), fullPage: true });
+
+    // Revert: a new version, the same config as version 1, to the byte.
+    const before = ((await env.t.api.policy({ name: 'calc' })) as { currentVersion: number }).currentVersion;
+    await history.getByRole('button', { name: 'Revert to version 1' }).click();
+    await expect.poll(async () => ((await env.t.api.policy({ name: 'calc' })) as { currentVersion: number }).currentVersion, { timeout: 10_000 }).toBe(before + 1);
+    const reverted = (await env.t.api.policy({ name: 'calc' })) as { config: unknown };
+    expect(JSON.stringify(reverted.config)).toBe(JSON.stringify(v1.config));
+    await expect.poll(docText).toBe(GUIDE_POLICIES.join('\n\n'));
+
+    // Export: the file as --authz-config takes it, and gatehouse reads it back to the same config.
+    const [download] = await Promise.all([page.waitForEvent('download'), history.getByRole('button', { name: 'Export JSON' }).click()]);
+    expect(download.suggestedFilename()).toBe(`calc-v${before + 1}.json`);
+    const exported = path.join(env.t.home, download.suggestedFilename());
+    await download.saveAs(exported);
+    expect(JSON.parse(fs.readFileSync(exported, 'utf8'))).toEqual(v1.config);
+    const checked = await runCli(env.t.home, ['policy', 'check', exported]);
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    const [yamlDownload] = await Promise.all([page.waitForEvent('download'), history.getByRole('button', { name: 'Export YAML' }).click()]);
+    const exportedYaml = path.join(env.t.home, yamlDownload.suggestedFilename());
+    await yamlDownload.saveAs(exportedYaml);
+    expect((await runCli(env.t.home, ['policy', 'check', exportedYaml])).code).toBe(0);
+
+    // Import: a YAML file goes into the editor as a draft; saved, it is the set's config.
+    const yamlFile = path.join(env.t.home, 'tightened.yaml');
+    fs.writeFileSync(yamlFile, ['version: "1.0"', 'type: cedarv1', 'cedar:', '  policies:', `    - 'permit(principal, action == Action::"call_tool", resource == Tool::"echo");'`, '  entities_json: "[]"', ''].join('\n'));
+    await history.locator('input[type=file]').setInputFiles(yamlFile);
+    await expect.poll(docText, { timeout: 10_000 }).toBe('permit(principal, action == Action::"call_tool", resource == Tool::"echo");');
+    await page.getByRole('button', { name: /^Save version/ }).click();
+    await expect.poll(async () => ((await env.t.api.policy({ name: 'calc' })) as { currentVersion: number }).currentVersion, { timeout: 10_000 }).toBe(before + 2);
+    expect(((await env.t.api.policy({ name: 'calc' })) as { config: unknown }).config).toEqual({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"echo");'], entities_json: '[]' } });
+
+    // A file that is no authz-config says why, and the editor keeps what it had.
+    const broken = path.join(env.t.home, 'broken.yaml');
+    fs.writeFileSync(broken, 'version: "1.0"\ncedar: [\n');
+    await history.locator('input[type=file]').setInputFiles(broken);
+    await expect.poll(() => history.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/broken\.yaml/);
+    expect(await docText()).toBe('permit(principal, action == Action::"call_tool", resource == Tool::"echo");');
+
+    // Detach from calc, and attach again.
+    await history.getByRole('button', { name: 'Detach calc from calc' }).click();
+    await expect.poll(async () => (await env.t.api.getServer({ name: 'calc' })).policySet, { timeout: 10_000 }).toBeNull();
+    await history.getByLabel('Server to attach calc to').selectOption('calc');
+    await history.getByRole('button', { name: 'Attach', exact: true }).click();
+    await expect.poll(async () => (await env.t.api.getServer({ name: 'calc' })).policySet, { timeout: 10_000 }).toBe('calc');
   });
 });

@@ -53,7 +53,7 @@ const plainSpaces = EditorState.transactionFilter.of((tr) => {
 });
 
 /** The nonce the core gave this page load for <style> elements (the CSP allows only those). */
-function styleNonce(): string | undefined {
+export function styleNonce(): string | undefined {
   const v = document.querySelector('meta[name="gatehouse-style-nonce"]')?.getAttribute('content');
   return v && !v.startsWith('__') ? v : undefined;
 }

@@ -3,3 +3,4 @@ export { CedarEditor, type CedarEditorProps, type Diagnostic } from './cedar-edi
 export { cedar } from './cedar-language.js';
 export { cedarCompletions, cedarHover } from './cedar-assist.js';
 export { featuresOf, type Features } from './cedar-vocabulary.js';
+export { CedarDiff } from './cedar-diff.js';

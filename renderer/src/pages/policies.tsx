@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { DataTable, Notice, useNotice } from '../ui.js';
+import { PolicyHistory } from './policy-history.js';
 import { PolicySetEditor } from './policy-set-editor.js';
 
 /** A new set starts as ToolHive's smallest authz-config: one policy, no entities. */
@@ -18,6 +19,8 @@ export function PoliciesPage() {
   const [open, setOpen] = useState<string>();
   const [history, setHistory] = useState<PolicyVersionView[]>([]);
   const [creating, setCreating] = useState(false);
+  /** A file opened into the editor of a set, as its draft. */
+  const [imported, setImported] = useState<{ set: string; config: unknown; key: number }>();
   const [notice, setNotice, act] = useNotice();
 
   const reload = async (select?: string) => {
@@ -101,18 +104,16 @@ export function PoliciesPage() {
       )}
       {current && (
         <>
-          <PolicySetEditor key={current.name} set={current} onSaved={() => reload(current.name)} />
-          <div className="card">
-            <h2>Versions of {current.name}</h2>
-            <ol className="history" tabIndex={0} aria-label={`Versions of ${current.name}`}>
-              {[...history].reverse().map((v) => (
-                <li key={v.version}>
-                  v{v.version} <time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time>
-                  {v.note ? <span className="sub">{v.note}</span> : null}
-                </li>
-              ))}
-            </ol>
-          </div>
+          <PolicySetEditor
+            key={current.name}
+            set={current}
+            imported={imported?.set === current.name ? imported : undefined}
+            onSaved={async () => {
+              setImported(undefined);
+              await reload(current.name);
+            }}
+          />
+          <PolicyHistory set={current} history={history} onChanged={() => reload(current.name)} onImport={(config) => setImported((i) => ({ set: current.name, config, key: (i?.key ?? 0) + 1 }))} />
         </>
       )}
     </section>

@@ -22,10 +22,12 @@ function withPolicies(config: AuthzConfigLike, policies: string[]): AuthzConfigL
  * (Cedar's parser and validator against ToolHive's model and the attached servers' lists), formatted by
  * Cedar's own formatter, saved as a new version only when it has no errors.
  */
-export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(): Promise<void> }) {
-  const config = set.config as AuthzConfigLike;
-  const saved = useMemo(() => joinPolicies(config.cedar.policies).text, [set.currentVersion, set.name]);
-  const [text, setText] = useState(saved);
+export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number } }) {
+  // An imported file is the draft: its options and entities with it, its policies in the editor.
+  const config = (imported?.config ?? set.config) as AuthzConfigLike;
+  const saved = useMemo(() => joinPolicies((set.config as AuthzConfigLike).cedar.policies).text, [set.currentVersion, set.name]);
+  const shown = useMemo(() => (imported ? joinPolicies(config.cedar.policies).text : saved), [imported?.key, saved]);
+  const [text, setText] = useState(shown);
   const [resets, setResets] = useState(0);
   const [problems, setProblems] = useState<PlacedProblem[]>();
   const [vocabulary, setVocabulary] = useState<PolicyVocabulary>();
@@ -160,7 +162,7 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
 
   const errors = problems?.filter((p) => p.severity === 'error') ?? [];
   const warnings = problems?.filter((p) => p.severity === 'warning') ?? [];
-  const changed = text !== saved;
+  const changed = text !== saved || imported !== undefined;
   const state = problems === undefined ? 'Checking…' : errors.length ? `${count(errors.length, 'error')}${warnings.length ? ` and ${count(warnings.length, 'warning')}` : ''}: fix ${errors.length === 1 ? 'it' : 'them'} to save.` : warnings.length ? `${count(warnings.length, 'warning')}; it can be saved.` : 'No problems.';
 
   return (
@@ -190,8 +192,8 @@ export function PolicySetEditor({ set, onSaved }: { set: PolicySetView; onSaved(
       </div>
       <Notice notice={notice} />
       <CedarEditor
-        doc={saved}
-        docKey={`${set.name}@${set.currentVersion}#${resets}`}
+        doc={shown}
+        docKey={`${set.name}@${set.currentVersion}#${resets}#${imported?.key ?? 0}`}
         label={`The policies of ${set.name}`}
         onChange={(t) => {
           setText(t);
