@@ -564,5 +564,7 @@ export const CoreEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sign-in'), signIn: SignInViewSchema }),
   z.object({ type: z.literal('authserver'), authServer: AuthServerViewSchema }),
   z.object({ type: z.literal('authserver-test'), test: AuthServerTestViewSchema }),
+  /** A policy set got a version (saved in the app, by `gatehouse policy`, a revert) or was deleted: read it again. */
+  z.object({ type: z.literal('policy-set'), name: z.string() }),
 ]);
 export type CoreEvent = z.infer<typeof CoreEventSchema>;

@@ -21,6 +21,7 @@ export class CoreEvents {
   private readonly unsubscribe: () => void;
   private readonly unsubscribeSignIns: () => void;
   private readonly unsubscribeAuthServer: () => void;
+  private readonly unsubscribePolicies: () => void;
   private readonly files = new ClientFileWatch(() => this.clientsChanged());
 
   constructor(
@@ -42,6 +43,11 @@ export class CoreEvents {
         (signIn) => !this.closed && this.emit({ type: 'sign-in', signIn }),
         () => {}, // the server was removed meanwhile
       );
+    });
+    // A policy set's new version or deletion: its name, once the write has committed (the next turn).
+    this.unsubscribePolicies = store.policies.onChange((name) => {
+      if (this.listeners.size === 0 || this.closed) return;
+      setImmediate(() => !this.closed && this.emit({ type: 'policy-set', name }));
     });
     this.known = new Set(store.servers.list().map((s) => s.name));
     this.unsubscribe = store.servers.onChange((name) => {
@@ -82,6 +88,7 @@ export class CoreEvents {
     this.unsubscribe();
     this.unsubscribeSignIns();
     this.unsubscribeAuthServer();
+    this.unsubscribePolicies();
     this.files.close();
     this.listeners.clear();
   }

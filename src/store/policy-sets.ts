@@ -22,11 +22,23 @@ export interface PolicyVersionRecord {
  * nothing is overwritten, so any earlier version can be looked at or restored.
  */
 export class PolicySetsRepository {
+  private readonly listeners = new Set<(name: string) => void>();
+
   constructor(private readonly db: Db) {}
+
+  /** Called with a set's name after a version is saved or the set is deleted (read it later, not in the callback). */
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(name: string): void {
+    for (const l of this.listeners) l(name);
+  }
 
   /** Appends a version (creating the set on first save) and makes it current. Returns the new version number. */
   save(name: string, config: unknown, note: string | null = null, now = new Date().toISOString()): number {
-    return this.db.transaction(() => {
+    const saved = this.db.transaction(() => {
       const row = this.db.prepare('SELECT current_version FROM policy_sets WHERE name = ?').get(name) as { current_version: number } | undefined;
       const latest = (this.db.prepare('SELECT MAX(version) AS v FROM policy_versions WHERE set_name = ?').get(name) as { v: number | null }).v ?? 0;
       const version = latest + 1;
@@ -37,6 +49,8 @@ export class PolicySetsRepository {
         .run(name, version, JSON.stringify(config), note, now);
       return version;
     })();
+    this.changed(name);
+    return saved;
   }
 
   get(name: string): PolicySetRecord | undefined {
@@ -69,6 +83,8 @@ export class PolicySetsRepository {
   }
 
   delete(name: string): boolean {
-    return this.db.prepare('DELETE FROM policy_sets WHERE name = ?').run(name).changes > 0;
+    const gone = this.db.prepare('DELETE FROM policy_sets WHERE name = ?').run(name).changes > 0;
+    if (gone) this.changed(name);
+    return gone;
   }
 }

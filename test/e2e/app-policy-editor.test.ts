@@ -318,4 +318,20 @@ describe('the policy editor', () => {
     await history.getByRole('button', { name: 'Attach', exact: true }).click();
     await expect.poll(async () => (await env.t.api.getServer({ name: 'calc' })).policySet, { timeout: 10_000 }).toBe('calc');
   });
+
+  it('follows a version saved elsewhere (pushed, no reload), and never replaces a draft with changes', async () => {
+    const elsewhere = (policies: string[]) => env.t.api.savePolicy({ name: 'calc', config: { version: '1.0', type: 'cedarv1', cedar: { policies, entities_json: '[]' } }, note: 'from the CLI' });
+    const v = (await elsewhere([GUIDE_POLICIES[0]!])).version;
+    await expect.poll(docText, { timeout: 10_000 }).toBe(GUIDE_POLICIES[0]);
+    expect(await page.locator('#editor-title').textContent()).toContain(`version ${v}`);
+    // Now with a draft: the next version saved elsewhere is announced, the draft stays.
+    await typeAtEnd('\n\nforbid(principal, action, resource) when { principal has claim_blocked && principal.claim_blocked };');
+    const draft = await docText();
+    const next = (await elsewhere([GUIDE_POLICIES[1]!])).version;
+    await expect.poll(() => page.locator('#editor-title').textContent(), { timeout: 10_000 }).toContain(`version ${next}`);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: `Version ${next} of calc was saved elsewhere` }).count(), { timeout: 10_000 }).toBe(1);
+    expect(await docText()).toBe(draft);
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await expect.poll(docText).toBe(GUIDE_POLICIES[1]);
+  });
 });

@@ -31,6 +31,27 @@ export function PoliciesPage() {
   useEffect(() => {
     reload().catch((err: unknown) => setNotice({ kind: 'error', text: errorText(err) }));
   }, []);
+  // Pushed by the core: a set saved or deleted elsewhere (gatehouse policy, another window), a server
+  // attached or detached; read again then (and after a lost connection, when events were missed).
+  useEffect(() => {
+    const ac = new AbortController();
+    void (async () => {
+      for (let delay = 500; !ac.signal.aborted; delay = Math.min(delay * 2, 10_000)) {
+        try {
+          await api.follow('events', {}, (e) => {
+            delay = 500;
+            if (e.type === 'policy-set' || e.type === 'server' || e.type === 'server-removed') void reload().catch(() => {});
+          }, ac.signal);
+        } catch {
+          // reconnect below
+        }
+        if (ac.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, delay));
+        await reload().catch(() => {});
+      }
+    })();
+    return () => ac.abort();
+  }, []);
   useEffect(() => {
     if (open === undefined) return;
     api.policyHistory({ name: open }).then(setHistory, (err: unknown) => setNotice({ kind: 'error', text: errorText(err) }));

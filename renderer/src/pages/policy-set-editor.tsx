@@ -28,6 +28,9 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
   const saved = useMemo(() => joinPolicies((set.config as AuthzConfigLike).cedar.policies).text, [set.currentVersion, set.name]);
   const shown = useMemo(() => (imported ? joinPolicies(config.cedar.policies).text : saved), [imported?.key, saved]);
   const [text, setText] = useState(shown);
+  /** The version the draft was started from: a version saved elsewhere meanwhile never replaces a draft with changes. */
+  const [baseVersion, setBaseVersion] = useState(set.currentVersion);
+  const savedAtBase = useRef(saved);
   const [resets, setResets] = useState(0);
   const [problems, setProblems] = useState<PlacedProblem[]>();
   const [vocabulary, setVocabulary] = useState<PolicyVocabulary>();
@@ -156,9 +159,23 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
   };
 
   const discard = () => {
+    savedAtBase.current = saved;
+    setBaseVersion(set.currentVersion);
     setText(saved);
     setResets((n) => n + 1);
   };
+
+  useEffect(() => {
+    if (set.currentVersion === baseVersion) return;
+    // No changes of the user's (the text is the base version's, or already the new one's): show the new version.
+    if (!imported && (text === savedAtBase.current || text === saved)) {
+      savedAtBase.current = saved;
+      setBaseVersion(set.currentVersion);
+      setText(saved);
+    } else {
+      setNotice({ kind: 'info', text: `Version ${set.currentVersion} of ${set.name} was saved elsewhere. Your draft (begun from version ${baseVersion}) is kept; Discard changes shows the new version.` });
+    }
+  }, [set.currentVersion]);
 
   const errors = problems?.filter((p) => p.severity === 'error') ?? [];
   const warnings = problems?.filter((p) => p.severity === 'warning') ?? [];
@@ -193,7 +210,7 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
       <Notice notice={notice} />
       <CedarEditor
         doc={shown}
-        docKey={`${set.name}@${set.currentVersion}#${resets}#${imported?.key ?? 0}`}
+        docKey={`${set.name}@${baseVersion}#${resets}#${imported?.key ?? 0}`}
         label={`The policies of ${set.name}`}
         onChange={(t) => {
           setText(t);
