@@ -61,22 +61,35 @@ export class SealedStore {
   private async key(create: false): Promise<{ id: string; key: Buffer } | undefined>;
   private async key(create: boolean): Promise<{ id: string; key: Buffer } | undefined> {
     if (this.dataKey) return this.dataKey;
-    const stored = await this.keychain.get(DATA_KEY_ACCOUNT);
-    if (stored !== null) {
-      const key = Buffer.from(stored, 'base64');
-      if (key.length !== 32) throw new DataKeyError('The data key in the keychain is malformed (not 256 bits); encrypted data cannot be read.');
-      this.dataKey = Promise.resolve({ id: keyId(key), key });
-      return this.dataKey;
-    }
+    // One look-up (and one creation) however many calls come at once: two first writes racing would
+    // each make a key, and the rows sealed with the one overwritten could never be read again.
+    const found = await (this.lookup ??= this.read().finally(() => (this.lookup = undefined)));
+    if (found) return (this.dataKey ??= Promise.resolve(found));
     if (!create) return undefined;
+    return (this.dataKey ??= this.create().catch((err: unknown) => {
+      this.dataKey = undefined;
+      throw err;
+    }));
+  }
+
+  private lookup: Promise<{ id: string; key: Buffer } | undefined> | undefined;
+
+  private async read(): Promise<{ id: string; key: Buffer } | undefined> {
+    const stored = await this.keychain.get(DATA_KEY_ACCOUNT);
+    if (stored === null) return undefined;
+    const key = Buffer.from(stored, 'base64');
+    if (key.length !== 32) throw new DataKeyError('The data key in the keychain is malformed (not 256 bits); encrypted data cannot be read.');
+    return { id: keyId(key), key };
+  }
+
+  private async create(): Promise<{ id: string; key: Buffer }> {
     if (this.rows.count() > 0) {
       // Creating a new key would silently orphan every sealed row: refuse and say why.
       throw new DataKeyError('The data key is missing from the keychain but encrypted data exists; refusing to create a new key over it.');
     }
     const key = randomBytes(32);
     await this.keychain.set(DATA_KEY_ACCOUNT, key.toString('base64'));
-    this.dataKey = Promise.resolve({ id: keyId(key), key });
-    return this.dataKey;
+    return { id: keyId(key), key };
   }
 }
 

@@ -78,6 +78,14 @@ describe('sealed store (envelope encryption in SQLite)', () => {
     expect(await sealed.get('oauth', 'missing')).toBeUndefined();
   });
 
+  it('makes one data key when many first writes come at once, so every one of them reads back', async () => {
+    const s = store();
+    const sealed = new SealedStore(new MemoryKeychain(), s.encrypted);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => sealed.put('decisions', `k${i}`, `v${i}`)));
+    expect(new Set((s.db.prepare('SELECT key_id FROM encrypted_values').all() as { key_id: string }[]).map((r) => r.key_id)).size).toBe(1);
+    expect(await Promise.all(Array.from({ length: 20 }, (_, i) => sealed.getString('decisions', `k${i}`)))).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+  });
+
   it('binds each row to its name: a row copied under another name fails instead of decrypting', async () => {
     const s = store();
     const kc = new MemoryKeychain();
