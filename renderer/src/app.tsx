@@ -79,7 +79,7 @@ export function App() {
         {page === 'clients' && <ClientsPage servers={servers} pushed={clients} />}
         {page === 'secrets' && <SecretsPage servers={servers} />}
         {page === 'identity' && <IdentityPage />}
-        {page === 'policies' && <PoliciesPage />}
+        {page === 'policies' && <PoliciesPage params={route.params} />}
         {page === 'logs' && <LogsPage servers={servers} initialServer={route.params.get('server') ?? undefined} />}
       </main>
     </div>

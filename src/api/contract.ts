@@ -464,6 +464,52 @@ export const PolicyParsedSchema = z.object({ config: z.unknown() });
 export const PolicyExportSchema = z.object({ name: NameSchema, version: VersionSchema, format: z.enum(['json', 'yaml']) }).strict();
 export const PolicyExportedSchema = z.object({ fileName: z.string(), contentType: z.string(), text: z.string() });
 
+/** The impact of a draft on the recent decisions of the set's servers. */
+export const PolicyImpactRequestSchema = z.object({ name: NameSchema, config: z.unknown(), minutes: z.number().int().min(1).max(7 * 24 * 60).optional() }).strict();
+export const PolicyImpactSchema = z.object({
+  since: z.string(),
+  replayed: z.number().int(),
+  changes: z.array(
+    z.object({
+      auditId: z.string(),
+      at: z.string(),
+      server: z.string(),
+      caller: z.string(),
+      feature: z.enum(['tool', 'prompt', 'resource']),
+      name: z.string(),
+      before: z.enum(['allow', 'deny']),
+      after: z.enum(['allow', 'deny']),
+      decidedBefore: z.array(z.string()),
+      decidesNow: z.array(z.string()),
+      version: z.number().int().nullable(),
+    }),
+  ),
+});
+export type PolicyImpactView = z.infer<typeof PolicyImpactSchema>;
+
+/** What authorization decided for one audit event and on what: the claims, each operation, the set version. */
+export const DecisionRefSchema = z.object({ server: z.string().min(1).max(128), auditId: z.string().min(1).max(128) }).strict();
+export const DecisionRecordSchema = z.object({
+  auditId: z.string(),
+  server: z.string(),
+  at: z.string(),
+  claims: z.record(z.string(), z.unknown()),
+  ops: z.array(
+    z.object({
+      feature: z.enum(['tool', 'prompt', 'resource']),
+      name: z.string(),
+      arguments: z.record(z.string(), z.unknown()).optional(),
+      annotations: z.record(z.string(), z.boolean()).optional(),
+      allowed: z.boolean(),
+      reasons: z.array(z.string()),
+      errors: z.array(z.string()),
+    }),
+  ),
+  outcome: z.enum(['allow', 'deny']),
+  source: z.object({ set: z.string(), version: z.number().int() }).optional(),
+});
+export type DecisionRecordView = z.infer<typeof DecisionRecordSchema>;
+
 /** A request saved with a policy set, and the decision it must get (run on every save of the set). */
 export const PolicyCaseSchema = z.object({ id: z.number().int(), set: z.string(), label: z.string(), input: SimulationInputSchema, expect: z.enum(['allow', 'deny']), createdAt: z.string() });
 export type PolicyCaseView = z.infer<typeof PolicyCaseSchema>;

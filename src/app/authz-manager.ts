@@ -18,6 +18,7 @@ import {
   type SimulationInput,
   type SimulationResult,
 } from '../authz/index.js';
+import type { DecisionLog, DecisionRecord } from './decision-log.js';
 import type { PolicyCaseRecord, PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
@@ -47,6 +48,28 @@ export class PolicyCheckError extends BadRequestError {
  * per set version (shared by the servers attached to it), and one authorizer per server. A saved edit
  * is checked and compiled before it replaces anything, so a bad edit never touches running servers.
  */
+/** What a draft would change of the recent decisions. */
+export interface ImpactView {
+  since: string;
+  /** Operations decided again. */
+  replayed: number;
+  changes: {
+    auditId: string;
+    at: string;
+    server: string;
+    caller: string;
+    feature: 'tool' | 'prompt' | 'resource';
+    name: string;
+    before: 'allow' | 'deny';
+    after: 'allow' | 'deny';
+    /** Policy ids that decided then (permits, forbids or failed ones), and that would decide now. */
+    decidedBefore: string[];
+    decidesNow: string[];
+    /** The version of the set that decided then. */
+    version: number | null;
+  }[];
+}
+
 /** A saved case decided by a version of its set. */
 export interface CaseRun {
   id: number;
@@ -117,7 +140,8 @@ export class AuthzManager {
     this.authorizers.delete(s.name);
     if (!s.policySet) return;
     try {
-      this.authorizers.set(s.name, new McpAuthorizer(this.engineFor(s.policySet), s.name, this.knowledgeOf(s.name)));
+      const engine = this.engineFor(s.policySet);
+      this.authorizers.set(s.name, new McpAuthorizer(engine, s.name, this.knowledgeOf(s.name), { set: s.policySet, version: this.engines.get(s.policySet)!.version }));
     } catch (err) {
       this.broken.set(s.name, `Policy set "${s.policySet}" cannot be applied: ${(err as Error).message}`);
       this.log(s.name, 'error', this.broken.get(s.name)!);
@@ -240,11 +264,66 @@ export class AuthzManager {
     const version = this.store.policies.save(name, parsed, note);
     this.engines.set(name, { version, engine });
     for (const server of servers) {
-      this.authorizers.set(server, new McpAuthorizer(engine, server, this.knowledgeOf(server)));
+      this.authorizers.set(server, new McpAuthorizer(engine, server, this.knowledgeOf(server), { set: name, version }));
       this.broken.delete(server);
       this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
     }
     return { version, check, servers, cases };
+  }
+
+  // ---- the recent decisions: the impact of a draft, and "why?" ----------------------------------
+
+  private decisions: DecisionLog | undefined;
+
+  useDecisions(d: DecisionLog): void {
+    this.decisions = d;
+  }
+
+  /**
+   * The impact of a draft: the recent decisions of the set's servers, each operation decided again by
+   * the draft, and every one whose answer would change (allowed → denied and back), with the caller,
+   * the request and the policies that decided before and would decide now.
+   */
+  async impact(name: string, config: unknown, minutes = 60): Promise<ImpactView> {
+    const set = this.getSet(name);
+    const parsed = this.parse(config);
+    const check = checkAuthzConfig(parsed);
+    if (!check.ok) throw new PolicyCheckError(check, 'The draft');
+    const draft = new PolicyEngine(parsed);
+    const since = new Date(Date.now() - minutes * 60_000).toISOString();
+    const changes: ImpactView['changes'] = [];
+    let replayed = 0;
+    for (const server of set.servers) {
+      for (const rec of (await this.decisions?.since(server, since)) ?? []) {
+        for (const op of rec.ops) {
+          replayed++;
+          const r = simulate(draft, { claims: rec.claims, feature: op.feature, name: op.name, ...(op.arguments ? { arguments: op.arguments } : {}), annotations: op.annotations ?? {}, serverName: server });
+          if (r.allowed === op.allowed) continue;
+          const sub = rec.claims['sub'];
+          changes.push({
+            auditId: rec.auditId,
+            at: rec.at,
+            server,
+            caller: typeof sub === 'string' ? sub : '(no sub)',
+            feature: op.feature,
+            name: op.name,
+            before: op.allowed ? 'allow' : 'deny',
+            after: r.allowed ? 'allow' : 'deny',
+            decidedBefore: [...op.reasons, ...op.errors],
+            decidesNow: [...r.determining.map((d) => d.id), ...r.decision.errors.map((e) => e.policy)],
+            version: rec.source?.version ?? null,
+          });
+        }
+      }
+    }
+    return { since, replayed, changes };
+  }
+
+  /** What authorization decided for one audit event, and on what (the "why?" of the log viewer). */
+  async decisionOf(server: string, auditId: string): Promise<DecisionRecord> {
+    const rec = await this.decisions?.find(server, auditId);
+    if (!rec) throw new NotFoundError(`No decision is kept for that event of ${server} (only the newest decisions of each server are kept, and only for requests a policy set decided).`);
+    return rec;
   }
 
   // ---- files: what `--authz-config` reads and takes --------------------------------------------

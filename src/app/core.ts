@@ -16,6 +16,7 @@ import { OsKeychain, providerFromEnv, SealedStore, type Keychain, type SecretsPr
 import { appDataDir, appPaths, openStore, type AppPaths, type NetworkSetting, type RetentionPolicy, type Store } from '../store/index.js';
 import { acquireCoreLock } from './core-lock.js';
 import { writeDiscovery } from './discovery.js';
+import { DecisionLog } from './decision-log.js';
 import { ServerManager } from './server-manager.js';
 import type { HealthCheckSettings } from './health-monitor.js';
 import { ClientManager } from './client-manager.js';
@@ -173,6 +174,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
     let authServer: AuthServerManager | undefined;
     let tokenExchange: TokenExchangeManager | undefined;
     const instanceId = createHash('sha256').update(paths.dir).digest('hex').slice(0, 16);
+    const decisions = new DecisionLog(sealed, (server, message) => logs.write({ server, source: 'core', level: 'warn', message, fields: null }));
     const manager = new ServerManager(store, logs, runtime, {
       defaultNetwork: opts.defaultNetwork ?? networkFromEnv() ?? 'default',
       instanceId,
@@ -183,6 +185,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       extraLabels: opts.extraLabels,
       audit,
       auditFile,
+      decisions,
       onServersChanged: () => clients.syncAll(),
       tokens,
       // Late-bound: the authorization server and token exchange are made after the manager (they read its auth settings).
@@ -192,6 +195,7 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
       onServerRemoved: (s) => tokenExchange!.serverRemoved(s),
     }, () => secrets);
 
+    manager.authz.useDecisions(decisions);
     const openUrl = opts.openUrl ?? ((url: string) => openInBrowser(url));
     const signIns = new SignIns({
       server: (name) => manager.get(name),

@@ -1,3 +1,4 @@
+import type { DecisionLog } from './decision-log.js';
 import type { LogSink } from '../logs/index.js';
 import { PortInUseError, ProxyServer, type McpBackend, type ProxyLog, type ProxyLogLevel, type UpstreamCredentials } from '../proxy/index.js';
 import type { ContainerEvent, ContainerRuntime } from '../runtime/index.js';
@@ -35,6 +36,8 @@ export interface ManagerSettings {
   audit?: AuditConfig;
   /** Where events also go as JSON lines, when the audit config names a logFile. */
   auditFile?: Pick<AuditFileWriter, 'write'>;
+  /** Where each request's decisions are kept for the policy studio (sealed). */
+  decisions?: Pick<DecisionLog, 'record' | 'forget'>;
   extraLabels?: Record<string, string>;
   /** Called after the set of wanted servers changed (run, start, stop, rm, rename): clients follow. Never throws. */
   onServersChanged?: () => Promise<void>;
@@ -284,6 +287,7 @@ export class ServerManager {
       await live?.proxy.close();
       this.auth.drop(name);
       this.authz.drop(name);
+      this.settings.decisions?.forget(name);
       const last = this.get(name);
       this.store.servers.delete(name);
       this.store.statusHistory.record(name, 'stopped', 'removed');
@@ -479,7 +483,8 @@ export class ServerManager {
     return auditLayer({
       config,
       transport: 'http',
-      emit: (event) => {
+      emit: (event, decision) => {
+        this.settings.decisions?.record(name, event, decision);
         const what = [event.target?.method, event.target?.name].filter(Boolean).join(' ') || event.type;
         const reason = event.outcome === 'denied' && typeof event.metadata?.extra['authz_reason'] === 'string' ? ` (${event.metadata.extra['authz_reason']})` : '';
         this.writeAudit(name, event, `${what} by ${event.subjects.user_id ?? event.subjects.user}: ${event.outcome}${reason}`);

@@ -1,5 +1,5 @@
 import { GenerationalCache } from '../common/index.js';
-import type { Middleware, ProxyContext } from '../proxy/pipeline/index.js';
+import type { AuthzMark, Middleware, ProxyContext } from '../proxy/pipeline/index.js';
 import type { AuditConfig } from './config.js';
 import { buildAuditEvent, classifyRequest, clientInfoOf, shouldAuditRequest, type ApplicationError, type AuditEvent } from './event.js';
 
@@ -9,7 +9,8 @@ export interface AuditLayerOptions {
   config: AuditConfig;
   /** The proxy's client-facing transport (`sse` for the legacy SSE front, anything else is `http`). */
   transport: 'http' | 'sse' | string;
-  emit: (event: AuditEvent) => void;
+  /** `decision`: what authorization decided for the request and for whom (never part of the event itself). */
+  emit: (event: AuditEvent, decision?: { authz: AuthzMark; claims: Readonly<Record<string, unknown>> | undefined }) => void;
   /** Called if building or emitting an event throws (the request itself is never affected). */
   onError?: (err: unknown) => void;
 }
@@ -80,7 +81,7 @@ export function auditLayer(opts: AuditLayerOptions): Middleware {
           clientDisconnected: disconnected && !streamOpen,
           serverName: ctx.serverName,
         });
-        opts.emit(event);
+        opts.emit(event, ctx.authz ? { authz: ctx.authz, claims: ctx.identity?.claims } : undefined);
       } catch (err) {
         opts.onError?.(err);
       }

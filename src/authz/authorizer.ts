@@ -87,6 +87,8 @@ export class McpAuthorizer {
     readonly serverName: string,
     /** What the server said in its lists; shared by the server's successive authorizers (see ToolKnowledge). */
     readonly knowledge: ToolKnowledge = new ToolKnowledge(),
+    /** The policy set and version this authorizer decides with (recorded with each decision). */
+    readonly source?: { set: string; version: number },
   ) {
     this.engine = config instanceof PolicyEngine ? config : new PolicyEngine(config);
   }

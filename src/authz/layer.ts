@@ -1,6 +1,6 @@
 import { ErrorCodes, errorResponse, filteredListOf, LIST_FEATURES, type JsonRpcId, type JsonRpcMessage, type ListKind, type McpFeature } from '../mcp/index.js';
 import { sendJson } from '../proxy/http-util.js';
-import type { Middleware, OutgoingMessage, ProxyContext } from '../proxy/pipeline/index.js';
+import type { DecidedOperation, Middleware, OutgoingMessage, ProxyContext } from '../proxy/pipeline/index.js';
 import type { ProxyLog } from '../proxy/types.js';
 import type { McpAuthorizer } from './authorizer.js';
 import { filterListAnswer } from './list-filter.js';
@@ -11,8 +11,8 @@ const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources'];
 const UNAVAILABLE = 'Authorization is unavailable for this server, so its answer was not passed on.';
 
 /** ToolHive's denial: HTTP 403 with a JSON-RPC error that never names what was denied. */
-function deny(ctx: ProxyContext, id: JsonRpcId | null, reason: string, policies: string[] = []): void {
-  ctx.authz = { decision: 'deny', policies, reason };
+function deny(ctx: ProxyContext, id: JsonRpcId | null, reason: string, policies: string[] = [], decided?: DecidedOperation[], source?: McpAuthorizer['source']): void {
+  ctx.authz = { decision: 'deny', policies, reason, ...(decided?.length ? { decided } : {}), ...(source ? { source } : {}) };
   sendJson(ctx.res, 403, { jsonrpc: '2.0', id, error: { code: 403, message: 'Unauthorized' } });
 }
 
@@ -77,27 +77,38 @@ export function authorizationLayer(authorizer: () => AuthorizerState, log: Proxy
       return;
     }
     const permitted: string[] = [];
+    const decided: DecidedOperation[] = [];
     for (const m of messages) {
       const v = az.verdict(m, ctx.identity);
       const id = m.kind === 'request' ? (m.id ?? null) : firstId;
       if (v.kind === 'deny') {
-        deny(ctx, id, v.reason);
+        deny(ctx, id, v.reason, [], decided, az.source);
         return;
       }
       if (v.kind === 'decided') {
+        const annotations = v.feature === 'tool' ? az.knowledge.annotationsOf(v.name) : undefined;
+        decided.push({
+          feature: v.feature,
+          name: v.name,
+          ...(v.feature !== 'resource' && m.arguments ? { arguments: m.arguments } : {}),
+          ...(annotations ? { annotations } : {}),
+          allowed: v.allowed,
+          reasons: v.decision.reasons,
+          errors: v.decision.errors.map((e) => e.policy),
+        });
         if (!v.allowed) {
           log('warn', `authorization denied: ${m.method ?? ''} (${v.reason})`, {
             subject: ctx.identity?.subject,
             policies: v.decision.reasons,
             errors: v.decision.errors.map((e) => `${e.policy}: ${e.message}`),
           });
-          deny(ctx, id, v.reason, v.decision.reasons);
+          deny(ctx, id, v.reason, v.decision.reasons, decided, az.source);
           return;
         }
         permitted.push(...v.decision.reasons);
       }
     }
-    if (messages.length > 0) ctx.authz = { decision: 'allow', policies: [...new Set(permitted)] };
+    if (messages.length > 0) ctx.authz = { decision: 'allow', policies: [...new Set(permitted)], ...(decided.length ? { decided } : {}), ...(az.source ? { source: az.source } : {}) };
     return next();
   };
 }

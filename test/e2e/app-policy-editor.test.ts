@@ -334,4 +334,65 @@ describe('the policy editor', () => {
     await page.getByRole('button', { name: 'Discard changes' }).click();
     await expect.poll(docText).toBe(GUIDE_POLICIES[1]);
   });
+
+  it('previews the impact of tightening a rule on the recent calls, then asks a denial "why?" from the log viewer', async () => {
+    await env.t.api.savePolicy({ name: 'calc', config: { version: '1.0', type: 'cedarv1', cedar: { policies: GUIDE_POLICIES, entities_json: '[]' } }, note: 'the guide again' });
+    await expect.poll(docText, { timeout: 10_000 }).toBe(GUIDE_POLICIES.join('\n\n'));
+    // Real calls through the proxy: bob (premium) calls two tools; carol (no roles claim) is denied.
+    const callAs = async (sub: string, tools: string[]) => {
+      const token = registerTestSecret(`caller token ${sub} (impact)`, (await idp.userToken({ sub, resource: calc.url })).accessToken);
+      const mcp = new Client({ name: 'impact-test', version: '1' });
+      await mcp.connect(new StreamableHTTPClientTransport(new URL(calc.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      const out: boolean[] = [];
+      try {
+        for (const t of tools) out.push(await mcp.callTool({ name: t, arguments: t === 'echo' ? { message: 'hi' } : { a: 1, b: 2 } }).then(() => true, () => false));
+      } finally {
+        await mcp.close();
+      }
+      return out;
+    };
+    expect(await callAs('bob', ['echo', 'get-sum'])).toEqual([true, true]);
+    expect(await callAs('carol', ['echo'])).toEqual([false]);
+
+    // The draft drops the premium rule; the replay says which decisions flip.
+    await replaceAll(GUIDE_POLICIES.filter((_, i) => i !== 2).join('\n\n'));
+    const impact = page.getByRole('region', { name: 'Impact on recent calls' });
+    await impact.getByRole('button', { name: 'Replay them with the draft' }).click();
+    await expect.poll(() => impact.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/decisions of the last hour replayed: 2 would change\./);
+    const rows = impact.getByRole('table', { name: 'Decisions the draft would change' }).locator('tbody tr');
+    const cells = async (i: number) => (await rows.nth(i).locator('td').allTextContents()).slice(1);
+    expect(await rows.count()).toBe(2);
+    expect(await cells(0)).toEqual(['bob', 'calc: tools/call echo', 'Allowed', 'Denied', expect.stringMatching(/^policy 2 of v\d+$/), 'no policy (default deny)']);
+    expect(await cells(1)).toEqual(['bob', 'calc: tools/call get-sum', 'Allowed', 'Denied', expect.stringMatching(/^policy 2 of v\d+$/), 'no policy (default deny)']);
+    // The same as replaying each recorded decision by itself with the simulator.
+    const draft = { version: '1.0', type: 'cedarv1', cedar: { policies: GUIDE_POLICIES.filter((_, i) => i !== 2), entities_json: '[]' } };
+    const preview = await env.t.api.policyImpact({ name: 'calc', config: draft });
+    for (const c of preview.changes) {
+      const d = await env.t.api.decision({ server: 'calc', auditId: c.auditId });
+      const op = d.ops.find((o) => o.name === c.name)!;
+      const one = await env.t.api.simulatePolicy({ config: draft, input: { claims: d.claims, feature: op.feature, name: op.name, arguments: op.arguments ?? {}, annotations: op.annotations ?? {}, serverName: 'calc' } });
+      expect(one.allowed).toBe(c.after === 'allow');
+      expect(op.allowed).toBe(c.before === 'allow');
+    }
+    await expectAccessible(page, 'Policies, the impact of a draft');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-impact.png'), fullPage: true });
+
+    // Saved, the next call of bob's is denied; the log viewer's "why?" opens it here.
+    await page.getByRole('button', { name: /^Save version/ }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: /^Saved as version/ }).count(), { timeout: 10_000 }).toBe(1);
+    expect(await callAs('bob', ['echo'])).toEqual([false]);
+    await page.goto(`${new URL(env.t.core.loginUrl()).origin}/#/logs?server=calc`);
+    const log = page.getByRole('listbox', { name: 'Log lines' });
+    const denial = log.getByRole('option').filter({ hasText: 'tools/call echo by bob' }).filter({ has: page.locator('.decision.denied') });
+    await expect.poll(() => denial.count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await denial.last().click();
+    await page.getByRole('complementary').getByRole('link', { name: 'Why was it denied?' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Why was tools/call echo by bob denied' }).count(), { timeout: 15_000 }).toBe(1);
+    const sim = page.getByRole('region', { name: 'Simulate a request' });
+    await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 15_000 }).toBe('Denied no policy permits it: denied by default.');
+    expect(await sim.getByLabel('Tool', { exact: true }).inputValue()).toBe('echo');
+    expect(JSON.parse(await sim.getByLabel("The caller's token claims (JSON)").inputValue())).toMatchObject({ sub: 'bob', roles: ['premium'] });
+    await expectAccessible(page, 'Policies, why a call was denied');
+    await page.screenshot({ path: path.join(SHOTS, 'policy-why.png'), fullPage: true });
+  });
 });

@@ -1,6 +1,7 @@
 import type { LogLine } from '../../../src/api/browser.js';
 
 interface AuditFields {
+  audit_id?: string;
   outcome?: string;
   type?: string;
   subjects?: { user?: string; user_id?: string; client_name?: string };
@@ -66,6 +67,14 @@ export function LogDetail({ line, onClose }: { line: LogLine; onClose: () => voi
         <dt>Message</dt>
         <dd className="message">{line.message}</dd>
       </dl>
+      {line.source === 'audit' && (line.fields as AuditFields | null)?.outcome === 'denied' && (line.fields as AuditFields).audit_id && !(line.fields as AuditFields).type?.startsWith('oauth_') && (
+        <p>
+          <a className="button" href={`#/policies?server=${encodeURIComponent(line.server)}&audit=${encodeURIComponent((line.fields as AuditFields).audit_id!)}`}>
+            Why was it denied?
+          </a>{' '}
+          <span className="sub">Opens the policy studio with this request in the simulator and the policies that decided it.</span>
+        </p>
+      )}
       {pretty && (
         <>
           <h3>{line.source === 'audit' ? 'Audit event' : 'JSON'}</h3>

@@ -4,6 +4,7 @@ import { api, errorText } from '../api.js';
 import { DataTable, Notice, useNotice } from '../ui.js';
 import { PolicyHistory } from './policy-history.js';
 import { PolicySetEditor } from './policy-set-editor.js';
+import type { SimulatedRequest } from './policy-simulator.js';
 
 /** A new set starts as ToolHive's smallest authz-config: one policy, no entities. */
 const STARTER = { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"weather");'], entities_json: '[]' } };
@@ -14,13 +15,49 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
  * Cedar policy sets (ToolHive's authz-config), the servers each one decides for, the editor of the
  * open one and its versions. A set with errors is never saved, so it never reaches a running server.
  */
-export function PoliciesPage() {
+export function PoliciesPage({ params }: { params: URLSearchParams }) {
   const [sets, setSets] = useState<PolicySetView[]>();
   const [open, setOpen] = useState<string>();
   const [history, setHistory] = useState<PolicyVersionView[]>([]);
   const [creating, setCreating] = useState(false);
   /** A file opened into the editor of a set, as its draft. */
   const [imported, setImported] = useState<{ set: string; config: unknown; key: number }>();
+  /** "Why was it denied?" from the log viewer: the request of an audit event, for the simulator. */
+  const [why, setWhy] = useState<{ set: string; request: SimulatedRequest; key: number; note: string }>();
+  const whyServer = params.get('server');
+  const whyAudit = params.get('audit');
+  useEffect(() => {
+    if (!whyServer || !whyAudit) return;
+    void (async () => {
+      try {
+        const d = await api.decision({ server: whyServer, auditId: whyAudit });
+        const source = d.source;
+        if (!source) throw new Error('That request was not decided by a policy set.');
+        const op = d.ops.find((o) => !o.allowed) ?? d.ops[0];
+        if (!op) throw new Error('That request had no operation a policy decided.');
+        const list = await api.policies();
+        setSets(list);
+        const set = list.find((s) => s.name === source.set);
+        if (!set) throw new Error(`The policy set ${source.set} that decided it no longer exists.`);
+        setOpen(set.name);
+        // The version that decided it, as the draft, when the set has moved on since.
+        if (source.version !== set.currentVersion) {
+          const v = await api.policy({ name: set.name, version: source.version });
+          setImported((i) => ({ set: set.name, config: v.config, key: (i?.key ?? 0) + 1 }));
+        }
+        const sub = typeof d.claims['sub'] === 'string' ? d.claims['sub'] : 'someone';
+        const method = { tool: 'tools/call', prompt: 'prompts/get', resource: 'resources/read' }[op.feature];
+        setWhy((w) => ({
+          set: set.name,
+          key: (w?.key ?? 0) + 1,
+          request: { server: whyServer, claims: d.claims, feature: op.feature, name: op.name, arguments: op.arguments ?? {} },
+          note: `Why was ${method} ${op.name} by ${sub} denied (${new Date(d.at).toLocaleString()})? Version ${source.version} of ${set.name} decided it${source.version !== set.currentVersion ? ', and it is in the editor as a draft' : ''}; the simulator below has the request.`,
+        }));
+      } catch (err) {
+        setNotice({ kind: 'error', text: `Why it was denied cannot be shown: ${errorText(err)}` });
+      }
+    })();
+  }, [whyServer, whyAudit]);
   const [notice, setNotice, act] = useNotice();
 
   const reload = async (select?: string) => {
@@ -129,6 +166,7 @@ export function PoliciesPage() {
             key={current.name}
             set={current}
             imported={imported?.set === current.name ? imported : undefined}
+            why={why?.set === current.name ? why : undefined}
             onSaved={async () => {
               setImported(undefined);
               await reload(current.name);

@@ -5,6 +5,7 @@ import { api, errorText } from '../api.js';
 import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
 import { Notice, useNotice } from '../ui.js';
 import { PolicyCases } from './policy-cases.js';
+import { PolicyImpact } from './policy-impact.js';
 import { PolicySimulator, type SimulatedRequest } from './policy-simulator.js';
 
 interface AuthzConfigLike {
@@ -22,7 +23,7 @@ function withPolicies(config: AuthzConfigLike, policies: string[]): AuthzConfigL
  * (Cedar's parser and validator against ToolHive's model and the attached servers' lists), formatted by
  * Cedar's own formatter, saved as a new version only when it has no errors.
  */
-export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number } }) {
+export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number }; why?: { request: SimulatedRequest; key: number; note: string } }) {
   // An imported file is the draft: its options and entities with it, its policies in the editor.
   const config = (imported?.config ?? set.config) as AuthzConfigLike;
   const saved = useMemo(() => joinPolicies((set.config as AuthzConfigLike).cedar.policies).text, [set.currentVersion, set.name]);
@@ -68,6 +69,13 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
       current = false;
     };
   }, [checks, cases]);
+
+  // "Why was it denied?": the event's request in the simulator (decided once the draft is checked).
+  useEffect(() => {
+    if (!why) return;
+    setNotice({ kind: 'info', text: why.note });
+    setPreset((p) => ({ key: (p?.key ?? 0) + 1, request: why.request }));
+  }, [why?.key]);
 
   const keepCase = async (request: SimulatedRequest, label: string, expect: 'allow' | 'deny'): Promise<boolean> =>
     act(async () => {
@@ -159,6 +167,7 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
   };
 
   const discard = () => {
+    setNotice(undefined);
     savedAtBase.current = saved;
     setBaseVersion(set.currentVersion);
     setText(saved);
@@ -172,6 +181,7 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
       savedAtBase.current = saved;
       setBaseVersion(set.currentVersion);
       setText(saved);
+      if (notice?.text.includes('was saved elsewhere')) setNotice(undefined);
     } else {
       setNotice({ kind: 'info', text: `Version ${set.currentVersion} of ${set.name} was saved elsewhere. Your draft (begun from version ${baseVersion}) is kept; Discard changes shows the new version.` });
     }
@@ -248,6 +258,7 @@ export function PolicySetEditor({ set, onSaved, imported }: { set: PolicySetView
         preset={preset}
         onKeep={keepCase}
       />
+      <PolicyImpact set={set.name} servers={set.servers} draft={draft} draftVersion={checks} goTo={goToPolicy} />
       <div className="cases" role="region" aria-labelledby="cases-title">
         <h3 id="cases-title">Saved cases</h3>
         <PolicyCases cases={cases} runs={runs} onLoad={loadCase} onRemove={removeCase} />

@@ -39,6 +39,22 @@ export interface AuthzMark {
   policies: string[];
   /** Why, in words, for logs: "no policy permits call_tool on Tool::\"x\"", "forbidden by policy3", ... */
   reason?: string;
+  /** Each operation Cedar decided for this request, as it was decided (the policy studio replays them). */
+  decided?: DecidedOperation[];
+  /** The policy set and version that decided. */
+  source?: { set: string; version: number };
+}
+
+/** One operation as the authorizer put it to Cedar, and the answer. */
+export interface DecidedOperation {
+  feature: 'tool' | 'prompt' | 'resource';
+  name: string;
+  arguments?: Record<string, unknown>;
+  /** A tool's annotation hints as its server declared them. */
+  annotations?: Record<string, boolean>;
+  allowed: boolean;
+  reasons: string[];
+  errors: string[];
 }
 
 export type Next = () => Promise<void>;
