@@ -401,6 +401,7 @@ export const PolicyVocabularySchema = z.object({
       name: z.string(),
       tools: z.array(z.object({ name: z.string(), arguments: z.array(z.string()), hints: z.record(z.string(), z.boolean()) })),
       prompts: z.array(z.object({ name: z.string(), arguments: z.array(z.string()) })),
+      resources: z.array(z.object({ uri: z.string(), name: z.string() })),
       claims: z.array(z.string()),
     }),
   ),
@@ -463,6 +464,21 @@ export const PolicyParsedSchema = z.object({ config: z.unknown() });
 /** A version of a set as a file `--authz-config` takes (ToolHive's and Gatehouse's). */
 export const PolicyExportSchema = z.object({ name: NameSchema, version: VersionSchema, format: z.enum(['json', 'yaml']) }).strict();
 export const PolicyExportedSchema = z.object({ fileName: z.string(), contentType: z.string(), text: z.string() });
+
+/** The callers of the recent decisions of these servers, one per subject, with the claims their token carried. */
+export const RecentCallersRequestSchema = z.object({ servers: z.array(z.string().min(1).max(128)).max(256) }).strict();
+export const RecentCallersSchema = z.array(z.object({ server: z.string(), auditId: z.string(), at: z.string(), caller: z.string(), claims: z.record(z.string(), z.unknown()) }));
+
+/** "Who can call this tool?": the draft, and the request without its caller. */
+export const PolicyWhoCanSchema = z.object({ config: z.unknown(), input: SimulationInputSchema.omit({ claims: true }) }).strict();
+const CallerConditionSchema = z.object({ id: z.string(), index: z.number().int(), effect: z.enum(['permit', 'forbid']), words: z.string(), cedar: z.string() });
+export const WhoCanViewSchema = z.object({
+  decision: z.enum(['allow', 'deny']).nullable(),
+  permits: z.array(CallerConditionSchema),
+  forbids: z.array(CallerConditionSchema),
+  unanswerable: z.array(z.object({ id: z.string(), index: z.number().int() })),
+});
+export type WhoCanView = z.infer<typeof WhoCanViewSchema>;
 
 /** The impact of a draft on the recent decisions of the set's servers. */
 export const PolicyImpactRequestSchema = z.object({ name: NameSchema, config: z.unknown(), minutes: z.number().int().min(1).max(7 * 24 * 60).optional() }).strict();

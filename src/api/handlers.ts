@@ -181,6 +181,8 @@ export function createHandlers(deps: ApiDeps): Handlers {
     policy: ({ name, version }) => (version !== undefined ? manager.authz.version(name, version) : manager.authz.getSet(name)),
     policyHistory: ({ name }) => manager.authz.history(name),
     savePolicy: ({ name, config, note, strict, acceptBrokenCases }) => manager.authz.save(name, config, note ?? null, { strict: strict === true, acceptBrokenCases: acceptBrokenCases === true }),
+    recentCallers: ({ servers }) => manager.authz.recentCallers(servers),
+    policyWhoCan: ({ config, input }) => manager.authz.whoCan(config, input),
     policyImpact: ({ name, config, minutes }) => manager.authz.impact(name, config, minutes),
     decision: ({ server, auditId }) => manager.authz.decisionOf(server, auditId),
     parsePolicyDocument: ({ text, fileName }) => ({ config: manager.authz.parseDocument(text, fileName) }),

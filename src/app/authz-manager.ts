@@ -11,6 +11,8 @@ import {
   PolicyEngine,
   simulate,
   ToolKnowledge,
+  whoCan,
+  type WhoCanResult,
   type AuthzConfig,
   type CheckOptions,
   type CheckResult,
@@ -125,7 +127,7 @@ export class AuthzManager {
   }
 
   /** What each server's lists declared and the claim names its callers' tokens carried (the policy editor's completions). */
-  vocabulary(servers: readonly string[]): { name: string; tools: { name: string; arguments: string[]; hints: Record<string, boolean> }[]; prompts: { name: string; arguments: string[] }[]; claims: string[] }[] {
+  vocabulary(servers: readonly string[]): ({ name: string } & ReturnType<ToolKnowledge['vocabulary']>)[] {
     return [...new Set(servers)].map((name) => {
       if (!this.store.servers.get(name)) throw new NotFoundError(`No server named "${name}".`, { action: 'list-servers' });
       // Read, not adopted: a server without a policy set keeps no knowledge in memory.
@@ -317,6 +319,31 @@ export class AuthzManager {
       }
     }
     return { since, replayed, changes };
+  }
+
+  /** Who may make this request, by Cedar's partial evaluation with the caller unknown. */
+  whoCan(config: unknown, given: Omit<SimulationInput, 'claims'>): WhoCanResult {
+    const parsed = this.parse(config);
+    const check = checkAuthzConfig(parsed);
+    if (!check.ok) throw new PolicyCheckError(check, 'The draft');
+    const input = this.withKnownAnnotations({ ...given, claims: {} });
+    return whoCan(parsed, { feature: input.feature, name: input.name, ...(input.arguments ? { arguments: input.arguments } : {}), ...(input.annotations ? { annotations: input.annotations } : {}) }, input.serverName);
+  }
+
+  /** The callers of the servers' recent decisions, newest first, one entry per subject (the simulator's "as the caller of…"). */
+  async recentCallers(servers: readonly string[], limit = 20): Promise<{ server: string; auditId: string; at: string; caller: string; claims: Record<string, unknown> }[]> {
+    const since = new Date(Date.now() - 24 * 60 * 60_000).toISOString();
+    const all = (await Promise.all(servers.map((s) => this.decisions?.since(s, since) ?? Promise.resolve([])))).flat().sort((a, b) => (a.at < b.at ? 1 : -1));
+    const seen = new Set<string>();
+    const out: { server: string; auditId: string; at: string; caller: string; claims: Record<string, unknown> }[] = [];
+    for (const r of all) {
+      const sub = typeof r.claims['sub'] === 'string' ? r.claims['sub'] : '(no sub)';
+      if (seen.has(sub)) continue;
+      seen.add(sub);
+      out.push({ server: r.server, auditId: r.auditId, at: r.at, caller: sub, claims: r.claims });
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** What authorization decided for one audit event, and on what (the "why?" of the log viewer). */

@@ -191,6 +191,7 @@ export class McpAuthorizer {
   learn(feature: McpFeature, items: readonly Record<string, unknown>[]): void {
     if (feature === 'tool') this.knowledge.learnTools(items);
     else if (feature === 'prompt') this.knowledge.learnPrompts(items);
+    else this.knowledge.learnResources(items);
   }
 }
 

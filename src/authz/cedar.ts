@@ -163,3 +163,38 @@ export function validateAgainstSchema(policies: Record<string, string>, schema: 
 }
 
 export const cedarVersion = (): string => wasm.getCedarVersion();
+
+/** Cedar's partial evaluation with the principal unknown: what each policy still asks of the caller. */
+export interface PartialAnswer {
+  decision: 'allow' | 'deny' | null;
+  satisfied: string[];
+  errored: string[];
+  mayBeDetermining: string[];
+  residuals: Record<string, PolicyJson>;
+}
+
+export function partialWithUnknownPrincipal(policies: Record<string, string>, request: Omit<CedarRequest, 'principal'>, entities: readonly CedarEntity[]): PartialAnswer {
+  const answer = wasm.isAuthorizedPartial({
+    principal: null,
+    action: request.action,
+    resource: request.resource,
+    context: request.context as never,
+    policies: { staticPolicies: policies },
+    entities: entities as never,
+  });
+  if (answer.type === 'failure') throw new Error(`Cedar's partial evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`);
+  const r = answer.response;
+  return {
+    decision: r.decision === null ? null : r.decision === 'allow' ? 'allow' : 'deny',
+    satisfied: r.satisfied,
+    errored: r.errored,
+    mayBeDetermining: r.mayBeDetermining,
+    residuals: r.residuals,
+  };
+}
+
+/** A policy (a residual, say) as Cedar text. */
+export function policyText(json: PolicyJson): string {
+  const answer = wasm.policyToText(json);
+  return answer.type === 'success' ? answer.text : JSON.stringify(json);
+}

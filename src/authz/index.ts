@@ -9,3 +9,4 @@ export { ToolKnowledge, type KnowledgeSnapshot } from './tool-knowledge.js';
 export { cedarRequestOf, principalOf, claimAttributes, argumentAttributes, groupsOf, toCedarValue, type FeatureRequest, type Principal } from './entities.js';
 export type { CedarEntity, CedarRequest, CedarValue, EntityUid } from './cedar-types.js';
 export { joinPolicies, offsetOf, placeProblem, POLICY_SEPARATOR, splitPolicies, type PlacedProblem, type PolicySpan, type ProblemAt } from './policy-text.js';
+export { whoCan, type CallerCondition, type WhoCanResult } from './who-can.js';

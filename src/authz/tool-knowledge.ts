@@ -23,6 +23,8 @@ const MAX_CLAIM_NAMES = 256;
 export const KnowledgeSnapshotSchema = z.object({
   tools: z.array(z.object({ name: z.string().max(MAX_NAME_LENGTH), hints: z.record(z.string(), z.boolean()).optional(), arguments: z.array(z.string()).max(MAX_ARGUMENTS_PER_ITEM) })).max(MAX_ITEMS),
   prompts: z.array(z.object({ name: z.string().max(MAX_NAME_LENGTH), arguments: z.array(z.string()).max(MAX_ARGUMENTS_PER_ITEM) })).max(MAX_ITEMS),
+  /** The resources a resources/list named (URI and name): what the policy editor offers inside `Resource::"`. */
+  resources: z.array(z.object({ uri: z.string().max(MAX_NAME_LENGTH), name: z.string().max(MAX_NAME_LENGTH).optional() })).max(MAX_ITEMS).optional(),
   /** Names (never values) of the claims callers' tokens carried: what the policy editor offers as `claim_*`. */
   claims: z.array(z.string().max(MAX_NAME_LENGTH)).max(MAX_CLAIM_NAMES).optional(),
 });
@@ -33,6 +35,7 @@ export class ToolKnowledge {
   private readonly toolArguments = new GenerationalCache<string, readonly string[]>(MAX_ITEMS);
   private readonly promptArguments = new GenerationalCache<string, readonly string[]>(MAX_ITEMS);
   private readonly claimNames = new Set<string>();
+  private readonly resourceNames = new GenerationalCache<string, string>(MAX_ITEMS);
   /** Called after a list answer changed what is known (to save it). */
   onChange: (() => void) | undefined;
 
@@ -47,6 +50,7 @@ export class ToolKnowledge {
     }
     for (const p of parsed.data.prompts) k.promptArguments.set(p.name, p.arguments);
     for (const c of parsed.data.claims ?? []) k.claimNames.add(c);
+    for (const r of parsed.data.resources ?? []) k.resourceNames.set(r.uri, r.name ?? '');
     return k;
   }
 
@@ -55,7 +59,20 @@ export class ToolKnowledge {
       const hints = this.hints.get(name);
       return { name, ...(hints ? { hints } : {}), arguments: [...args] };
     });
-    return { tools, prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })), ...(this.claimNames.size ? { claims: [...this.claimNames] } : {}) };
+    return { tools, prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })), ...(this.claimNames.size ? { claims: [...this.claimNames] } : {}), ...(this.resourceNames.size ? { resources: [...this.resourceNames.entries()].map(([uri, name]) => ({ uri, ...(name ? { name } : {}) })) } : {}) };
+  }
+
+  /** Learns the URIs (and names) of a resources/list answer. */
+  learnResources(items: readonly Record<string, unknown>[]): void {
+    let changed = false;
+    for (const item of items) {
+      const uri = item['uri'];
+      if (typeof uri !== 'string' || uri.length > MAX_NAME_LENGTH) continue;
+      const name = typeof item['name'] === 'string' ? item['name'].slice(0, MAX_NAME_LENGTH) : '';
+      if (this.resourceNames.get(uri) !== name) changed = true;
+      this.resourceNames.set(uri, name);
+    }
+    if (changed) this.onChange?.();
   }
 
   /** Notes the claim names of a caller's token (once per token: the authorizer calls it when it builds the principal). */
@@ -71,8 +88,9 @@ export class ToolKnowledge {
   }
 
   /** What the policy editor offers: tools and prompts with their argument names, and the claim names seen. */
-  vocabulary(): { tools: { name: string; arguments: string[]; hints: Record<string, boolean> }[]; prompts: { name: string; arguments: string[] }[]; claims: string[] } {
+  vocabulary(): { tools: { name: string; arguments: string[]; hints: Record<string, boolean> }[]; prompts: { name: string; arguments: string[] }[]; resources: { uri: string; name: string }[]; claims: string[] } {
     return {
+      resources: [...this.resourceNames.entries()].map(([uri, name]) => ({ uri, name })),
       tools: [...this.toolArguments.entries()].map(([name, args]) => ({ name, arguments: [...args], hints: this.hints.get(name) ?? {} })),
       prompts: [...this.promptArguments.entries()].map(([name, args]) => ({ name, arguments: [...args] })),
       claims: [...this.claimNames],

@@ -34,6 +34,8 @@ describe('the policy editor', () => {
   let browser: Browser;
   let page: Page;
   let calc: ServerView;
+  /** A resource the server listed. */
+  let resourceUri: string;
   const content = () => page.locator('.cm-content');
   const problems = () => page.getByRole('list', { name: 'Problems' }).locator('li');
   const completions = async () => page.locator('.cm-tooltip-autocomplete li .cm-completionLabel').allTextContents();
@@ -71,9 +73,14 @@ describe('the policy editor', () => {
     await mcp.connect(new StreamableHTTPClientTransport(new URL(calc.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     try {
       await mcp.listTools();
+      // The caller may read none (the guide's policies say nothing of resources), but the proxy saw the whole list.
+      expect((await mcp.listResources()).resources).toEqual([]);
     } finally {
       await mcp.close();
     }
+    const learned = (await env.t.api.policyVocabulary({ servers: ['calc'] })).servers[0]!.resources;
+    expect(learned.length).toBeGreaterThan(0);
+    resourceUri = learned[0]!.uri;
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light', acceptDownloads: true });
     page.on('dialog', (d) => void d.accept());
@@ -154,12 +161,19 @@ describe('the policy editor', () => {
     await expect.poll(completions).toEqual(expect.arrayContaining(['claim_roles', 'claim_department', 'claim_sub']));
     await page.keyboard.press('Escape');
     await page.keyboard.type('department && principal.claim_department == "finance" };');
+
     expect(await docText()).toBe('permit(principal, action == Action::"call_tool", resource == Tool::"get-sum") when { resource has arg_b && principal has claim_department && principal.claim_department == "finance" };');
     await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('No problems.');
     await expectAccessible(page, 'Policies, a completed policy');
+    // And the resources it listed, inside Resource::".
+    await replaceAll('permit(principal, action == Action::"read_resource", resource == Resource::"');
+    await page.keyboard.press('Control+Space');
+    await expect.poll(completions).toContain(resourceUri);
+    await page.keyboard.press('Escape');
   });
 
   it('explains a name on hover', async () => {
+    await replaceAll(GUIDE_POLICIES[0]!);
     // The middle of the word call_tool on the screen (a DOM range over its characters).
     const word = await page.locator('.cm-line', { hasText: 'call_tool' }).first().evaluate((line) => {
       type TextNode = { textContent: string | null; nodeType: number };
@@ -217,6 +231,13 @@ describe('the policy editor', () => {
     await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": carol}');
     await sim.getByRole('button', { name: 'Decide' }).click();
     await expect.poll(() => sim.getByRole('status').textContent()).toMatch(/The caller's claims is not JSON/);
+
+    // Who can call it at all: Cedar's partial evaluation, the caller unknown, in words.
+    await sim.getByRole('button', { name: 'Who can?' }).click();
+    const who = sim.getByRole('region', { name: 'Who can tools/call echo' });
+    await expect.poll(() => who.textContent(), { timeout: 10_000 }).toMatch(/Allowed for:.*callers whose claim_roles contains premium\s*policy 2/);
+    expect(await who.textContent()).toMatch(/carol\s*policy 4/);
+    await expectAccessible(page, 'Policies, who can call a tool');
   });
 
   it("formats with Cedar's formatter, saves, and the server decides with the new version", async () => {
@@ -374,6 +395,12 @@ describe('the policy editor', () => {
       expect(one.allowed).toBe(c.after === 'allow');
       expect(op.allowed).toBe(c.before === 'allow');
     }
+    // The simulator can ask as one of those callers: their token's claims, as the proxy saw them.
+    const simulator = page.getByRole('region', { name: 'Simulate a request' });
+    await expect.poll(async () => (await simulator.getByLabel('As a recent caller').locator('option').allTextContents()).join('|'), { timeout: 10_000 }).toMatch(/carol \(last called calc/);
+    const carolOption = (await simulator.getByLabel('As a recent caller').locator('option').allTextContents()).find((o) => o.startsWith('carol'))!;
+    await simulator.getByLabel('As a recent caller').selectOption({ label: carolOption });
+    expect(JSON.parse(await simulator.getByLabel("The caller's token claims (JSON)").inputValue())).toMatchObject({ sub: 'carol', iss: idp.issuer });
     await expectAccessible(page, 'Policies, the impact of a draft');
     await page.screenshot({ path: path.join(SHOTS, 'policy-impact.png'), fullPage: true });
 
@@ -393,6 +420,18 @@ describe('the policy editor', () => {
     expect(await sim.getByLabel('Tool', { exact: true }).inputValue()).toBe('echo');
     expect(JSON.parse(await sim.getByLabel("The caller's token claims (JSON)").inputValue())).toMatchObject({ sub: 'bob', roles: ['premium'] });
     await expectAccessible(page, 'Policies, why a call was denied');
+
+    // A denial by a forbid: "why?" names it, and the editor marks it.
+    const forbid = 'forbid(principal, action == Action::"call_tool", resource == Tool::"echo") when { principal.claim_sub == "bob" };';
+    await env.t.api.savePolicy({ name: 'calc', config: { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource);', forbid], entities_json: '[]' } }, note: 'bob may not echo' });
+    expect(await callAs('bob', ['echo', 'get-sum'])).toEqual([false, true]);
+    await page.goto(`${new URL(env.t.core.loginUrl()).origin}/#/logs?server=calc`);
+    await expect.poll(() => denial.count(), { timeout: 20_000 }).toBeGreaterThan(1);
+    await denial.last().click();
+    await page.getByRole('complementary').getByRole('link', { name: 'Why was it denied?' }).click();
+    await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 15_000 }).toBe('Denied a forbid matched: a forbid always wins.');
+    expect(await sim.getByRole('status').textContent()).toMatch(/policy 1 \(line 3\) forbids it/);
+    expect(await page.locator('.cm-line.cm-determining').allTextContents()).toEqual([forbid]);
     await page.screenshot({ path: path.join(SHOTS, 'policy-why.png'), fullPage: true });
   });
 });

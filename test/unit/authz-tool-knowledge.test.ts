@@ -66,6 +66,11 @@ describe('ToolKnowledge', () => {
       { name: 'rm', arguments: ['path', 'recursive'], hints: { destructiveHint: true } },
       { name: 'ls', arguments: ['path'], hints: { readOnlyHint: true } },
     ]);
+    k.learnResources([{ uri: 'file:///notes.txt', name: 'Notes' }, { uri: 42 }, { uri: 'file:///b.txt' }]);
+    expect(ToolKnowledge.restore(JSON.parse(JSON.stringify(k.snapshot()))).vocabulary().resources).toEqual([
+      { uri: 'file:///notes.txt', name: 'Notes' },
+      { uri: 'file:///b.txt', name: '' },
+    ]);
     // A snapshot saved before claims were kept still reads.
     expect(ToolKnowledge.restore({ tools: [], prompts: [] }).vocabulary().claims).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { snippetCompletion, type Completion, type CompletionSource } from '@code
 import { syntaxTree } from '@codemirror/language';
 import type { EditorState } from '@codemirror/state';
 import { hoverTooltip, type Tooltip } from '@codemirror/view';
-import { ACTIONS, argumentTerms, claimTerms, ENTITY_TYPES, KEYWORDS, promptTerms, RESOURCE_ATTRIBUTES, serverTerms, toolTerms, type Features, type Term } from './cedar-vocabulary.js';
+import { ACTIONS, argumentTerms, claimTerms, ENTITY_TYPES, KEYWORDS, promptTerms, RESOURCE_ATTRIBUTES, resourceTerms, serverTerms, toolTerms, type Features, type Term } from './cedar-vocabulary.js';
 
 /**
  * Completion and hover help for Cedar in the policy editor: what fits where the cursor is (an action
@@ -39,6 +39,8 @@ function idsOf(type: string, f: Features): Term[] {
       return promptTerms(f);
     case 'MCP':
       return serverTerms(f);
+    case 'Resource':
+      return resourceTerms(f);
     case 'FeatureType':
       return FEATURE_TYPES;
     default:

@@ -75,12 +75,13 @@ export interface Features {
   tools: Map<string, { servers: string[]; arguments: string[]; hints: Record<string, boolean> }>;
   prompts: Map<string, { servers: string[]; arguments: string[] }>;
   claims: string[];
+  resources: Map<string, { servers: string[]; name: string }>;
   /** Argument names with the tools and prompts that declare them. */
   args: Map<string, string[]>;
 }
 
 export function featuresOf(v: PolicyVocabulary | undefined): Features {
-  const f: Features = { servers: [], tools: new Map(), prompts: new Map(), claims: [], args: new Map() };
+  const f: Features = { servers: [], tools: new Map(), prompts: new Map(), claims: [], resources: new Map(), args: new Map() };
   const claims = new Set<string>();
   const arg = (name: string, owner: string) => {
     const owners = f.args.get(name) ?? [];
@@ -102,6 +103,11 @@ export function featuresOf(v: PolicyVocabulary | undefined): Features {
       for (const a of p.arguments) arg(a, `prompt ${p.name}`);
     }
     for (const c of s.claims) claims.add(c);
+    for (const r of s.resources) {
+      const known = f.resources.get(r.uri);
+      if (known) known.servers.push(s.name);
+      else f.resources.set(r.uri, { servers: [s.name], name: r.name });
+    }
   }
   f.claims = [...claims].sort();
   return f;
@@ -145,4 +151,8 @@ export function promptTerms(f: Features): Term[] {
 
 export function serverTerms(f: Features): Term[] {
   return f.servers.map((s) => ({ label: s, detail: 'server', help: `Everything of ${s}: \`resource in MCP::"${s}"\`.` }));
+}
+
+export function resourceTerms(f: Features): Term[] {
+  return [...f.resources.entries()].map(([uri, r]) => ({ label: uri, detail: `resource of ${r.servers.join(', ')}`, help: `${r.name ? `${r.name}. ` : ''}A resources/read of it is \`read_resource\` on \`Resource::"${uri}"\`; \`resource.uri like "…*"\` matches many.` }));
 }

@@ -1,5 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import type { SimulationView } from '../../../src/api/browser.js';
+import type { SimulationView, WhoCanView } from '../../../src/api/browser.js';
+
+interface RecentCaller {
+  server: string;
+  auditId: string;
+  at: string;
+  caller: string;
+  claims: Record<string, unknown>;
+}
 import { api, errorText } from '../api.js';
 import type { Features } from '../cedar/index.js';
 
@@ -64,6 +72,13 @@ export function PolicySimulator(props: {
   const [result, setResult] = useState<SimulationView>();
   const [problem, setProblem] = useState<string>();
   const [running, setRunning] = useState(false);
+  const [who, setWho] = useState<{ view: WhoCanView; what: string }>();
+  const [callers, setCallers] = useState<RecentCaller[]>([]);
+  // The recent callers of the set's servers, whose token claims can stand in for the JSON.
+  useEffect(() => {
+    if (props.servers.length === 0) return;
+    api.recentCallers({ servers: props.servers }).then(setCallers, () => setCallers([]));
+  }, [props.servers.join(','), props.draftVersion]);
   const asked = useRef<SimulatedRequest | undefined>(undefined);
 
   const run = async (request: SimulatedRequest) => {
@@ -137,6 +152,21 @@ export function PolicySimulator(props: {
     if (asked.current && props.onKeep && (await props.onKeep(asked.current, label.trim(), expect))) setLabel('');
   };
 
+  /** Who may make this request at all: the caller left unknown (Cedar's partial evaluation). */
+  const askWho = async () => {
+    const draft = props.draft();
+    if ('problem' in draft) return setProblem(draft.problem);
+    try {
+      const input = { feature, name: name.trim(), ...(feature !== 'resource' ? { arguments: parseJsonObject(args, 'The arguments') } : {}), ...(server ? { serverName: server } : {}) };
+      if (!input.name) throw new Error(`Name the ${METHODS.find((m) => m.feature === feature)!.what.toLowerCase()} to ask about.`);
+      setWho({ view: await api.policyWhoCan({ config: draft.config, input }), what: `${METHODS.find((m) => m.feature === feature)!.method} ${input.name}` });
+      setProblem(undefined);
+    } catch (err) {
+      setWho(undefined);
+      setProblem(errorText(err));
+    }
+  };
+
   const names = feature === 'tool' ? [...props.features.tools.keys()] : feature === 'prompt' ? [...props.features.prompts.keys()] : [];
   const ref = (index: number) => {
     const line = props.lineOf(index);
@@ -184,6 +214,25 @@ export function PolicySimulator(props: {
               ))}
             </datalist>
           </label>
+          {callers.length > 0 && (
+            <label className="wide">
+              As a recent caller
+              <select
+                value=""
+                onChange={(e) => {
+                  const c = callers.find((x) => x.auditId === e.target.value);
+                  if (c) setClaims(JSON.stringify(c.claims, null, 2));
+                }}
+              >
+                <option value="">Put the claims of a recent caller's token below…</option>
+                {callers.map((c) => (
+                  <option key={c.auditId} value={c.auditId}>
+                    {c.caller} (last called {c.server} {new Date(c.at).toLocaleTimeString()})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <label className="wide">
             The caller's token claims (JSON)
             <textarea rows={4} value={claims} onChange={(e) => setClaims(e.target.value)} spellCheck={false} className="mono" />
@@ -196,11 +245,50 @@ export function PolicySimulator(props: {
           )}
         </div>
         <div className="buttons">
+          <button type="button" onClick={() => void askWho()}>
+            Who can?
+          </button>{' '}
           <button type="submit" className="primary" disabled={running}>
             {running ? 'Deciding…' : 'Decide'}
           </button>
         </div>
       </form>
+      {who && (
+        <div className="who-can" role="region" aria-label={`Who can ${who.what}`}>
+          <h3>Who can {who.what}?</h3>
+          {who.view.decision === 'allow' && <p>Every caller: no policy that decides it asks anything of the caller.</p>}
+          {who.view.decision === 'deny' && <p>Nobody: no permit applies to this request, whoever asks.</p>}
+          {who.view.decision === null && who.view.permits.length > 0 && (
+            <>
+              <p>Allowed for:</p>
+              <ul>
+                {who.view.permits.map((p) => (
+                  <li key={p.id}>
+                    {withCode(p.words)} <span className="sub">policy {p.index}</span>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          {who.view.forbids.length > 0 && (
+            <>
+              <p>Except (a forbid always wins):</p>
+              <ul>
+                {who.view.forbids.map((p) => (
+                  <li key={p.id}>
+                    {withCode(p.words)} <span className="sub">policy {p.index}</span>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          {who.view.unanswerable.length > 0 && (
+            <p className="sub">
+              {who.view.unanswerable.map((u) => `policy ${u.index}`).join(', ')} read{who.view.unanswerable.length === 1 ? 's' : ''} the caller's claims through <code>context</code>, which Cedar can answer only for a given caller: use Decide with that caller's claims.
+            </p>
+          )}
+        </div>
+      )}
       <div role="status" aria-live="polite" className="simulation">
         {problem && <p className="notice error">{problem}</p>}
         {result && (
@@ -267,4 +355,9 @@ export function PolicySimulator(props: {
       </div>
     </div>
   );
+}
+
+/** `quoted` names as code. */
+function withCode(text: string) {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
 }
