@@ -19,7 +19,8 @@ const STRING_SET: Attr = { type: 'Set', element: { type: 'String' }, required: f
 
 /** Registered JWT / OIDC claims with the type they arrive in. */
 export const KNOWN_CLAIMS: Readonly<Record<string, Attr>> = {
-  sub: STRING,
+  // Every caller Cedar is asked about has one (a token without `sub` is denied before): reading it needs no `has`.
+  sub: { type: 'String', required: true },
   iss: STRING,
   aud: STRING_SET,
   azp: STRING,

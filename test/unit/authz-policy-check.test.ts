@@ -23,6 +23,12 @@ describe('checkAuthzConfig', () => {
     expect(arg).not.toMatch(/did you mean|not found/);
   });
 
+  it("does not ask for `has` before the caller's `sub`, which every caller Cedar is asked about has", () => {
+    const r = checkAuthzConfig(config(['forbid(principal, action, resource) when { principal.claim_sub == "bob" || context.claim_sub == "carol" };']));
+    expect(r.warnings).toEqual([]);
+    expect(checkAuthzConfig(config(['forbid(principal, action, resource) when { principal.claim_email == "bob@example.com" };'])).warnings).toHaveLength(1);
+  });
+
   it('points at the character Cedar means when the policy has non-ASCII text before it (Cedar counts UTF-8 bytes)', () => {
     // A parse error after a no-break space and an ü.
     const broken = 'permit(principal, action == Action::"call_tool",\u00a0resource) when { resource.arg_city == "Zürich" } oops;';
