@@ -76,13 +76,32 @@ export interface ParsedPolicy {
   json: PolicyJson;
 }
 
+/**
+ * Cedar's parse of a policy text, by the text: a set is checked again at every pause in typing, and
+ * all its policies but one are the same as the last time. Kept as JSON text, so every caller gets a
+ * fresh object; bounded (the oldest entries go first).
+ */
+const parsedTexts = new Map<string, { json: string } | { errors: DetailedError[] }>();
+const PARSE_CACHE_SIZE = 5000;
+
+function parseOne(text: string): { json: PolicyJson } | { errors: DetailedError[] } {
+  let hit = parsedTexts.get(text);
+  if (!hit) {
+    const answer = wasm.policyToJson(text);
+    hit = answer.type === 'failure' ? { errors: answer.errors } : { json: JSON.stringify(answer.json) };
+    if (parsedTexts.size >= PARSE_CACHE_SIZE) parsedTexts.delete(parsedTexts.keys().next().value!);
+    parsedTexts.set(text, hit);
+  }
+  return 'errors' in hit ? hit : { json: JSON.parse(hit.json) as PolicyJson };
+}
+
 /** Parses each policy on its own (so errors carry the policy number), refusing templates and multi-policy strings. */
 export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
   const problems: PolicyProblem[] = [];
   const out: ParsedPolicy[] = [];
   texts.forEach((text, index) => {
-    const answer = wasm.policyToJson(text);
-    if (answer.type === 'failure') {
+    const answer = parseOne(text);
+    if ('errors' in answer) {
       // policyToJson reports "expected exactly one policy" for a string holding two: say it plainly.
       for (const e of answer.errors) problems.push(problemFrom(inCharacters(e, text), text, index));
       return;
