@@ -59,3 +59,8 @@ export function DataTable({ caption, columns, actions = false, className, childr
     </table>
   );
 }
+
+/** Text with `quoted` names (Cedar's and the check's messages, the studio's help), the names as code. */
+export function withCode(text: string): ReactNode[] {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+}

@@ -117,6 +117,7 @@ export class TokenExchangeManager {
   async serverRemoved(record: Pick<ServerRecord, 'name' | 'tokenExchange'>): Promise<void> {
     this.exchangers.delete(record.name);
     this.exchanging.delete(record.name);
+    this.parsedSettings.delete(record.name);
     await this.deleteOwned(record.name, unpackStoredTokenExchange(record.tokenExchange).owned);
   }
 
@@ -302,13 +303,22 @@ export class TokenExchangeManager {
   }
 
   /** Stored settings were checked when saved; if they no longer parse, requests are refused, never sent without. */
+  /** The last stored form read, and what it parsed to: a running proxy reads the settings at every request. */
+  private readonly parsedSettings = new Map<string, { raw: string; settings: TokenExchangeSettings | { broken: string } }>();
+
   private settingsOf(s: ServerRecord): TokenExchangeSettings | { broken: string } | undefined {
     if (s.tokenExchange === null || s.tokenExchange === undefined) return undefined;
+    const raw = JSON.stringify(s.tokenExchange);
+    const known = this.parsedSettings.get(s.name);
+    if (known?.raw === raw) return known.settings;
+    let settings: TokenExchangeSettings | { broken: string };
     try {
-      return parseTokenExchangeSettings(unpackStoredTokenExchange(s.tokenExchange).settings);
+      settings = parseTokenExchangeSettings(unpackStoredTokenExchange(s.tokenExchange).settings);
     } catch (err) {
-      return { broken: (err as Error).message };
+      settings = { broken: (err as Error).message };
     }
+    this.parsedSettings.set(s.name, { raw, settings });
+    return settings;
   }
 
   /** Token exchange needs a caller with a token and an HTTP hop toward the server to carry the result. */

@@ -397,7 +397,12 @@ describe('the policy editor', () => {
     }
     // The simulator can ask as one of those callers: their token's claims, as the proxy saw them.
     const simulator = page.getByRole('region', { name: 'Simulate a request' });
-    await expect.poll(async () => (await simulator.getByLabel('As a recent caller').locator('option').allTextContents()).join('|'), { timeout: 10_000 }).toMatch(/carol \(last called calc/);
+    // Opening the list reads the recent callers again, as a user opening it does.
+    await expect.poll(async () => {
+      await simulator.getByLabel('As a recent caller').blur();
+      await simulator.getByLabel('As a recent caller').focus();
+      return (await simulator.getByLabel('As a recent caller').locator('option').allTextContents()).join('|');
+    }, { timeout: 10_000 }).toMatch(/carol \(last called calc/);
     const carolOption = (await simulator.getByLabel('As a recent caller').locator('option').allTextContents()).find((o) => o.startsWith('carol'))!;
     await simulator.getByLabel('As a recent caller').selectOption({ label: carolOption });
     expect(JSON.parse(await simulator.getByLabel("The caller's token claims (JSON)").inputValue())).toMatchObject({ sub: 'carol', iss: idp.issuer });

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { DataTable, Notice, useNotice } from '../ui.js';
@@ -17,6 +17,8 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
  */
 export function PoliciesPage({ params }: { params: URLSearchParams }) {
   const [sets, setSets] = useState<PolicySetView[]>();
+  const setsRef = useRef<PolicySetView[] | undefined>(undefined);
+  setsRef.current = sets;
   const [open, setOpen] = useState<string>();
   const [history, setHistory] = useState<PolicyVersionView[]>([]);
   const [creating, setCreating] = useState(false);
@@ -77,7 +79,9 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
         try {
           await api.follow('events', {}, (e) => {
             delay = 500;
-            if (e.type === 'policy-set' || e.type === 'server' || e.type === 'server-removed') void reload().catch(() => {});
+            // A server's status changes often; only an attachment changed is news to this page.
+            const attachmentChanged = e.type === 'server' && (setsRef.current?.find((x) => x.servers.includes(e.server.name))?.name ?? null) !== (e.server.policySet ?? null);
+            if (e.type === 'policy-set' || e.type === 'server-removed' || attachmentChanged) void reload().catch(() => {});
           }, ac.signal);
         } catch {
           // reconnect below

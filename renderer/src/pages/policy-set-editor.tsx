@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, joinPolicies, placeProblem, splitPolicies, type CaseRunView, type PlacedProblem, type PolicyCaseView, type PolicySetView, type PolicyVocabulary } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
-import { Notice, useNotice } from '../ui.js';
+import { Notice, useNotice, withCode } from '../ui.js';
 import { PolicyCases } from './policy-cases.js';
 import { PolicyImpact } from './policy-impact.js';
 import { PolicySimulator, type SimulatedRequest } from './policy-simulator.js';
@@ -267,10 +267,6 @@ export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySe
   );
 }
 
-/** Cedar's and the check's `quoted` names as code. */
-function withCode(text: string) {
-  return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
-}
 
 function count(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;

@@ -10,6 +10,7 @@ interface RecentCaller {
 }
 import { api, errorText } from '../api.js';
 import type { Features } from '../cedar/index.js';
+import { withCode } from '../ui.js';
 
 /** A request as an MCP client sends it, in the simulator's words. */
 export interface SimulatedRequest {
@@ -74,11 +75,13 @@ export function PolicySimulator(props: {
   const [running, setRunning] = useState(false);
   const [who, setWho] = useState<{ view: WhoCanView; what: string }>();
   const [callers, setCallers] = useState<RecentCaller[]>([]);
-  // The recent callers of the set's servers, whose token claims can stand in for the JSON.
-  useEffect(() => {
+  // The recent callers of the set's servers, whose token claims can stand in for the JSON: read when
+  // the set opens and each time the list is opened (each read unseals the kept decisions).
+  const loadCallers = () => {
     if (props.servers.length === 0) return;
     api.recentCallers({ servers: props.servers }).then(setCallers, () => setCallers([]));
-  }, [props.servers.join(','), props.draftVersion]);
+  };
+  useEffect(loadCallers, [props.servers.join(',')]);
   const asked = useRef<SimulatedRequest | undefined>(undefined);
 
   const run = async (request: SimulatedRequest) => {
@@ -214,17 +217,18 @@ export function PolicySimulator(props: {
               ))}
             </datalist>
           </label>
-          {callers.length > 0 && (
+          {props.servers.length > 0 && (
             <label className="wide">
               As a recent caller
               <select
                 value=""
+                onFocus={loadCallers}
                 onChange={(e) => {
                   const c = callers.find((x) => x.auditId === e.target.value);
                   if (c) setClaims(JSON.stringify(c.claims, null, 2));
                 }}
               >
-                <option value="">Put the claims of a recent caller's token below…</option>
+                <option value="">{callers.length ? "Put the claims of a recent caller's token below…" : `No recent callers of ${props.servers.join(', ')} yet`}</option>
                 {callers.map((c) => (
                   <option key={c.auditId} value={c.auditId}>
                     {c.caller} (last called {c.server} {new Date(c.at).toLocaleTimeString()})
@@ -258,30 +262,8 @@ export function PolicySimulator(props: {
           <h3>Who can {who.what}?</h3>
           {who.view.decision === 'allow' && <p>Every caller: no policy that decides it asks anything of the caller.</p>}
           {who.view.decision === 'deny' && <p>Nobody: no permit applies to this request, whoever asks.</p>}
-          {who.view.decision === null && who.view.permits.length > 0 && (
-            <>
-              <p>Allowed for:</p>
-              <ul>
-                {who.view.permits.map((p) => (
-                  <li key={p.id}>
-                    {withCode(p.words)} <span className="sub">policy {p.index}</span>
-                  </li>
-                ))}
-              </ul>
-            </>
-          )}
-          {who.view.forbids.length > 0 && (
-            <>
-              <p>Except (a forbid always wins):</p>
-              <ul>
-                {who.view.forbids.map((p) => (
-                  <li key={p.id}>
-                    {withCode(p.words)} <span className="sub">policy {p.index}</span>
-                  </li>
-                ))}
-              </ul>
-            </>
-          )}
+          {who.view.decision === null && <ConditionList title="Allowed for:" conditions={who.view.permits} />}
+          <ConditionList title="Except (a forbid always wins):" conditions={who.view.forbids} />
           {who.view.unanswerable.length > 0 && (
             <p className="sub">
               {who.view.unanswerable.map((u) => `policy ${u.index}`).join(', ')} read{who.view.unanswerable.length === 1 ? 's' : ''} the caller's claims through <code>context</code>, which Cedar can answer only for a given caller: use Decide with that caller's claims.
@@ -357,7 +339,19 @@ export function PolicySimulator(props: {
   );
 }
 
-/** `quoted` names as code. */
-function withCode(text: string) {
-  return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+/** Each policy's condition on the caller, in words, with the policy it comes from. */
+function ConditionList({ title, conditions }: { title: string; conditions: WhoCanView['permits'] }) {
+  if (conditions.length === 0) return null;
+  return (
+    <>
+      <p>{title}</p>
+      <ul>
+        {conditions.map((p) => (
+          <li key={p.id}>
+            {withCode(p.words)} <span className="sub">policy {p.index}</span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
 }
