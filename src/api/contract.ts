@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const TransportSchema = z.enum(['stdio', 'sse', 'streamable-http']);
 export const NetworkSchema = z.enum(['default', 'host', 'none']);
 
+/** The file the config was read from: kept with the version (when it reads as exactly that config), so its export gives it back unchanged. */
+export const PolicySourceSchema = z.object({ text: z.string().max(2_000_000), fileName: z.string().max(255).optional() }).strict();
 export const RunRequestSchema = z
   .object({
     /** A server in a container: its image. */
@@ -25,6 +27,8 @@ export const RunRequestSchema = z
     tokenExchange: z.unknown().optional(),
     /** ToolHive's authz-config (validated by the core): saved as a policy set named after the server. */
     authzConfig: z.unknown().optional(),
+    /** The file authzConfig was read from (kept with the version, for a byte-for-byte export). */
+    authzSource: PolicySourceSchema.optional(),
     /** Or attach an existing policy set by name. */
     policySet: z.string().min(1).max(64).optional(),
     /** Refuse an authzConfig Cedar's validator has findings about (by default they are warnings). */
@@ -387,7 +391,9 @@ export const ApiErrorBodySchema = z.object({
 export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
 
 /** `strict`: refuse the version when Cedar's validator has findings (by default they are warnings, as ToolHive loads it). */
-export const PolicySaveSchema = z.object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional(), acceptBrokenCases: z.boolean().optional() }).strict();
+export const PolicySaveSchema = z
+  .object({ name: NameSchema, config: z.unknown(), note: z.string().max(500).optional(), strict: z.boolean().optional(), acceptBrokenCases: z.boolean().optional(), source: PolicySourceSchema.optional() })
+  .strict();
 /** `server` / `servers`: also check `arg_<name>` reads against the arguments those servers' tools and prompts declare. */
 export const PolicyCheckSchema = z.object({ config: z.unknown(), server: z.string().min(1).max(128).optional(), servers: z.array(z.string().min(1).max(128)).max(256).optional() }).strict();
 export const PolicyFormatSchema = z.object({ config: z.unknown() }).strict();
@@ -449,6 +455,8 @@ export const PolicyVersionViewSchema = z.object({
   config: z.unknown(),
   note: z.string().nullable(),
   createdAt: z.string(),
+  /** This version was saved from a file, kept as it was: its export in this syntax gives that file back byte for byte. */
+  file: z.enum(['json', 'yaml']).nullable(),
 });
 export type PolicyVersionView = z.infer<typeof PolicyVersionViewSchema>;
 
@@ -456,14 +464,23 @@ export type PolicyVersionView = z.infer<typeof PolicyVersionViewSchema>;
 export const CaseRunSchema = z.object({ id: z.number().int(), label: z.string(), expect: z.enum(['allow', 'deny']), got: z.enum(['allow', 'deny']), passed: z.boolean(), determining: z.array(z.number().int()) });
 export type CaseRunView = z.infer<typeof CaseRunSchema>;
 
-export const PolicySavedSchema = z.object({ version: z.number().int(), check: PolicyCheckViewSchema, servers: z.array(z.string()), cases: z.array(CaseRunSchema) });
+export const PolicySavedSchema = z.object({
+  version: z.number().int(),
+  check: PolicyCheckViewSchema,
+  servers: z.array(z.string()),
+  cases: z.array(CaseRunSchema),
+  /** The syntax of the file kept with the version (null: none kept, or the file read as another config). */
+  file: z.enum(['json', 'yaml']).nullable(),
+});
 
 /** A pasted or opened authz-config (JSON or YAML, or a ConfigMap holding one), read as `--authz-config` reads it. */
 export const PolicyDocumentSchema = z.object({ text: z.string().max(2_000_000), fileName: z.string().max(255).optional() }).strict();
 export const PolicyParsedSchema = z.object({ config: z.unknown() });
 /** A version of a set as a file `--authz-config` takes (ToolHive's and Gatehouse's). */
-export const PolicyExportSchema = z.object({ name: NameSchema, version: VersionSchema, format: z.enum(['json', 'yaml']) }).strict();
-export const PolicyExportedSchema = z.object({ fileName: z.string(), contentType: z.string(), text: z.string() });
+/** Without `format`: the syntax of the file the version was saved from (JSON when none was kept). */
+export const PolicyExportSchema = z.object({ name: NameSchema, version: VersionSchema, format: z.enum(['json', 'yaml']).optional() }).strict();
+/** `original`: the text is the file the version was saved from, unchanged; otherwise written from the config. */
+export const PolicyExportedSchema = z.object({ fileName: z.string(), contentType: z.string(), text: z.string(), format: z.enum(['json', 'yaml']), original: z.boolean() });
 
 /** The callers of the recent decisions of these servers, one per subject, with the claims their token carried. */
 export const RecentCallersRequestSchema = z.object({ servers: z.array(z.string().min(1).max(128)).max(256) }).strict();

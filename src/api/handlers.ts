@@ -180,7 +180,7 @@ export function createHandlers(deps: ApiDeps): Handlers {
     policies: () => manager.authz.listSets(),
     policy: ({ name, version }) => (version !== undefined ? manager.authz.version(name, version) : manager.authz.getSet(name)),
     policyHistory: ({ name }) => manager.authz.history(name),
-    savePolicy: ({ name, config, note, strict, acceptBrokenCases }) => manager.authz.save(name, config, note ?? null, { strict: strict === true, acceptBrokenCases: acceptBrokenCases === true }),
+    savePolicy: ({ name, config, note, strict, acceptBrokenCases, source }) => manager.authz.save(name, config, note ?? null, { strict: strict === true, acceptBrokenCases: acceptBrokenCases === true, ...(source ? { source } : {}) }),
     recentCallers: ({ servers }) => manager.authz.recentCallers(servers),
     policyWhoCan: ({ config, input }) => manager.authz.whoCan(config, input),
     policyImpact: ({ name, config, minutes }) => manager.authz.impact(name, config, minutes),

@@ -3,6 +3,7 @@ import {
   AuthzConfigError,
   AuthzConfigSchema,
   parseAuthzConfigDocument,
+  readAuthzConfigSource,
   checkAuthzConfig,
   describeProblem,
   formatAuthzConfig,
@@ -21,7 +22,7 @@ import {
   type SimulationResult,
 } from '../authz/index.js';
 import type { DecisionLog, DecisionRecord } from './decision-log.js';
-import type { PolicyCaseRecord, PolicySetRecord, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
+import type { PolicyCaseRecord, PolicySetRecord, PolicySourceFile, PolicyVersionRecord, ServerRecord, Store } from '../store/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 
 const KNOWLEDGE_SAVE_INTERVAL_MS = 1000;
@@ -248,9 +249,15 @@ export class AuthzManager {
    * server attached to the set onto it. The running servers keep their old engine until the new one
    * is built, so no request is ever decided by a half-loaded set.
    */
-  save(name: string, config: unknown, note: string | null = null, opts: CheckOptions & { acceptBrokenCases?: boolean } = {}): { version: number; check: CheckResult; servers: string[]; cases: CaseRun[] } {
+  save(
+    name: string,
+    config: unknown,
+    note: string | null = null,
+    opts: CheckOptions & { acceptBrokenCases?: boolean; source?: { text: string; fileName?: string | undefined } } = {},
+  ): { version: number; check: CheckResult; servers: string[]; cases: CaseRun[]; file: 'json' | 'yaml' | null } {
     assertValidPolicySetName(name);
     const parsed = this.parse(config);
+    const file = opts.source ? this.sameFile(parsed, opts.source) : undefined;
     const servers = this.store.servers.byPolicySet(name).map((s) => s.name);
     const check = checkAuthzConfig(parsed, this.knownArguments(servers), opts);
     if (!check.ok) throw new PolicyCheckError(check, `Policy set "${name}"`);
@@ -263,14 +270,26 @@ export class AuthzManager {
         `Not saved: ${broken.length === 1 ? 'a saved case gets' : `${broken.length} saved cases get`} another decision with it: ${broken.map((c) => `"${c.label}" expects ${c.expect}, gets ${c.got}`).join('; ')}. Change the policies, or the case, or save anyway.`,
       );
     }
-    const version = this.store.policies.save(name, parsed, note);
+    const version = this.store.policies.save(name, parsed, note, file ? { source: file } : {});
     this.engines.set(name, { version, engine });
     for (const server of servers) {
       this.authorizers.set(server, new McpAuthorizer(engine, server, this.knowledgeOf(server), { set: name, version }));
       this.broken.delete(server);
       this.log(server, 'info', `Policy set ${name} v${version} now authorizes ${server}`);
     }
-    return { version, check, servers, cases };
+    return { version, check, servers, cases, file: this.store.policies.version(name, version)?.file ?? null };
+  }
+
+  /** The file a config was saved from, when it reads as exactly that config (a draft edited after its import does not). */
+  private sameFile(config: AuthzConfig, source: { text: string; fileName?: string | undefined }): PolicySourceFile | undefined {
+    let read: ReturnType<typeof readAuthzConfigSource>;
+    try {
+      read = readAuthzConfigSource(source.text, source.fileName ?? 'the file');
+    } catch (err) {
+      if (err instanceof AuthzConfigError) throw new BadRequestError(err.message);
+      throw err;
+    }
+    return read.file && JSON.stringify(read.config) === JSON.stringify(config) ? read.file : undefined;
   }
 
   // ---- the recent decisions: the impact of a draft, and "why?" ----------------------------------
@@ -365,13 +384,17 @@ export class AuthzManager {
     }
   }
 
-  /** A version of a set as a file for `--authz-config`: its config as saved, in JSON or YAML. */
-  exportFile(name: string, version: number | undefined, format: 'json' | 'yaml'): { fileName: string; contentType: string; text: string } {
-    const config = version === undefined ? this.getSet(name).config : this.version(name, version).config;
+  /**
+   * A version of a set as a file for `--authz-config`: the file it was saved from, byte for byte, when
+   * one was kept and is asked for in its syntax; otherwise its config written as JSON or YAML.
+   */
+  exportFile(name: string, version: number | undefined, format?: 'json' | 'yaml'): { fileName: string; contentType: string; text: string; format: 'json' | 'yaml'; original: boolean } {
     const v = version ?? this.getSet(name).currentVersion;
-    return format === 'json'
-      ? { fileName: `${name}-v${v}.json`, contentType: 'application/json', text: `${JSON.stringify(config, null, 2)}\n` }
-      : { fileName: `${name}-v${v}.yaml`, contentType: 'application/yaml', text: stringifyYaml(config) };
+    const { config } = this.version(name, v);
+    const kept = this.store.policies.source(name, v);
+    const as = format ?? kept?.format ?? 'json';
+    const text = kept?.format === as ? kept.text : as === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringifyYaml(config);
+    return { fileName: `${name}-v${v}.${as}`, contentType: as === 'json' ? 'application/json' : 'application/yaml', text, format: as, original: kept?.format === as };
   }
 
   // ---- saved cases --------------------------------------------------------------------------

@@ -21,6 +21,8 @@ export interface RunRequest {
   tokenExchange?: unknown;
   /** ToolHive's authz-config: saved as a policy set named after the server (or `policySet`) and attached. */
   authzConfig?: unknown;
+  /** The file authzConfig was read from, kept with the saved version so its export gives the file back. */
+  authzSource?: { text: string; fileName?: string | undefined };
   /** Attach this existing policy set (or, with authzConfig, the name to save it under). */
   policySet?: string;
   /** Refuse an authzConfig with validator findings (`--strict`). */

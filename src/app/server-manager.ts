@@ -218,7 +218,7 @@ export class ServerManager {
       if (policySet !== undefined) {
         if (req.authzConfig !== undefined) {
           createdSet = this.store.policies.get(policySet) === undefined;
-          this.authz.save(policySet, req.authzConfig, `from gatehouse run ${name}`, { strict: req.authzStrict === true });
+          this.authz.save(policySet, req.authzConfig, `from gatehouse run ${name}`, { strict: req.authzStrict === true, ...(req.authzSource ? { source: req.authzSource } : {}) });
         }
         this.authz.attach(name, policySet);
         record = this.get(name);

@@ -83,6 +83,39 @@ export function parseAuthzConfigDocument(text: string, source = 'the file', key?
   return parsed.data;
 }
 
+/** An authz-config file's own text and syntax, as it was read. */
+export interface AuthzConfigFile {
+  text: string;
+  format: 'json' | 'yaml';
+}
+
+/**
+ * A document read as `parseAuthzConfigDocument` reads it, with the authz-config file inside it: the
+ * text itself, or a ConfigMap's data value. An MCPServer's inline policies have no file of their own
+ * (and the manifest carries other settings), so none is returned for one.
+ */
+export function readAuthzConfigSource(text: string, source = 'the file', key?: string): { config: AuthzConfig; file?: AuthzConfigFile } {
+  const config = parseAuthzConfigDocument(text, source, key);
+  const doc = parseText(text, source);
+  if (isRecord(doc) && doc['kind'] === 'MCPServer') return { config };
+  let fileText = text;
+  if (isRecord(doc) && doc['kind'] === 'ConfigMap') {
+    const data = doc['data'] as Record<string, unknown>;
+    const keys = Object.keys(data);
+    fileText = data[key ?? (keys.length === 1 ? keys[0]! : 'authz-config.json')] as string;
+  }
+  return { config, file: { text: fileText, format: isJson(fileText) ? 'json' : 'yaml' } };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The entities of `entities_json`, parsed (a string in ToolHive's format). */
 export function entitiesOf(options: CedarOptions): unknown[] {
   const raw = options.entities_json;

@@ -1,7 +1,7 @@
 export { McpAuthorizer, type MessageVerdict } from './authorizer.js';
 export { authorizationLayer } from './layer.js';
 export { filterListAnswer, LIST_FILTER_FAILURE_MESSAGE, type ListFilter } from './list-filter.js';
-export { AuthzConfigSchema, AuthzConfigError, parseAuthzConfigDocument, entitiesOf, type AuthzConfig, type CedarOptions } from './config.js';
+export { AuthzConfigSchema, AuthzConfigError, parseAuthzConfigDocument, readAuthzConfigSource, entitiesOf, type AuthzConfig, type AuthzConfigFile, type CedarOptions } from './config.js';
 export { describeProblem, PolicyParseError, parsePolicies, policyId, cedarVersion, type PolicyProblem } from './cedar.js';
 export { PolicyEngine, type Decision } from './engine.js';
 export { checkAuthzConfig, formatAuthzConfig, simulate, type CheckResult, type CheckOptions, type KnownArguments, type SimulationInput, type SimulationResult } from './policy-tools.js';

@@ -235,9 +235,10 @@ export function buildProgram(): Command {
         auth: authConfigFromFlags(o as AuthFlags),
       };
       if (typeof o['authzConfig'] === 'string') {
-        const { readAuthzConfigFile, warnAboutPolicies } = await loadPolicyFiles();
-        const config = readAuthzConfigFile(o['authzConfig']);
+        const { readAuthzConfigFileAndText, warnAboutPolicies } = await loadPolicyFiles();
+        const { config, source } = readAuthzConfigFileAndText(o['authzConfig']);
         body.authzConfig = config;
+        body.authzSource = source;
         if (o['strict'] === true) body.authzStrict = true;
         else warnAboutPolicies(o['authzConfig'], config);
       }

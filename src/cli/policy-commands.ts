@@ -190,9 +190,9 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .option('--accept-broken-cases', "save even when the set's saved cases get another decision with it")
     .action(async (name: string, file: string, o: { note?: string; strict?: boolean; acceptBrokenCases?: boolean }) => {
-      const { readAuthzConfigFile, savedText } = await loadPolicyFiles();
-      const config = readAuthzConfigFile(file);
-      const r = await withCore((api) => api.savePolicy({ name, config, note: o.note, strict: o.strict === true, ...(o.acceptBrokenCases ? { acceptBrokenCases: true } : {}) }));
+      const { readAuthzConfigFileAndText, savedText } = await loadPolicyFiles();
+      const { config, source } = readAuthzConfigFileAndText(file);
+      const r = await withCore((api) => api.savePolicy({ name, config, source, note: o.note, strict: o.strict === true, ...(o.acceptBrokenCases ? { acceptBrokenCases: true } : {}) }));
       print(r, () => savedText(name, r));
     });
 
@@ -205,7 +205,7 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .option('--strict', "refuse the file when Cedar's validator has findings about it")
     .action(async (name: string, o: { server: string; file?: string; note?: string; strict?: boolean }) => {
       const files = o.file ? await loadPolicyFiles() : undefined;
-      const saved = o.file ? await withCore((api) => api.savePolicy({ name, config: files!.readAuthzConfigFile(o.file!), note: o.note, strict: o.strict === true })) : undefined;
+      const saved = o.file ? await withCore((api) => api.savePolicy({ name, ...files!.readAuthzConfigFileAndText(o.file!), note: o.note, strict: o.strict === true })) : undefined;
       const s = await withCore((api) => api.attachPolicy({ name: o.server, policySet: name }));
       print({ saved, server: s }, () => `${saved ? `${files!.savedText(name, saved)}\n` : ''}Policy set ${name} now authorizes ${s.name} (${s.url}).`);
     });
@@ -239,6 +239,29 @@ export function addPolicyCommands(program: Command, fmt: () => Format, withCore:
     .action(async (name: string, o: { policyVersion?: number }) => {
       const p = await withCore((api) => api.policy({ name, version: o.policyVersion }));
       print(p, () => JSON.stringify(p.config, null, 2));
+    });
+
+  policy
+    .command('export <name>')
+    .description('a policy set as a file for --authz-config: the file it was saved from, unchanged, or its config written out')
+    .option('--json', 'as JSON')
+    .option('--yaml', 'as YAML (without either: the syntax of the file the version was saved from, else JSON)')
+    .option('--policy-version <n>', 'an earlier version (see policy history)', (v) => Number(v))
+    .option('-o, --output <file>', 'write it to this file instead of printing it')
+    .action(async (name: string, o: { json?: boolean; yaml?: boolean; policyVersion?: number; output?: string }) => {
+      if (o.json && o.yaml) throw new CommanderError(ExitCode.usage, 'gatehouse.policy', 'Give --json or --yaml, not both.');
+      const format = o.json ? 'json' : o.yaml ? 'yaml' : undefined;
+      const f = await withCore((api) => api.exportPolicy({ name, ...(o.policyVersion !== undefined ? { version: o.policyVersion } : {}), ...(format ? { format } : {}) }));
+      if (o.output === undefined) {
+        if (fmt() === 'json') print(f, () => f.text);
+        else process.stdout.write(f.text);
+        return;
+      }
+      // Temp file and rename: a crash mid-write cannot leave half a policy file behind.
+      const tmp = path.join(path.dirname(o.output), `.${path.basename(o.output)}.gatehouse-${process.pid}`);
+      fs.writeFileSync(tmp, f.text, { mode: 0o644 });
+      fs.renameSync(tmp, o.output);
+      print({ ...f, written: o.output }, () => `Wrote ${o.output} (${f.format.toUpperCase()}, ${f.original ? 'the file this version was saved from, unchanged' : 'written from the saved config'}).`);
     });
 
   policy

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import type { PolicyCheckView, PolicyProblemView, SimulationInputBody, SimulationView } from '../api/browser.js';
 import { AuthzConfigError, checkAuthzConfig, describeProblem, formatAuthzConfig, parseAuthzConfigDocument, PolicyEngine, PolicyParseError, simulate, type AuthzConfig } from '../authz/index.js';
@@ -13,6 +14,11 @@ export class PolicyFileError extends Error {}
 
 /** Reads an authz-config file as ToolHive accepts it (JSON or YAML; also a ConfigMap or MCPServer manifest). */
 export function readAuthzConfigFile(file: string, key?: string): AuthzConfig {
+  return readAuthzConfigFileAndText(file, key).config;
+}
+
+/** The same, with the file's text: a save sends it along, so the version exports as this very file. */
+export function readAuthzConfigFileAndText(file: string, key?: string): { config: AuthzConfig; source: { text: string; fileName: string } } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -20,7 +26,7 @@ export function readAuthzConfigFile(file: string, key?: string): AuthzConfig {
     throw new PolicyFileError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   try {
-    return parseAuthzConfigDocument(text, file, key);
+    return { config: parseAuthzConfigDocument(text, file, key), source: { text, fileName: path.basename(file) } };
   } catch (err) {
     if (err instanceof AuthzConfigError) throw new PolicyFileError(err.message);
     throw err;

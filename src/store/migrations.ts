@@ -272,4 +272,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX policy_cases_set ON policy_cases (set_name);
     `,
   },
+  {
+    version: 12,
+    name: 'the file a policy version was saved from, kept as its bytes so an export gives it back unchanged',
+    sql: `
+      -- The authz-config text itself (never a whole MCPServer manifest, which may carry other settings),
+      -- kept only when it reads as exactly this version's config_json.
+      ALTER TABLE policy_versions ADD COLUMN source_text TEXT;
+      ALTER TABLE policy_versions ADD COLUMN source_format TEXT CHECK (source_format IN ('json', 'yaml'));
+    `,
+  },
 ];

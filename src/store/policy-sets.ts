@@ -9,12 +9,20 @@ export interface PolicySetRecord {
   updatedAt: string;
 }
 
+/** The file a version was saved from: its authz-config text as the user had it (comments, key order, layout). */
+export interface PolicySourceFile {
+  text: string;
+  format: 'json' | 'yaml';
+}
+
 export interface PolicyVersionRecord {
   name: string;
   version: number;
   config: unknown;
   note: string | null;
   createdAt: string;
+  /** The syntax of the file this version was saved from, when it was kept (see `source`); its export gives that file back. */
+  file: 'json' | 'yaml' | null;
 }
 
 /**
@@ -36,17 +44,28 @@ export class PolicySetsRepository {
     for (const l of this.listeners) l(name);
   }
 
-  /** Appends a version (creating the set on first save) and makes it current. Returns the new version number. */
-  save(name: string, config: unknown, note: string | null = null, now = new Date().toISOString()): number {
+  /**
+   * Appends a version (creating the set on first save) and makes it current. Returns the new version number.
+   * `source` is the file it came from; without one, a version with the same config keeps the file of the
+   * newest earlier version with that config (a revert, or a save that changed nothing, exports as before).
+   */
+  save(name: string, config: unknown, note: string | null = null, opts: { source?: PolicySourceFile; now?: string } = {}): number {
+    const now = opts.now ?? new Date().toISOString();
+    const configJson = JSON.stringify(config);
     const saved = this.db.transaction(() => {
       const row = this.db.prepare('SELECT current_version FROM policy_sets WHERE name = ?').get(name) as { current_version: number } | undefined;
       const latest = (this.db.prepare('SELECT MAX(version) AS v FROM policy_versions WHERE set_name = ?').get(name) as { v: number | null }).v ?? 0;
       const version = latest + 1;
+      const source =
+        opts.source ??
+        (this.db
+          .prepare('SELECT source_text AS text, source_format AS format FROM policy_versions WHERE set_name = ? AND config_json = ? AND source_text IS NOT NULL ORDER BY version DESC LIMIT 1')
+          .get(name, configJson) as PolicySourceFile | undefined);
       if (row) this.db.prepare('UPDATE policy_sets SET current_version = ?, updated_at = ? WHERE name = ?').run(version, now, name);
       else this.db.prepare('INSERT INTO policy_sets (name, current_version, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, version, now, now);
       this.db
-        .prepare('INSERT INTO policy_versions (set_name, version, config_json, note, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(name, version, JSON.stringify(config), note, now);
+        .prepare('INSERT INTO policy_versions (set_name, version, config_json, note, created_at, source_text, source_format) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(name, version, configJson, note, now, source?.text ?? null, source?.format ?? null);
       return version;
     })();
     this.changed(name);
@@ -67,10 +86,16 @@ export class PolicySetsRepository {
   }
 
   version(name: string, version: number): PolicyVersionRecord | undefined {
-    const r = this.db.prepare('SELECT set_name, version, config_json, note, created_at FROM policy_versions WHERE set_name = ? AND version = ?').get(name, version) as
-      | { set_name: string; version: number; config_json: string; note: string | null; created_at: string }
+    const r = this.db.prepare('SELECT set_name, version, config_json, note, created_at, source_format FROM policy_versions WHERE set_name = ? AND version = ?').get(name, version) as
+      | { set_name: string; version: number; config_json: string; note: string | null; created_at: string; source_format: 'json' | 'yaml' | null }
       | undefined;
-    return r ? { name: r.set_name, version: r.version, config: JSON.parse(r.config_json) as unknown, note: r.note, createdAt: r.created_at } : undefined;
+    return r ? { name: r.set_name, version: r.version, config: JSON.parse(r.config_json) as unknown, note: r.note, createdAt: r.created_at, file: r.source_format } : undefined;
+  }
+
+  /** The file a version was saved from, when one was kept. */
+  source(name: string, version: number): PolicySourceFile | undefined {
+    const r = this.db.prepare('SELECT source_text AS text, source_format AS format FROM policy_versions WHERE set_name = ? AND version = ? AND source_text IS NOT NULL').get(name, version) as PolicySourceFile | undefined;
+    return r ? { text: r.text, format: r.format } : undefined;
   }
 
   history(name: string): PolicyVersionRecord[] {

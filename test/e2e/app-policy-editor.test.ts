@@ -316,14 +316,21 @@ describe('the policy editor', () => {
     await yamlDownload.saveAs(exportedYaml);
     expect((await runCli(env.t.home, ['policy', 'check', exportedYaml])).code).toBe(0);
 
-    // Import: a YAML file goes into the editor as a draft; saved, it is the set's config.
+    // Import: a YAML file goes into the editor as a draft; saved, it is the set's config, and its export is that file, comments and all.
     const yamlFile = path.join(env.t.home, 'tightened.yaml');
-    fs.writeFileSync(yamlFile, ['version: "1.0"', 'type: cedarv1', 'cedar:', '  policies:', `    - 'permit(principal, action == Action::"call_tool", resource == Tool::"echo");'`, '  entities_json: "[]"', ''].join('\n'));
+    const yamlText = ['# only echo, for now (reviewed 2026-12-04)', 'version: "1.0"', 'type: cedarv1', 'cedar:', '  policies:', `    - 'permit(principal, action == Action::"call_tool", resource == Tool::"echo");'`, '  entities_json: "[]"  # none', ''].join('\n');
+    fs.writeFileSync(yamlFile, yamlText);
     await history.locator('input[type=file]').setInputFiles(yamlFile);
     await expect.poll(docText, { timeout: 10_000 }).toBe('permit(principal, action == Action::"call_tool", resource == Tool::"echo");');
     await page.getByRole('button', { name: /^Save version/ }).click();
     await expect.poll(async () => ((await env.t.api.policy({ name: 'calc' })) as { currentVersion: number }).currentVersion, { timeout: 10_000 }).toBe(before + 2);
     expect(((await env.t.api.policy({ name: 'calc' })) as { config: unknown }).config).toEqual({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"echo");'], entities_json: '[]' } });
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Its export gives tightened.yaml back unchanged' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => history.getByText('exports as the YAML file it was saved from').count(), { timeout: 10_000 }).toBe(1);
+    const [importedDownload] = await Promise.all([page.waitForEvent('download'), history.getByRole('button', { name: 'Export YAML' }).click()]);
+    const reexported = path.join(env.t.home, `re-${importedDownload.suggestedFilename()}`);
+    await importedDownload.saveAs(reexported);
+    expect(fs.readFileSync(reexported, 'utf8')).toBe(yamlText);
 
     // A file that is no authz-config says why, and the editor keeps what it had.
     const broken = path.join(env.t.home, 'broken.yaml');

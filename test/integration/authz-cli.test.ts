@@ -101,6 +101,8 @@ describe('Cedar authorization from the gatehouse command', () => {
     expect((await bert.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
     expect((await ada.listTools()).tools.map((t) => t.name).sort()).toEqual(['echo', 'get-sum']);
     await Promise.all([ada.close(), bert.close()]);
+    // The set it made exports as the very file it was run with.
+    expect((await cli(['policy', 'export', 'calc'])).stdout).toBe(fs.readFileSync(path.join(home, 'good.json'), 'utf8'));
 
     const audit = await waitFor(async () => {
       const out = (await cli(['logs', 'calc', '--audit', '--format', 'json'])).stdout;

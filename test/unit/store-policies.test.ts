@@ -26,6 +26,26 @@ describe('policy sets in SQLite (real file)', () => {
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM policy_versions').get()).toEqual({ n: 0 });
   });
 
+  it('keeps the file a version was saved from, and gives it to a later version with the same config (a revert), never to another', () => {
+    store = openStore(path.join(dir, 'c.db'));
+    const v1 = { version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'] } };
+    const v2 = { ...v1, cedar: { policies: ['forbid(principal, action, resource);'] } };
+    const file = { text: '# ours\ncedar:\n  policies: ["permit(principal, action, resource);"]\ntype: cedarv1\nversion: "1.0"\n', format: 'yaml' as const };
+    store.policies.save('team', v1, null, { source: file });
+    store.policies.save('team', v2);
+    store.policies.save('team', v1, 'reverted to version 1');
+    expect(store.policies.history('team').map((v) => [v.version, v.file])).toEqual([
+      [3, 'yaml'],
+      [2, null],
+      [1, 'yaml'],
+    ]);
+    expect(store.policies.source('team', 3)).toEqual(file);
+    expect(store.policies.source('team', 2)).toBeUndefined();
+    // The same config under another set does not borrow this set's file.
+    store.policies.save('other', v1);
+    expect(store.policies.source('other', 1)).toBeUndefined();
+  });
+
   it('audit lines are stored and found by full-text search like any log line', () => {
     store = openStore(path.join(dir, 'b.db'));
     store.logs.insertMany([{ ts: Date.now(), server: 's', source: 'audit', level: 'warn', message: 'tools/call admin_tool by carol: denied', fields: { outcome: 'denied' } }]);

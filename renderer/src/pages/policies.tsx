@@ -23,7 +23,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
   const [history, setHistory] = useState<PolicyVersionView[]>([]);
   const [creating, setCreating] = useState(false);
   /** A file opened into the editor of a set, as its draft. */
-  const [imported, setImported] = useState<{ set: string; config: unknown; key: number }>();
+  const [imported, setImported] = useState<{ set: string; config: unknown; key: number; source?: { text: string; fileName: string } }>();
   /** "Why was it denied?" from the log viewer: the request of an audit event, for the simulator. */
   const [why, setWhy] = useState<{ set: string; request: SimulatedRequest; key: number; note: string }>();
   const whyServer = params.get('server');
@@ -176,7 +176,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
               await reload(current.name);
             }}
           />
-          <PolicyHistory set={current} history={history} onChanged={() => reload(current.name)} onImport={(config) => setImported((i) => ({ set: current.name, config, key: (i?.key ?? 0) + 1 }))} />
+          <PolicyHistory set={current} history={history} onChanged={() => reload(current.name)} onImport={(config, source) => setImported((i) => ({ set: current.name, config, source, key: (i?.key ?? 0) + 1 }))} />
         </>
       )}
     </section>

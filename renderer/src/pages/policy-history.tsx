@@ -23,7 +23,7 @@ function download(fileName: string, contentType: string, text: string): void {
  * the servers it decides for (attach, detach), and its files: export as `--authz-config` takes them,
  * import one (JSON, YAML or a ConfigMap) into the editor as a draft.
  */
-export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersionView[]; onChanged(): Promise<void>; onImport(config: unknown, fileName: string): void }) {
+export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersionView[]; onChanged(): Promise<void>; onImport(config: unknown, source: { text: string; fileName: string }): void }) {
   const { set } = props;
   const [compare, setCompare] = useState<number>();
   const [servers, setServers] = useState<ServerView[]>([]);
@@ -48,19 +48,26 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
     }
   };
 
-  const exportAs = (format: 'json' | 'yaml') =>
-    act(async () => {
+  const exportAs = async (format: 'json' | 'yaml') => {
+    setNotice(undefined);
+    try {
       const f = await api.exportPolicy({ name: set.name, format });
       download(f.fileName, f.contentType, f.text);
-    }, `Exported version ${set.currentVersion} of ${set.name} (${format.toUpperCase()}), as --authz-config takes it.`);
+      const how = f.original ? 'the file it was saved from, unchanged' : 'as --authz-config takes it';
+      setNotice({ kind: 'info', text: `Exported version ${set.currentVersion} of ${set.name} (${format.toUpperCase()}), ${how}.` });
+    } catch (err) {
+      setNotice({ kind: 'error', text: errorText(err) });
+    }
+  };
 
   const importFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     e.target.value = '';
     if (!file) return;
     await act(async () => {
-      const { config } = await api.parsePolicyDocument({ text: await file.text(), fileName: file.name });
-      props.onImport(config, file.name);
+      const text = await file.text();
+      const { config } = await api.parsePolicyDocument({ text, fileName: file.name });
+      props.onImport(config, { text, fileName: file.name });
     }, `${file.name} is in the editor as a draft: look it over, then save it as version ${set.currentVersion + 1}.`);
   };
 
@@ -136,6 +143,7 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
           <li key={v.version} className={v.version === set.currentVersion ? 'current' : undefined}>
             <span>v{v.version}</span> <time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time>
             {v.note ? <span className="sub">{v.note}</span> : null}
+            {v.file ? <span className="sub">· exports as the {v.file.toUpperCase()} file it was saved from</span> : null}
             {v.version === set.currentVersion ? (
               <span className="status running">current</span>
             ) : (

@@ -23,7 +23,7 @@ function withPolicies(config: AuthzConfigLike, policies: string[]): AuthzConfigL
  * (Cedar's parser and validator against ToolHive's model and the attached servers' lists), formatted by
  * Cedar's own formatter, saved as a new version only when it has no errors.
  */
-export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number }; why?: { request: SimulatedRequest; key: number; note: string } }) {
+export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number; source?: { text: string; fileName: string } }; why?: { request: SimulatedRequest; key: number; note: string } }) {
   // An imported file is the draft: its options and entities with it, its policies in the editor.
   const config = (imported?.config ?? set.config) as AuthzConfigLike;
   const saved = useMemo(() => joinPolicies((set.config as AuthzConfigLike).cedar.policies).text, [set.currentVersion, set.name]);
@@ -135,10 +135,18 @@ export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySe
     setNotice(undefined);
     setBrokenSave(false);
     try {
-      const r = await api.savePolicy({ name: set.name, config: withPolicies(config, policies), note: 'saved in the app', ...(acceptBrokenCases ? { acceptBrokenCases: true } : {}) });
+      // An imported file goes along: the core keeps it with the version when the draft still reads as it.
+      const r = await api.savePolicy({
+        name: set.name,
+        config: withPolicies(config, policies),
+        note: imported?.source ? `imported from ${imported.source.fileName}` : 'saved in the app',
+        ...(imported?.source ? { source: imported.source } : {}),
+        ...(acceptBrokenCases ? { acceptBrokenCases: true } : {}),
+      });
       const where = r.servers.length ? `${r.servers.join(', ')} ${r.servers.length === 1 ? 'decides' : 'decide'} with it now.` : 'No server uses it yet.';
       const warned = r.check.warnings.length ? ` ${r.check.warnings.length} warning${r.check.warnings.length === 1 ? '' : 's'} to look at.` : '';
-      setNotice({ kind: 'info', text: `Saved as version ${r.version}. ${where}${warned}` });
+      const kept = imported?.source ? (r.file ? ` Its export gives ${imported.source.fileName} back unchanged.` : ` Edited since the import, so its export is written from the policies, not ${imported.source.fileName}.`) : '';
+      setNotice({ kind: 'info', text: `Saved as version ${r.version}. ${where}${warned}${kept}` });
       await onSaved();
     } catch (err) {
       const running = set.servers.length ? ` ${set.servers.join(', ')} ${set.servers.length === 1 ? 'keeps' : 'keep'} running version ${set.currentVersion}.` : '';

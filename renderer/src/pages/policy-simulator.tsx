@@ -84,7 +84,10 @@ export function PolicySimulator(props: {
   useEffect(loadCallers, [props.servers.join(',')]);
   const asked = useRef<SimulatedRequest | undefined>(undefined);
 
+  // Only the newest run's answer is shown: a redecision the draft started may answer after the request asked since.
+  const runs = useRef(0);
   const run = async (request: SimulatedRequest) => {
+    const mine = ++runs.current;
     const draft = props.draft();
     if ('problem' in draft) {
       setResult(undefined);
@@ -98,15 +101,17 @@ export function PolicySimulator(props: {
         config: draft.config,
         input: { claims: request.claims, feature: request.feature, name: request.name, ...(request.feature !== 'resource' ? { arguments: request.arguments } : {}), ...(request.server ? { serverName: request.server } : {}) },
       });
+      if (mine !== runs.current) return;
       setResult(r);
       setProblem(undefined);
       props.onDecided([...new Set([...r.determining.map((d) => d.index), ...r.decision.errors.map((e) => indexOf(e.policy))])].filter((i) => i >= 0));
     } catch (err) {
+      if (mine !== runs.current) return;
       setResult(undefined);
       props.onDecided([]);
       setProblem(errorText(err));
     } finally {
-      setRunning(false);
+      if (mine === runs.current) setRunning(false);
     }
   };
 
