@@ -235,6 +235,8 @@ export async function startCore(opts: CoreOptions = {}): Promise<Core> {
         await api.close();
         await manager.shutdown(true);
         await authServer.close();
+        // The last requests' decisions are written before the store closes.
+        await decisions.settled();
         stopEvents?.();
         fs.rmSync(paths.discovery, { force: true });
         for (const c of cleanup) c();

@@ -28,9 +28,18 @@ export class DecisionLog {
 
   constructor(
     private readonly sealed: SealedStore,
-    private readonly warn: (server: string, message: string) => void,
+    private readonly report: (server: string, message: string) => void,
     private readonly keep = KEEP,
   ) {}
+
+  /** A warning that cannot itself fail a write (the log it goes to may be closing too). */
+  private warn(server: string, message: string): void {
+    try {
+      this.report(server, message);
+    } catch {
+      // nowhere left to say it
+    }
+  }
 
   /** After an audit event: its decisions, sealed (in the background: the request is long answered). */
   record(server: string, event: AuditEvent, d: { authz: AuthzMark; claims: Readonly<Record<string, unknown>> | undefined } | undefined): void {
@@ -44,31 +53,66 @@ export class DecisionLog {
       outcome: d.authz.decision,
       ...(d.authz.source ? { source: d.authz.source } : {}),
     };
-    const ns = NAMESPACE + server;
-    void this.sealed.put(ns, `${rec.at}|${rec.auditId}`, JSON.stringify(rec)).then(
-      () => {
-        this.failing.delete(server);
-        this.prune(server);
-      },
-      (err: unknown) => {
-        if (this.failing.has(server)) return;
-        this.failing.add(server);
-        this.warn(server, `Decisions are not kept for the policy studio's impact preview and "why?" (${(err as Error).message}); requests are decided and audited as before.`);
-      },
-    );
+    this.pending.push({ namespace: NAMESPACE + server, key: `${rec.at}|${rec.auditId}`, plaintext: JSON.stringify(rec) });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.written = this.written.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => this.flush());
   }
 
-  private prune(server: string): void {
-    const n = (this.writes.get(server) ?? 0) + 1;
-    this.writes.set(server, n);
-    if (n % PRUNE_EVERY !== 0) return;
-    const ns = NAMESPACE + server;
-    const keys = this.sealed.keys(ns).sort();
-    for (const k of keys.slice(0, Math.max(0, keys.length - this.keep))) this.sealed.delete(ns, k);
+  /** Records waiting for the next turn of the event loop: written together, one commit for all. */
+  private pending: { namespace: string; key: string; plaintext: string }[] = [];
+  private scheduled = false;
+  private inFlight: { namespace: string; key: string }[] = [];
+  /** The writes asked for so far, one after another (never rejects). */
+  private written: Promise<void> = Promise.resolve();
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.inFlight = batch;
+    const servers = [...new Set(batch.map((r) => r.namespace.slice(NAMESPACE.length)))];
+    try {
+      await this.sealed.putMany(batch);
+    } catch (err) {
+      this.inFlight = [];
+      for (const server of servers) {
+        if (this.failing.has(server)) continue;
+        this.failing.add(server);
+        this.warn(server, `Decisions are not kept for the policy studio's impact preview and "why?" (${(err as Error).message}); requests are decided and audited as before.`);
+      }
+      return;
+    }
+    this.inFlight = [];
+    for (const server of servers) {
+      this.failing.delete(server);
+      try {
+        this.prune(server, batch.filter((r) => r.namespace === NAMESPACE + server).length);
+      } catch (err) {
+        this.warn(server, `Old decisions could not be dropped (${(err as Error).message}); the next write tries again.`);
+      }
+    }
+  }
+
+  /** When the records asked for so far are written (reads wait for it; so does the core's stop). */
+  async settled(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.written;
+      await seen;
+    } while (seen !== this.written);
+  }
+
+  private prune(server: string, written: number): void {
+    const before = this.writes.get(server) ?? 0;
+    this.writes.set(server, before + written);
+    if (Math.floor((before + written) / PRUNE_EVERY) === Math.floor(before / PRUNE_EVERY)) return;
+    this.sealed.keepNewest(NAMESPACE + server, this.keep);
   }
 
   /** A server's decisions since a time (ISO), oldest first; records that no longer read are left out. */
   async since(server: string, sinceIso: string): Promise<DecisionRecord[]> {
+    await this.settled();
     const ns = NAMESPACE + server;
     const keys = this.sealed.keys(ns).filter((k) => k >= sinceIso).sort();
     const out: DecisionRecord[] = [];
@@ -81,6 +125,7 @@ export class DecisionLog {
 
   /** The decision of one audit event. */
   async find(server: string, auditId: string): Promise<DecisionRecord | undefined> {
+    await this.settled();
     const ns = NAMESPACE + server;
     const key = this.sealed.keys(ns).find((k) => k.endsWith(`|${auditId}`));
     return key ? this.read(ns, key) : undefined;
@@ -89,7 +134,11 @@ export class DecisionLog {
   /** A removed server's decisions go with it. */
   forget(server: string): void {
     const ns = NAMESPACE + server;
+    this.pending = this.pending.filter((r) => r.namespace !== ns);
     for (const k of this.sealed.keys(ns)) this.sealed.delete(ns, k);
+    // A write already under way (its data key being read) lands after this: those records go once it has.
+    const late = this.inFlight.filter((r) => r.namespace === ns).map((r) => r.key);
+    if (late.length > 0) void this.settled().then(() => late.forEach((k) => this.sealed.delete(ns, k)));
   }
 
   private async read(ns: string, key: string): Promise<DecisionRecord | undefined> {

@@ -20,12 +20,21 @@ export class SealedStore {
   ) {}
 
   async put(namespace: string, key: string, plaintext: string | Buffer): Promise<void> {
+    await this.putMany([{ namespace, key, plaintext }]);
+  }
+
+  /** Several values sealed and written in one transaction: all of them, or none. */
+  async putMany(values: readonly { namespace: string; key: string; plaintext: string | Buffer }[]): Promise<void> {
     const dk = await this.key(true);
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
-    cipher.setAAD(aad(namespace, key, dk.id));
-    const ciphertext = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
-    this.rows.put({ namespace, key, keyId: dk.id, nonce, ciphertext, tag: cipher.getAuthTag() });
+    this.rows.putMany(
+      values.map(({ namespace, key, plaintext }) => {
+        const nonce = randomBytes(12);
+        const cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
+        cipher.setAAD(aad(namespace, key, dk.id));
+        const ciphertext = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+        return { namespace, key, keyId: dk.id, nonce, ciphertext, tag: cipher.getAuthTag() };
+      }),
+    );
   }
 
   async get(namespace: string, key: string): Promise<Buffer | undefined> {
@@ -50,6 +59,11 @@ export class SealedStore {
 
   delete(namespace: string, key: string): boolean {
     return this.rows.delete(namespace, key);
+  }
+
+  /** Keeps the `keep` greatest keys of a namespace (a log keyed by time: the newest), deleting the rest at once. */
+  keepNewest(namespace: string, keep: number): number {
+    return this.rows.keepNewest(namespace, keep);
   }
 
   /** The keys sealed under a namespace (keys are names, never secrets; the values stay sealed). */

@@ -22,7 +22,30 @@ export function openDatabase(file: string, migrations: readonly Migration[] = al
     db.close();
     throw err;
   }
+  reusePreparedStatements(db);
   return db;
+}
+
+const STATEMENTS_KEPT = 500;
+
+/**
+ * Each SQL text is compiled once: the repositories call `prepare` where they use a statement, and
+ * compiling took a tenth of the CPU of a request whose decision is recorded. Safe because no caller
+ * changes a statement's mode (pluck, raw, expand) or leaves one iterating.
+ */
+function reusePreparedStatements(db: Db): void {
+  const compile = db.prepare.bind(db);
+  const kept = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let statement = kept.get(sql);
+    if (!statement) {
+      statement = compile(sql);
+      // Queries built from filters have many texts: the oldest make room.
+      if (kept.size >= STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
+      kept.set(sql, statement);
+    }
+    return statement;
+  }) as Db['prepare'];
 }
 
 /**

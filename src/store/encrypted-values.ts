@@ -25,6 +25,13 @@ export class EncryptedValuesRepository {
       .run({ ...row, now });
   }
 
+  /** Several rows in one transaction (one commit instead of one per row). */
+  putMany(rows: readonly Omit<SealedRow, 'updatedAt'>[], now = new Date().toISOString()): void {
+    this.db.transaction(() => {
+      for (const row of rows) this.put(row, now);
+    })();
+  }
+
   get(namespace: string, key: string): SealedRow | undefined {
     return this.db
       .prepare(
@@ -40,6 +47,16 @@ export class EncryptedValuesRepository {
 
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM encrypted_values').get() as { n: number }).n;
+  }
+
+  /** Deletes all but the `keep` greatest keys of a namespace, in one statement; returns how many went. */
+  keepNewest(namespace: string, keep: number): number {
+    return this.db
+      .prepare(
+        `DELETE FROM encrypted_values WHERE namespace = @namespace AND key < (
+           SELECT key FROM encrypted_values WHERE namespace = @namespace ORDER BY key DESC LIMIT 1 OFFSET @last)`,
+      )
+      .run({ namespace, last: keep - 1 }).changes;
   }
 
   delete(namespace: string, key: string): boolean {

@@ -76,9 +76,42 @@ describe('DecisionLog', () => {
     const kc = new MemoryKeychain();
     kc.failWith = new Error('the keychain is locked');
     const log = new DecisionLog(new SealedStore(kc, store.encrypted), (s, m) => warnings.push(`${s}: ${m}`));
-    for (let i = 0; i < 5; i++) log.record('calc', event(`f${i}`, '2026-12-04T10:00:00.000Z'), { authz: authz(true), claims: { sub: 'bob' } });
-    await settle();
+    for (let i = 0; i < 5; i++) {
+      log.record('calc', event(`f${i}`, '2026-12-04T10:00:00.000Z'), { authz: authz(true), claims: { sub: 'bob' } });
+      await settle();
+    }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^calc: Decisions are not kept for the policy studio/);
+  });
+
+  it('writes the decisions of one turn of the event loop together, and a read right after sees them', async () => {
+    const batches: number[] = [];
+    const putMany = store.encrypted.putMany.bind(store.encrypted);
+    store.encrypted.putMany = (rows, now) => {
+      batches.push(rows.length);
+      putMany(rows, now);
+    };
+    const log = new DecisionLog(sealed, (_s, m) => warnings.push(m), 40);
+    for (let i = 0; i < 30; i++) log.record('calc', event(`b${i}`, new Date(Date.UTC(2026, 11, 4, 11, 0, i)).toISOString()), { authz: authz(true), claims: { sub: 'bob' } });
+    log.record('other', event('o2', '2026-12-04T11:00:00.000Z'), { authz: authz(false), claims: { sub: 'carol' } });
+    // No waiting: a read waits for the writes already asked for.
+    expect((await log.since('calc', '2000-01-01')).map((r) => r.auditId)).toEqual(Array.from({ length: 30 }, (_, i) => `b${i}`));
+    expect(await log.find('other', 'o2')).toMatchObject({ outcome: 'deny' });
+    expect(batches).toEqual([31]);
+    // The next turn's decisions are the next batch; crossing 50 writes prunes to the newest 40.
+    for (let i = 30; i < 60; i++) log.record('calc', event(`b${i}`, new Date(Date.UTC(2026, 11, 4, 11, 0, i)).toISOString()), { authz: authz(true), claims: { sub: 'bob' } });
+    const kept = await log.since('calc', '2000-01-01');
+    expect(batches).toEqual([31, 30]);
+    expect(kept.map((r) => r.auditId)).toEqual(Array.from({ length: 40 }, (_, i) => `b${i + 20}`));
+    expect(warnings).toEqual([]);
+  });
+
+  it('a removed server loses the decisions still on their way to the file too', async () => {
+    const log = new DecisionLog(sealed, (_s, m) => warnings.push(m));
+    log.record('calc', event('r1', '2026-12-04T12:00:00.000Z'), { authz: authz(true), claims: { sub: 'bob' } });
+    log.forget('calc');
+    await log.settled();
+    expect(await log.since('calc', '2000-01-01')).toEqual([]);
+    expect(sealed.keys('authz-decisions:calc')).toEqual([]);
   });
 });

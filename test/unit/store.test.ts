@@ -101,6 +101,19 @@ describe('store (a real SQLite file)', () => {
     expect(s.logs.query({ search: 'ancient' })).toEqual([]);
   });
 
+  it('compiles each SQL text once, and keeps only the newest sealed rows of a namespace when asked', () => {
+    const s = open();
+    expect(s.db.prepare('SELECT 1 AS one')).toBe(s.db.prepare('SELECT 1 AS one'));
+    expect(s.db.prepare('SELECT 2 AS two')).not.toBe(s.db.prepare('SELECT 1 AS one'));
+    const row = (key: string) => ({ namespace: 'log', key, keyId: 'k', nonce: Buffer.alloc(12), ciphertext: Buffer.from('x'), tag: Buffer.alloc(16) });
+    s.encrypted.putMany(['c', 'a', 'e', 'b', 'd'].map(row));
+    s.encrypted.put({ ...row('a'), namespace: 'other' });
+    expect(s.encrypted.keepNewest('log', 10)).toBe(0);
+    expect(s.encrypted.keepNewest('log', 2)).toBe(3);
+    expect(s.encrypted.keys('log')).toEqual(['d', 'e']);
+    expect(s.encrypted.keys('other')).toEqual(['a']);
+  });
+
   it('refuses a database from a newer Gatehouse instead of guessing', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-store-')), 'db');
     const db = openDatabase(file, [...migrations, { version: 99, name: 'future', sql: 'CREATE TABLE future (x)' }]);
