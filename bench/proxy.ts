@@ -303,11 +303,11 @@ async function main(): Promise<void> {
   let specs = ROWS.filter((r) => !o.only || o.only.includes(r.id));
   const skipped = new Map<string, string>();
   for (const r of specs) {
-    if (r.id === 'gatehouse-container' && !o.container) skipped.set(r.id, 'disabled with --no-container');
+    if (r.id.startsWith('gatehouse-container') && !o.container) skipped.set(r.id, 'disabled with --no-container');
     else if (r.available) {
       const why = await r.available({ reg, runLabel, round: 0, containerImage: o.image });
       if (why !== undefined) skipped.set(r.id, why);
-      else if (r.id === 'gatehouse-container') usedDocker = true;
+      else if (r.id.startsWith('gatehouse-container')) usedDocker = true;
     }
   }
   for (const [id, why] of skipped) console.log(`skipping ${id}: ${why}`);
@@ -358,7 +358,7 @@ async function main(): Promise<void> {
         // Another program took CPU in the middle of it (CI jobs share these machines): measure once more
         // and keep the less disturbed run. The container row is left out: dockerd relaying its stdio
         // counts as "other programs".
-        if (o.waitQuiet && retriesLeft > 0 && waitedMs < waitBudgetMs && spec.id !== 'gatehouse-container' && disturbance(r) > DISTURBED_CORES) {
+        if (o.waitQuiet && retriesLeft > 0 && waitedMs < waitBudgetMs && !spec.id.startsWith('gatehouse-container') && disturbance(r) > DISTURBED_CORES) {
           retriesLeft--;
           retried++;
           const again = await measure(', again: disturbed');
@@ -424,7 +424,7 @@ function report(raw: RawRun, write: boolean): void {
   const notes = findings(summaries, paired);
   const otherSamples = [...results.values()]
     .flat()
-    .filter((r) => r.error === undefined && r.row !== 'gatehouse-container') // dockerd relaying its stdio is not in our trees
+    .filter((r) => r.error === undefined && !r.row.startsWith('gatehouse-container')) // dockerd relaying its stdio is not in our trees
     .flatMap((r) => [r.latencyOtherCores, ...Object.values(r.tp).map((t) => t.otherCores ?? NaN)])
     .filter((v) => Number.isFinite(v));
   const noiseMedian = median(otherSamples);
@@ -463,7 +463,7 @@ Written by \`npm run bench:proxy\` on ${day} (${m.date.slice(11, 16)} UTC), ${Ma
 
 How: ${o.rounds} rounds; each round starts every path afresh, in a rotated order, and measures it once, after waiting for the machine to be idle (at most 3 min in all; when other programs or CPU steal took more than 0.35 cores during a run, the path is measured again and the less disturbed run kept); the table shows the medians over rounds, ± is half the spread between rounds. Latency: ${o.warmup} warm-up then ${o.calls} sequential \`echo\` calls on one session. Throughput: 8 and 32 sessions (one SDK client session each) loop \`echo\` calls, ${o.tpWarmupMs / 1000} s warm-up then ${o.tpWindowMs / 1000} s counted; every reply is checked against its own call. Start to first initialize: from spawning the path's first process to the first \`initialize\` answered. Memory: resident set of the serving processes (proxy, servers, children) at the end of the 32-session run. CPU per call: CPU time of the proxy process, and of all serving processes, during the 32-session run divided by the calls. The client runs in the benchmark's own process on the same cores, so every path shares the machine with the same client.
 
-Paths: the HTTP floor is a bare \`node:http\` responder that answers \`echo\` at once with a JSON body, with no MCP server behind it: what the SDK client and HTTP cost on their own (an SSE answer costs the client about 0.2 ms more). The Gatehouse stdio row is built as in \`test/integration/proxy-stdio.test.ts\` (\`ProxyServer\` + \`StdioBackend\`, server-everything as a local child process), in a process of its own, with a request log that is formatted but not stored; the reverse row puts \`ReverseProxyBackend\` in front of server-everything's \`streamableHttp\` mode; the core row is the whole product (\`startCore\`: SQLite request log, docker attach) running the test image in a real container. mcp-proxy runs with \`--host 127.0.0.1 --server stream\` and its defaults otherwise (event store on; \`--gracefulShutdownTimeout 1000\` only shortens its exit); supergateway with \`--stateful --outputTransport streamableHttp --logLevel none\`. server-everything's HTTP mode and supergateway cannot choose their address, so a preload (\`bench/loopback.ts\`) binds their listeners to 127.0.0.1.${skipped.size > 0 ? `\n\nSkipped: ${[...skipped].map(([id, why]) => `${id} (${why})`).join('; ')}.` : ''}
+Paths: the HTTP floor is a bare \`node:http\` responder that answers \`echo\` at once with a JSON body, with no MCP server behind it: what the SDK client and HTTP cost on their own (an SSE answer costs the client about 0.2 ms more). The Gatehouse stdio row is built as in \`test/integration/proxy-stdio.test.ts\` (\`ProxyServer\` + \`StdioBackend\`, server-everything as a local child process), in a process of its own, with a request log that is formatted but not stored; the reverse row puts \`ReverseProxyBackend\` in front of server-everything's \`streamableHttp\` mode; the core row is the whole product (\`startCore\`: SQLite request log, docker attach) running the test image in a real container, and the row after it the same with a policy set attached (ToolHive's guide example and a permit for the caller, so Cedar decides every call and the core keeps each decision sealed for the policy studio; the host counts the kept decisions as it stops, and the row fails if there are none). mcp-proxy runs with \`--host 127.0.0.1 --server stream\` and its defaults otherwise (event store on; \`--gracefulShutdownTimeout 1000\` only shortens its exit); supergateway with \`--stateful --outputTransport streamableHttp --logLevel none\`. server-everything's HTTP mode and supergateway cannot choose their address, so a preload (\`bench/loopback.ts\`) binds their listeners to 127.0.0.1.${skipped.size > 0 ? `\n\nSkipped: ${[...skipped].map(([id, why]) => `${id} (${why})`).join('; ')}.` : ''}
 
 ${renderMarkdown(mt)}
 

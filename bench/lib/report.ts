@@ -228,6 +228,7 @@ export function findings(rows: readonly RowSummary[], paired: Paired): string[] 
   const gh = get('gatehouse-stdio');
   const ghHttp = get('gatehouse-http');
   const core = get('gatehouse-container');
+  const corePolicy = get('gatehouse-container-policy');
   const floor = get('http-floor');
   const bridges = [get('mcp-proxy'), get('supergateway')].filter((r): r is RowSummary => r !== undefined);
   const out: string[] = [];
@@ -300,6 +301,12 @@ export function findings(rows: readonly RowSummary[], paired: Paired): string[] 
   if (core && gh) {
     out.push(
       `The whole product (core, docker attach, SQLite request log, a real container) answers at ${f2(core.p50)} ms p50 and ${int(core.cps8)} / ${int(core.cps32)} calls/s, ${signedMs(paired.diff('gatehouse-container', 'gatehouse-stdio', 'p50'))} at p50 against the in-process proxy row.`,
+    );
+  }
+  if (core && corePolicy) {
+    const cpu = ok(corePolicy.proxyCpuUs) && ok(core.proxyCpuUs) ? `; core CPU per call ${int(corePolicy.proxyCpuUs)} µs against ${int(core.proxyCpuUs)} µs` : '';
+    out.push(
+      `A policy set on the same server (ToolHive's guide example and a permit for the caller: Cedar decides every call, and each decision is kept, sealed in SQLite, for the policy studio) costs ${signedMs(paired.diff('gatehouse-container-policy', 'gatehouse-container', 'p50'))} at p50 and ${signedMs(paired.diff('gatehouse-container-policy', 'gatehouse-container', 'p99'))} at p99 against the core without one, with ${times(paired.ratio('gatehouse-container-policy', 'gatehouse-container', 'cps8'))} / ${times(paired.ratio('gatehouse-container-policy', 'gatehouse-container', 'cps32'))} its calls/s at 8 / 32 sessions${cpu}.`,
     );
   }
   const clientBound = rows.filter((r) => r.rounds > 0 && r.spec.id !== 'direct-stdio' && r.clientCpu32 >= 85).map((r) => `${r.spec.id} (${Math.round(r.clientCpu32)} %)`);

@@ -95,6 +95,57 @@ async function startHttp(
   }
 }
 
+/** The whole product as `gatehouse serve` runs it, a real container behind its proxy; with `policy`, a policy set attached. */
+function containerRow(id: string, label: string, mode?: 'policy'): RowSpec {
+  return {
+    id,
+    label,
+    directBaseline: 'stdio',
+    note: "memory and CPU count the core and the container's processes, not dockerd and containerd-shim relaying stdio",
+    async available(ctx) {
+      try {
+        const docker = process.env['DOCKER_HOST'] ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
+        await docker.ping();
+        await docker.getImage(ctx.containerImage).inspect();
+        return undefined;
+      } catch (err) {
+        return `no Docker engine or no image ${ctx.containerImage} (${(err as Error).message.split('\n')[0]}); build it with: bash test/images/build.sh`;
+      }
+    },
+    async start(ctx) {
+      const port = await freePort();
+      const t0 = performance.now();
+      const host = ctx.reg.spawn(
+        'gatehouse core',
+        NODE,
+        [...profileArgs(ctx, id), CORE_HOST, String(port), ctx.runLabel, ctx.containerImage, ...(mode ? [mode] : [])],
+        { captureStdout: true },
+      );
+      const running = await startHttp(ctx, t0, [host], port, host.pid, 90_000);
+      // The core host names the container's init process once the server runs: count it as serving too.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const m = /"containerPid":(\d+)/.exec(host.output());
+        if (m) {
+          running.roots.push(Number(m[1]));
+          break;
+        }
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (mode !== 'policy') return running;
+      // The recording measured must have happened: the host counts the kept decisions as it stops.
+      const stop = running.stop;
+      running.stop = async () => {
+        await stop();
+        const m = /"decisionsKept":(\d+)(?:,"error":"([^"]*)")?/.exec(host.output());
+        if (!m || Number(m[1]) === 0) throw new Error(`${id}: the core kept no decisions${m?.[2] ? ` (${m[2]})` : ''}; is a keychain unlocked (the data key seals them)?`);
+      };
+      return running;
+    },
+  };
+}
+
 export const ROWS: readonly RowSpec[] = [
   {
     id: 'direct-stdio',
@@ -192,45 +243,8 @@ export const ROWS: readonly RowSpec[] = [
       return running;
     },
   },
-  {
-    id: 'gatehouse-container',
-    label: 'Gatehouse core + real container (stdio, docker)',
-    directBaseline: 'stdio',
-    note: "memory and CPU count the core and the container's processes, not dockerd and containerd-shim relaying stdio",
-    async available(ctx) {
-      try {
-        const docker = process.env['DOCKER_HOST'] ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
-        await docker.ping();
-        await docker.getImage(ctx.containerImage).inspect();
-        return undefined;
-      } catch (err) {
-        return `no Docker engine or no image ${ctx.containerImage} (${(err as Error).message.split('\n')[0]}); build it with: bash test/images/build.sh`;
-      }
-    },
-    async start(ctx) {
-      const port = await freePort();
-      const t0 = performance.now();
-      const host = ctx.reg.spawn(
-        'gatehouse core',
-        NODE,
-        [...profileArgs(ctx, 'gatehouse-container'), CORE_HOST, String(port), ctx.runLabel, ctx.containerImage],
-        { captureStdout: true },
-      );
-      const running = await startHttp(ctx, t0, [host], port, host.pid, 90_000);
-      // The core host names the container's init process once the server runs: count it as serving too.
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const m = /"containerPid":(\d+)/.exec(host.output());
-        if (m) {
-          running.roots.push(Number(m[1]));
-          break;
-        }
-        if (Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return running;
-    },
-  },
+  containerRow('gatehouse-container', 'Gatehouse core + real container (stdio, docker)'),
+  containerRow('gatehouse-container-policy', 'Gatehouse core + real container, with a policy set (each call decided, decision kept sealed)', 'policy'),
   {
     id: 'mcp-proxy',
     label: `mcp-proxy ${packageVersion('mcp-proxy')} (stateful, one shared stdio child)`,
