@@ -1,6 +1,6 @@
 import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { AuthzConfigError, type AuthzConfig } from './config.js';
-import { parsePolicies, PolicyParseError, problemFrom, staticPolicies, validateAgainstSchema, type ParsedPolicy, type PolicyProblem } from './cedar.js';
+import { parsePolicies, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
 import { explainNumberRead, numberReads } from './number-reads.js';
 import { claimAttributeTypes, mcpSchema } from './schema.js';
@@ -208,11 +208,10 @@ export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}
   const byId = new Map(parsed.map((p) => [p.id, p]));
   const schema = mcpSchema(config.cedar, engine.base.all());
   const declaredClaims = new Set(Object.keys(claimAttributeTypes(config.cedar)));
-  const policies = staticPolicies(parsed);
-  const result = validateAgainstSchema(policies, schema);
+  const result = validateEach(parsed, schema);
   // The same validation with every attribute required: what disappears was an unguarded read of an
   // optional attribute (a claim a token may lack), whatever Cedar's wording.
-  const strictResult = validateAgainstSchema(policies, everyAttributeRequired(schema));
+  const strictResult = validateEach(parsed, everyAttributeRequired(schema));
   const spanKey = (policy: string, e: DetailedError) => `${policy}|${e.sourceLocations?.[0]?.start}|${e.sourceLocations?.[0]?.end}`;
   const stillThere = new Set([...strictResult.errors, ...strictResult.warnings].map(({ policy, error }) => spanKey(policy, error)));
   const findings: Finding[] = [];
