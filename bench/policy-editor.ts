@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // npm run bench:policy — the policy editor: from a key press that breaks a policy to its diagnostic on
-// screen (the editor waits 100 ms after the last key, then asks the core), for the guide's 4 policies,
+// screen (the editor waits 40 ms after the last key, then asks the core), and from a valid edit to the
+// whole check's answer, for the guide's 4 policies,
 // 100 and 1,000. Baselines in the same run: the same check at the API (what the core's round trip
 // costs) and in this process (Cedar's parser and validator alone). A real core in this process, the
 // built app, Debian's Chromium.
@@ -75,6 +76,26 @@ async function main(): Promise<void> {
         await page.waitForFunction(() => !/^(\d+ errors?|Checking)/.test(document.querySelector('.policy-state')?.textContent ?? ''), undefined, { timeout: 60_000 });
         if (r >= 3) shown.push(t1 - t0); // three warm-ups
       }
+      // A key that keeps the draft valid (a letter inside the last policy's final string literal, a text
+      // not seen before): the time until the page has the whole check's answer (validated, warnings counted).
+      const valid: number[] = [];
+      const settled = () => page.waitForFunction(() => !(document.querySelector('.policy-state')?.textContent ?? '').startsWith('Checking'), undefined, { timeout: 60_000 });
+      for (let r = 0; r < RUNS + 3; r++) {
+        await page.keyboard.press('Control+End');
+        for (let k = 0; k < 5; k++) await page.keyboard.press('ArrowLeft'); // before the `"` of `...") };`
+        const key = r < 26 ? String.fromCharCode(97 + r) : String.fromCharCode(65 + (r % 26));
+        const t0 = performance.now();
+        await page.keyboard.type(key);
+        await page.waitForFunction(() => (document.querySelector('.policy-state')?.textContent ?? '').startsWith('Checking'), undefined, { timeout: 2_000, polling: 'raf' }).catch(() => undefined);
+        await settled();
+        const t1 = performance.now();
+        if (/^\d+ errors?/.test((await page.locator('.policy-state').textContent()) ?? '')) throw new Error(`${label}: the valid edit was refused`);
+        await page.keyboard.press('Backspace');
+        await page.waitForFunction(() => (document.querySelector('.policy-state')?.textContent ?? '').startsWith('Checking'), undefined, { timeout: 2_000, polling: 'raf' }).catch(() => undefined);
+        await settled();
+        if (r >= 3) valid.push(t1 - t0);
+      }
+      await page.keyboard.press('Control+End');
       const atApi: number[] = [];
       const inProcess: number[] = [];
       for (let r = 0; r < RUNS + 3; r++) {
@@ -88,8 +109,8 @@ async function main(): Promise<void> {
         checkAuthzConfig(brokenHere);
         if (r >= 3) inProcess.push(performance.now() - t);
       }
-      rows.push([label, fmt(median(shown)), fmt(percentile(shown, 95)), fmt(median(atApi)), fmt(median(inProcess)), `${(median(shown) / median(atApi)).toFixed(1)}×`]);
-      goals.push(`${label}: ${fmt(median(shown))} ms at p50 from the key to the diagnostic (goal < ${GOAL_MS} ms): ${median(shown) < GOAL_MS ? 'met' : 'missed'}`);
+      rows.push([label, fmt(median(shown)), fmt(percentile(shown, 95)), fmt(median(valid)), fmt(percentile(valid, 95)), fmt(median(atApi)), fmt(median(inProcess)), `${(median(shown) / median(atApi)).toFixed(1)}×`]);
+      goals.push(`${label}: ${fmt(median(shown))} ms at p50 from the key to the diagnostic, ${fmt(median(valid))} ms for a valid edit to be checked whole (goal < ${GOAL_MS} ms): ${Math.max(median(shown), median(valid)) < GOAL_MS ? 'met' : 'missed'}`);
     }
   } finally {
     await browser.close();
@@ -99,10 +120,10 @@ async function main(): Promise<void> {
   const text = [
     '## App: the policy editor, from a key to its diagnostic',
     '',
-    `Written by \`npm run bench:policy\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${os.cpus()[0]?.model.split(' ')[0] ?? ''}, ${os.cpus().length} cores, Node ${process.version}, Debian's Chromium (headless). Each set is opened in the built app; a key that breaks its last policy (another letter each run, so the broken policy is a text the core has not parsed before) is typed and the time until the page says there is an error is taken (it includes the editor's 40 ms wait after the last key, so that typing a word does not ask on every key), then the key is taken back; ${RUNS} runs after 3 warm-ups. Baselines: the same check at the API from this process, and Cedar's parser and validator in this process.`,
+    `Written by \`npm run bench:policy\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${os.cpus()[0]?.model.split(' ')[0] ?? ''}, ${os.cpus().length} cores, Node ${process.version}, Debian's Chromium (headless). Each set is opened in the built app; a key that breaks its last policy (another letter each run, so the broken policy is a text the core has not parsed before) is typed and the time until the page says there is an error is taken (it includes the editor's 40 ms wait after the last key, so that typing a word does not ask on every key), then the key is taken back; and a key that keeps the set valid (a letter inside its last string literal, again a new text each run) is typed and the time until the page has the whole check's answer (Cedar's validator, the warnings counted) is taken; ${RUNS} runs of each after 3 warm-ups. Baselines: the same check at the API from this process, and Cedar's parser and validator in this process.`,
     '',
-    '| set | key → diagnostic p50 ms | p95 ms | the check at the API p50 ms | the check in process p50 ms | on screen ÷ API |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| set | key → diagnostic p50 ms | p95 ms | valid edit → checked p50 ms | p95 ms | the broken check at the API p50 ms | in process p50 ms | diagnostic on screen ÷ API |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
     'What this shows:',
