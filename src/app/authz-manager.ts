@@ -11,6 +11,7 @@ import {
   PolicyParseError,
   PolicyEngine,
   simulate,
+  decideAs,
   ToolKnowledge,
   whoCan,
   type WhoCanResult,
@@ -318,7 +319,7 @@ export class AuthzManager {
       for (const rec of (await this.decisions?.since(server, since)) ?? []) {
         for (const op of rec.ops) {
           replayed++;
-          const r = simulate(draft, { claims: rec.claims, feature: op.feature, name: op.name, ...(op.arguments ? { arguments: op.arguments } : {}), annotations: op.annotations ?? {}, serverName: server });
+          const r = decideAs(draft, { claims: rec.claims, feature: op.feature, name: op.name, ...(op.arguments ? { arguments: op.arguments } : {}), annotations: op.annotations ?? {}, serverName: server });
           if (r.allowed === op.allowed) continue;
           const sub = rec.claims['sub'];
           changes.push({
@@ -418,7 +419,7 @@ export class AuthzManager {
     const engine = source instanceof PolicyEngine ? source : new PolicyEngine(this.parse(source.config));
     return this.store.policyCases.list(set).map((c) => {
       const input = this.withKnownAnnotations(c.input as SimulationInput);
-      const r = simulate(engine, input);
+      const r = decideAs(engine, input);
       const got = r.allowed ? 'allow' : 'deny';
       return { id: c.id, label: c.label, expect: c.expect, got, passed: got === c.expect, determining: r.determining.map((d) => d.index) };
     });

@@ -4,7 +4,7 @@ export { filterListAnswer, LIST_FILTER_FAILURE_MESSAGE, type ListFilter } from '
 export { AuthzConfigSchema, AuthzConfigError, parseAuthzConfigDocument, readAuthzConfigSource, entitiesOf, type AuthzConfig, type AuthzConfigFile, type CedarOptions } from './config.js';
 export { describeProblem, PolicyParseError, parsePolicies, policyId, cedarVersion, type PolicyProblem } from './cedar.js';
 export { PolicyEngine, type Decision } from './engine.js';
-export { checkAuthzConfig, formatAuthzConfig, simulate, type CheckResult, type CheckOptions, type KnownArguments, type SimulationInput, type SimulationResult } from './policy-tools.js';
+export { checkAuthzConfig, decideAs, formatAuthzConfig, simulate, type CheckResult, type CheckOptions, type KnownArguments, type SimulationInput, type SimulationResult } from './policy-tools.js';
 export { ToolKnowledge, type KnowledgeSnapshot } from './tool-knowledge.js';
 export { cedarRequestOf, principalOf, claimAttributes, argumentAttributes, groupsOf, toCedarValue, type FeatureRequest, type Principal } from './entities.js';
 export type { CedarEntity, CedarRequest, CedarValue, EntityUid } from './cedar-types.js';

@@ -41,30 +41,53 @@ export interface SimulationResult {
   problem?: string;
 }
 
+const ACTIONS = { tool: 'call_tool', prompt: 'get_prompt', resource: 'read_resource' } as const;
+const NO_DECISION: Decision = { decision: 'deny', reasons: [], errors: [] };
+
+/** Each engine's policies by id, made once (a replay decides thousands of requests with one engine). */
+const policiesById = new WeakMap<PolicyEngine, Map<string, { index: number; text: string }>>();
+function policyById(engine: PolicyEngine, id: string): { index: number; text: string } | undefined {
+  let byId = policiesById.get(engine);
+  if (!byId) policiesById.set(engine, (byId = new Map(engine.policies.map((p) => [p.id, { index: p.index, text: p.text }]))));
+  return byId.get(id);
+}
+
+/** What the proxy would decide for the request, and which policies decided it: no more (a replay of many requests). */
+export function decideAs(engine: PolicyEngine, input: SimulationInput): Pick<SimulationResult, 'allowed' | 'decision' | 'determining'> {
+  const principal = principalOf(input.claims, engine.options);
+  if (!principal) return { allowed: false, decision: NO_DECISION, determining: [] };
+  const { request, entities } = cedarRequestOf(principal, input, input.serverName);
+  return decided(engine, request, entities);
+}
+
+function decided(engine: PolicyEngine, request: CedarRequest, entities: CedarEntity[]): Pick<SimulationResult, 'allowed' | 'decision' | 'determining'> {
+  const decision = engine.decide(request, entities);
+  return {
+    allowed: decision.decision === 'allow' && decision.errors.length === 0,
+    decision,
+    determining: decision.reasons.map((id) => ({ id, index: policyById(engine, id)?.index ?? -1, text: policyById(engine, id)?.text ?? '' })),
+  };
+}
+
+/** One request explained: the decision, the deciding policies, Cedar's plain answer beside it, and the Cedar request built. */
 export function simulate(config: AuthzConfig | PolicyEngine, input: SimulationInput): SimulationResult {
   const engine = config instanceof PolicyEngine ? config : new PolicyEngine(config);
   const principal = principalOf(input.claims, engine.options);
-  const action = { tool: 'call_tool', prompt: 'get_prompt', resource: 'read_resource' }[input.feature];
+  const action = ACTIONS[input.feature];
   if (!principal) {
-    const none: Decision = { decision: 'deny', reasons: [], errors: [] };
     return {
       allowed: false,
-      decision: none,
+      decision: NO_DECISION,
       determining: [],
-      reference: none,
+      reference: NO_DECISION,
       request: { principal: '(none)', action: `Action::"${action}"`, resource: input.name },
       problem: 'the claims have no "sub": ToolHive denies a caller without a subject',
     };
   }
   const { request, entities } = cedarRequestOf(principal, input, input.serverName);
-  const decision = engine.decide(request, entities);
-  const reference = engine.decidePlain(request, entities);
-  const byId = new Map(engine.policies.map((p) => [p.id, p]));
   return {
-    allowed: decision.decision === 'allow' && decision.errors.length === 0,
-    decision,
-    determining: decision.reasons.map((id) => ({ id, index: byId.get(id)?.index ?? -1, text: byId.get(id)?.text ?? '' })),
-    reference,
+    ...decided(engine, request, entities),
+    reference: engine.decidePlain(request, entities),
     request: {
       principal: `Client::${JSON.stringify(request.principal.id)}`,
       action: `Action::${JSON.stringify(request.action.id)}`,

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationView } from '../../src/api/index.js';
+import { decideAs, parseAuthzConfigDocument, PolicyEngine } from '../../src/authz/index.js';
 import { runCli } from '../support/cli.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { mulberry32 } from '../support/seeded-random.js';
@@ -69,6 +70,8 @@ describe('the simulator and `gatehouse policy test` decide alike', () => {
       expect(single.decision).toEqual(viaCli[i]!.decision);
     }
     let allowed = 0;
+    // What a replay decides with (the impact preview, saved cases): the proxy's decision without the explanation.
+    const engine = new PolicyEngine(parseAuthzConfigDocument(JSON.stringify(config)));
     for (const [i, r] of requests.entries()) {
       const viaApp = await t.api.simulatePolicy({ config, input: { claims: r.claims, feature: r.feature, name: r.name, ...(r.feature !== 'resource' ? { arguments: r.args } : {}) } });
       const cli = viaCli[i]!;
@@ -76,6 +79,8 @@ describe('the simulator and `gatehouse policy test` decide alike', () => {
       expect(viaApp.allowed, what).toBe(cli.allowed);
       expect(viaApp.decision, what).toEqual(cli.decision);
       expect(viaApp.determining.map((d) => d.id), what).toEqual(cli.determining.map((d) => d.id));
+      const replayed = decideAs(engine, { claims: r.claims, feature: r.feature, name: r.name, ...(r.feature !== 'resource' ? { arguments: r.args } : {}) });
+      expect({ allowed: replayed.allowed, decision: replayed.decision, determining: replayed.determining }, what).toEqual({ allowed: viaApp.allowed, decision: viaApp.decision, determining: viaApp.determining });
       if (viaApp.allowed) allowed++;
     }
     // The generated requests exercise both answers, and errors.
