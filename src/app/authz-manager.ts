@@ -212,14 +212,26 @@ export class AuthzManager {
   private knownArguments(servers: readonly string[]): KnownArguments {
     const tools = new Set<string>();
     const prompts = new Set<string>();
+    const toolsByName = new Map<string, readonly string[]>();
+    const promptsByName = new Map<string, readonly string[]>();
     let sawTools = false;
     let sawPrompts = false;
     for (const server of servers) {
       const k = this.knowledgeOf(server).knownArguments();
       if (k.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
       if (k.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
+      k.tools?.forEach((args, name) => toolsByName.set(name, [...new Set([...(toolsByName.get(name) ?? []), ...args])]));
+      k.prompts?.forEach((args, name) => promptsByName.set(name, [...new Set([...(promptsByName.get(name) ?? []), ...args])]));
     }
-    return { servers, ...(sawTools ? { toolArgs: tools } : {}), ...(sawPrompts ? { promptArgs: prompts } : {}) };
+    // A name is judged only when every server's list was seen: one unseen list could offer it.
+    const allSeen = (feature: 'tools' | 'prompts') => servers.every((s) => this.knowledgeOf(s).knownArguments()[feature] !== undefined);
+    return {
+      servers,
+      ...(sawTools ? { toolArgs: tools } : {}),
+      ...(sawPrompts ? { promptArgs: prompts } : {}),
+      ...(sawTools && allSeen('tools') ? { tools: toolsByName } : {}),
+      ...(sawPrompts && allSeen('prompts') ? { prompts: promptsByName } : {}),
+    };
   }
 
   // ---- policy sets -------------------------------------------------------------------------

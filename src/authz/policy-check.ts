@@ -2,6 +2,7 @@ import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-
 import { AuthzConfigError, type AuthzConfig } from './config.js';
 import { parsePolicies, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
+import { explainUnknownFeature, namedFeatures } from './named-features.js';
 import { explainNumberRead, numberReads } from './number-reads.js';
 import { claimAttributeTypes, mcpSchema } from './schema.js';
 
@@ -28,6 +29,9 @@ export interface CheckResult {
 export type KnownArguments = {
   toolArgs?: ReadonlySet<string>;
   promptArgs?: ReadonlySet<string>;
+  /** Each tool and prompt the servers' lists declared, with its arguments. */
+  tools?: ReadonlyMap<string, readonly string[]>;
+  prompts?: ReadonlyMap<string, readonly string[]>;
   /** The servers whose lists these came from, for the messages. */
   servers?: readonly string[];
 };
@@ -177,7 +181,10 @@ function explain(f: Finding, declaredClaims: ReadonlySet<string>, known: KnownAr
  */
 function explainArgument(f: Finding, attribute: string, known: KnownArguments): DetailedError | undefined {
   const onPrompt = /get_prompt|\bPrompt::/.test(f.policy.text) && !/call_tool|\bTool::/.test(f.policy.text);
-  const names = onPrompt ? known.promptArgs : known.toolArgs;
+  // A policy about one tool (or prompt) is judged by that one's arguments, when its list declared it.
+  const named = namedFeatures(f.policy.json).filter((n) => n.type === (onPrompt ? 'Prompt' : 'Tool'));
+  const own = named.length === 1 ? (onPrompt ? known.prompts : known.tools)?.get(named[0]!.id) : undefined;
+  const names = own ? new Set(own) : onPrompt ? known.promptArgs : known.toolArgs;
   // `arg_x_present` stands for an object or array argument `x`; `arg_x_present` may also be a scalar named `x_present`.
   const bare = attribute.replace(/^arg_/, '');
   const name = bare.replace(/_present$/, '');
@@ -188,8 +195,37 @@ function explainArgument(f: Finding, attribute: string, known: KnownArguments): 
     const unseen = known.servers?.length ? ` (Gatehouse learns ${known.servers.join(', ')}'s ${onPrompt ? 'prompts' : 'tools'} when a client lists them through a proxy with a policy set)` : '';
     return { ...f.error, message: `\`${attribute}\` reads the ${onPrompt ? 'prompt' : 'tool'} argument "${name}", which is only known when a request arrives${unseen}`, help: absent };
   }
+  if (own) {
+    const declaredOnes = own.length ? `its arguments: ${own.join(', ')}` : 'it takes no arguments';
+    return { ...f.error, message: `\`${attribute}\` reads the argument "${name}", but ${named[0]!.type}::${JSON.stringify(named[0]!.id)} does not declare it (${declaredOnes})`, help: absent };
+  }
   const whose = known.servers?.length ? `${known.servers.join(', ')}'s` : "the server's";
   return { ...f.error, message: `\`${attribute}\` reads the ${onPrompt ? 'prompt' : 'tool'} argument "${name}", but none of ${whose} ${onPrompt ? 'prompts' : 'tools'} declares it`, help: absent };
+}
+
+const LIST_ACTIONS = new Set(['list_tools', 'list_prompts', 'list_resources']);
+
+/**
+ * ToolHive's model declares `list_tools`, `list_prompts` and `list_resources`, but neither its proxy nor
+ * Gatehouse ever asks about them: a list is answered with the items the caller may call, get or read.
+ * A policy only about them is dead weight that looks like it works.
+ */
+function listActionsOnly(json: PolicyJson): ((text: string) => DetailedError) | undefined {
+  const scope = json.action as { op?: string; entity?: { id?: string }; entities?: { id?: string }[] };
+  const ids = scope.op === '==' ? [scope.entity?.id] : scope.op === 'in' ? (scope.entities ?? (scope.entity ? [scope.entity] : [])).map((e) => e.id) : [];
+  if (ids.length === 0 || !ids.every((id) => typeof id === 'string' && LIST_ACTIONS.has(id))) return undefined;
+  return (text) => {
+    const at = /Action\s*::\s*"list_(tools|prompts|resources)"/.exec(text);
+    return {
+      message: `Gatehouse (like ToolHive's proxy) never asks about Action::"${ids[0]}": a list is answered with the items the caller may use, decided by call_tool, get_prompt and read_resource, so this policy has no effect`,
+      help: 'write the policy for call_tool (get_prompt, read_resource): what it permits is what the list shows',
+      code: null,
+      url: null,
+      severity: 'warning',
+      sourceLocations: at ? [{ start: at.index, end: at.index + at[0].length, label: null }] : [],
+      related: [],
+    } as DetailedError;
+  };
 }
 
 const byPlace = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
@@ -241,6 +277,13 @@ export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}
     warnings.push(problem);
   }
   for (const p of parsed) {
+    const listing = listActionsOnly(p.json);
+    if (listing) warnings.push(problemFrom(listing(p.text), p.text, p.index, 'warning'));
+    for (const named of namedFeatures(p.json)) {
+      const offered = named.type === 'Tool' ? known.tools : known.prompts;
+      if (!offered || offered.size === 0 || offered.has(named.id)) continue;
+      warnings.push(problemFrom(explainUnknownFeature(p.text, named, [...offered.keys()], known.servers ?? []), p.text, p.index, 'warning'));
+    }
     for (const r of numberReads(p.json)) {
       const problem = problemFrom(explainNumberRead(r, p.text), p.text, p.index, 'warning');
       if (!warnings.some((w) => w.policy === p.index && w.message === problem.message)) warnings.push(problem);

@@ -133,11 +133,14 @@ export class ToolKnowledge {
   }
 
   /** Every argument name the server's tools / prompts declare; absent until such a list was seen. */
-  knownArguments(): { toolArgs?: ReadonlySet<string>; promptArgs?: ReadonlySet<string> } {
+  knownArguments(): { toolArgs?: ReadonlySet<string>; promptArgs?: ReadonlySet<string>; tools?: ReadonlyMap<string, readonly string[]>; prompts?: ReadonlyMap<string, readonly string[]> } {
     const union = (m: GenerationalCache<string, readonly string[]>) => (m.size === 0 ? undefined : new Set([...m.values()].flat()));
+    const each = (m: GenerationalCache<string, readonly string[]>) => (m.size === 0 ? undefined : new Map(m.entries()));
     const toolArgs = union(this.toolArguments);
     const promptArgs = union(this.promptArguments);
-    return { ...(toolArgs ? { toolArgs } : {}), ...(promptArgs ? { promptArgs } : {}) };
+    const tools = each(this.toolArguments);
+    const prompts = each(this.promptArguments);
+    return { ...(toolArgs ? { toolArgs } : {}), ...(promptArgs ? { promptArgs } : {}), ...(tools ? { tools } : {}), ...(prompts ? { prompts } : {}) };
   }
 }
 

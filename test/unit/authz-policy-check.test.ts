@@ -73,6 +73,34 @@ describe('checkAuthzConfig', () => {
     expect(other.warnings[1]!.message).toMatch(/`arg_operation` reads the tool argument "operation", but none of the server's tools declares it/);
   });
 
+  it('names a tool or prompt none of the servers offers, at its place, with the nearest real name; judges a named tool by its own arguments', () => {
+    const tools = new Map<string, readonly string[]>([
+      ['get-sum', ['a', 'b']],
+      ['echo', ['message']],
+      ['get-env', []],
+    ]);
+    const known = { toolArgs: new Set(['a', 'b', 'message']), tools, servers: ['calc'] };
+    const r = checkAuthzConfig(config(['permit(principal, action == Action::"call_tool", resource == Tool::"get-sun");', 'permit(principal, action == Action::"call_tool", resource) when { resource == Tool::"shutdown" };']), known);
+    expect(r.warnings.map((w) => [w.policy, w.line, w.column])).toEqual([
+      [0, 1, 62],
+      [1, 1, 79],
+    ]);
+    expect(r.warnings[0]!.message).toBe('Tool::"get-sun" is not a tool of calc (as its tool list last said): this policy never matches it, so such tool calls are denied by default; did you mean Tool::"get-sum"?');
+    expect(r.warnings[1]!.message).toMatch(/Tool::"shutdown" is not a tool of calc .*; calc offers: get-sum, echo, get-env$/);
+    // Unknown lists: nothing to judge by.
+    expect(checkAuthzConfig(config(['permit(principal, action == Action::"call_tool", resource == Tool::"get-sun");'])).warnings).toEqual([]);
+    // `message` is an argument of echo, not of get-env: said of get-env.
+    const arg = checkAuthzConfig(config(['permit(principal, action == Action::"call_tool", resource == Tool::"get-env") when { resource.arg_message == "x" };']), known);
+    expect(arg.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/`arg_message` reads the argument "message", but Tool::"get-env" does not declare it \(it takes no arguments\)/)]);
+    expect(checkAuthzConfig(config(['permit(principal, action == Action::"call_tool", resource == Tool::"echo") when { resource.arg_message == "x" };']), known).warnings).toEqual([]);
+  });
+
+  it('says a policy only about list_tools (list_prompts, list_resources) has no effect: lists show what call_tool permits', () => {
+    const r = checkAuthzConfig(config(['forbid(principal, action == Action::"list_tools", resource);', 'permit(principal, action in [Action::"list_prompts", Action::"get_prompt"], resource);']));
+    expect(r.warnings.map((w) => [w.policy, w.line, w.column])).toEqual([[0, 1, 29]]);
+    expect(r.warnings[0]!.message).toMatch(/^Gatehouse \(like ToolHive's proxy\) never asks about Action::"list_tools".*no effect; write the policy for call_tool/);
+  });
+
   it("says nothing about ToolHive's has-guarded reads: arguments, delegation claims, claim sets", () => {
     const r = checkAuthzConfig(
       config(

@@ -81,7 +81,8 @@ describe('ToolKnowledge', () => {
     k.learnTools(tools);
     k.learnPrompts(prompts);
     expect(k.annotationsOf('rm')).toEqual({ destructiveHint: true });
-    expect(k.knownArguments()).toEqual({ toolArgs: new Set(['path', 'recursive']), promptArgs: new Set(['diff', 'tone']) });
+    expect(k.knownArguments()).toMatchObject({ toolArgs: new Set(['path', 'recursive']), promptArgs: new Set(['diff', 'tone']) });
+    expect([...k.knownArguments().tools!.keys()].sort()).toEqual(tools.map((t) => t.name).sort());
     k.learnTools([{ name: 'rm', inputSchema: { type: 'object', properties: { path: {} } } }]);
     expect(k.annotationsOf('rm')).toBeUndefined();
     expect(k.knownArguments().toolArgs).toEqual(new Set(['path']));
@@ -184,7 +185,8 @@ describe('AuthzManager and what servers said', () => {
     const after = manager.check(reads, 'files');
     expect(after.ok).toBe(true);
     expect(after.warnings).toHaveLength(1);
-    expect(after.warnings[0]!.message).toMatch(/`arg_recursiv` reads the tool argument "recursiv", but none of files's tools declares it/);
+    // The policy is about rm: judged by rm's own arguments, named.
+    expect(after.warnings[0]!.message).toMatch(/`arg_recursiv` reads the argument "recursiv", but Tool::"rm" does not declare it \(its arguments: path, recursive\)/);
     expect(after.warnings[0]!.message).not.toContain('did you mean');
 
     // Saving checks against the attached servers too; the typo is a warning, so the edit is taken.

@@ -17,14 +17,14 @@ export const ACTIONS: Term[] = [
   { label: 'call_tool', detail: 'action', help: 'tools/call. The resource is `Tool::"<name>"`, with `arg_<name>` for each top-level argument and the tool\'s annotation hints.' },
   { label: 'get_prompt', detail: 'action', help: 'prompts/get. The resource is `Prompt::"<name>"`, with `arg_<name>` for its arguments.' },
   { label: 'read_resource', detail: 'action', help: 'resources/read. The resource is `Resource::"<uri>"`, with `uri`.' },
-  { label: 'list_tools', detail: 'action', help: 'tools/list. Answered by the proxy, filtered to the tools the caller may call; the resource is `FeatureType::"tool"`.' },
-  { label: 'list_prompts', detail: 'action', help: 'prompts/list, filtered to the prompts the caller may get; the resource is `FeatureType::"prompt"`.' },
-  { label: 'list_resources', detail: 'action', help: 'resources/list, filtered to the resources the caller may read; the resource is `FeatureType::"resource"`.' },
+  { label: 'list_tools', detail: 'never asked', help: 'In ToolHive\'s model, but never asked (by ToolHive\'s proxy or Gatehouse): tools/list answers with the tools the caller may call, so a policy about it has no effect. Write it for `call_tool`.' },
+  { label: 'list_prompts', detail: 'never asked', help: 'In ToolHive\'s model, but never asked: prompts/list answers with the prompts the caller may get (`get_prompt`), so a policy about it has no effect.' },
+  { label: 'list_resources', detail: 'never asked', help: 'In ToolHive\'s model, but never asked: resources/list answers with the resources the caller may read (`read_resource`), so a policy about it has no effect.' },
 ];
 
 export const ENTITY_TYPES: Term[] = [
   { label: 'Client', detail: 'principal type', help: 'The caller: `Client::"<sub>"`, each claim of its token as `claim_<name>`, member of `THVGroup::"<group>"` for its groups and roles.' },
-  { label: 'Action', detail: 'action type', help: 'What the caller does: `Action::"call_tool"`, `"get_prompt"`, `"read_resource"`, `"list_tools"`, ...' },
+  { label: 'Action', detail: 'action type', help: 'What the caller does: `Action::"call_tool"`, `"get_prompt"` or `"read_resource"` (lists show what these permit).' },
   { label: 'Tool', detail: 'resource type', help: 'A tool, by name: `Tool::"weather"`. Member of `MCP::"<server>"`.' },
   { label: 'Prompt', detail: 'resource type', help: 'A prompt, by name. Member of `MCP::"<server>"`.' },
   { label: 'Resource', detail: 'resource type', help: 'A resource, by URI: `Resource::"file:///notes.txt"`.' },
