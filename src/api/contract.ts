@@ -494,6 +494,8 @@ export const WhoCanViewSchema = z.object({
   permits: z.array(CallerConditionSchema),
   forbids: z.array(CallerConditionSchema),
   unanswerable: z.array(z.object({ id: z.string(), index: z.number().int() })),
+  /** What every caller's token must carry: policies reading it without `has` fail for a caller without it, and that denies the request. */
+  requires: z.array(z.object({ attribute: z.string(), policies: z.array(z.number().int()) })),
 });
 export type WhoCanView = z.infer<typeof WhoCanViewSchema>;
 

@@ -28,6 +28,12 @@ export interface WhoCanResult {
   forbids: CallerCondition[];
   /** Policies Cedar could not evaluate without a caller (they read context.claim_*, say). */
   unanswerable: { id: string; index: number }[];
+  /**
+   * What a caller's token must carry, whatever the answer above: these policies read the attribute
+   * without `has`, so for a caller without it they fail to evaluate, and an evaluation error denies the
+   * whole request (as in ToolHive), even what another policy permits.
+   */
+  requires: { attribute: string; policies: number[] }[];
 }
 
 type Expr = Record<string, unknown>;
@@ -139,6 +145,53 @@ function words(e: unknown): string | undefined {
   return undefined;
 }
 
+/** The attributes an `&&` chain tests with `has` on the caller: what its right-hand side may read safely. */
+function testedWithHas(e: unknown): string[] {
+  const x = e as Expr | null;
+  const has = x?.['has'] as { left: unknown; attr: string } | undefined;
+  if (has && isUnknownPrincipal(has.left)) return [has.attr];
+  const and = x?.['&&'] as { left: unknown; right: unknown } | undefined;
+  return and ? [...testedWithHas(and.left), ...testedWithHas(and.right)] : [];
+}
+
+/** Whether an `&&` chain tests who the caller is (`principal == E`, `principal in E`). */
+function namesCallers(e: unknown): boolean {
+  const x = e as Expr | null;
+  for (const op of ['==', 'in'] as const) {
+    const b = x?.[op] as { left: unknown } | undefined;
+    if (b && isUnknownPrincipal(b.left)) return true;
+  }
+  const and = x?.['&&'] as { left: unknown; right: unknown } | undefined;
+  return and ? namesCallers(and.left) || namesCallers(and.right) : false;
+}
+
+/** The caller's attributes an expression reads where no `has` before it guarantees them. */
+function unguardedReads(e: unknown, guarded: ReadonlySet<string>, out: Set<string>): void {
+  if (typeof e !== 'object' || e === null) return;
+  if (Array.isArray(e)) return e.forEach((x) => unguardedReads(x, guarded, out));
+  const x = e as Expr;
+  const attr = attrOf(x);
+  if (attr !== undefined) {
+    if (!guarded.has(attr)) out.add(attr);
+    return;
+  }
+  const and = x['&&'] as { left: unknown; right: unknown } | undefined;
+  if (and) {
+    unguardedReads(and.left, guarded, out);
+    // After `principal == X &&` (a scope, as partial evaluation writes it) only X gets that far: not every caller.
+    if (!namesCallers(and.left)) unguardedReads(and.right, new Set([...guarded, ...testedWithHas(and.left)]), out);
+    return;
+  }
+  const ite = x['if-then-else'] as { if: unknown; then: unknown; else: unknown } | undefined;
+  if (ite) {
+    unguardedReads(ite.if, guarded, out);
+    unguardedReads(ite.then, new Set([...guarded, ...testedWithHas(ite.if)]), out);
+    unguardedReads(ite.else, guarded, out);
+    return;
+  }
+  for (const v of Object.values(x)) unguardedReads(v, guarded, out);
+}
+
 export function whoCan(config: AuthzConfig, op: FeatureRequest, serverName?: string): WhoCanResult {
   const parsed = parsePolicies(config.cedar.policies);
   const spec = FEATURE_ACTIONS[op.feature];
@@ -156,6 +209,20 @@ export function whoCan(config: AuthzConfig, op: FeatureRequest, serverName?: str
   const indexOf = (id: string) => parsed.find((p) => p.id === id)?.index ?? -1;
   const permits: CallerCondition[] = [];
   const forbids: CallerCondition[] = [];
+  // Every policy still open for this request may fail for a caller lacking what it reads unguarded.
+  const requires = new Map<string, Set<number>>();
+  for (const [id, residual] of Object.entries(answer.residuals)) {
+    // A policy for some callers only (its scope names them) is not evaluated for the others.
+    if ((residual.principal as { op?: string } | undefined)?.op !== 'All') continue;
+    const conditions = (residual.conditions ?? []).map((c) => ({ kind: c.kind, body: simplify(c.body) }));
+    // A condition false whoever calls: the policy does not apply to this request, and evaluates no further.
+    if (conditions.some((c) => valueOf(c.body).ok && (valueOf(c.body) as { v: unknown }).v === (c.kind !== 'when'))) continue;
+    // Conditions are evaluated in order, each only if those before it held: one `&&` chain.
+    const chain = conditions.reduce<unknown>((left, c) => ({ '&&': { left, right: c.body } }), { Value: true });
+    const reads = new Set<string>();
+    unguardedReads(chain, new Set(), reads);
+    for (const a of reads) requires.set(a, new Set([...(requires.get(a) ?? []), indexOf(id)]));
+  }
   for (const id of [...new Set([...answer.satisfied, ...answer.mayBeDetermining])]) {
     const residual = answer.residuals[id];
     const effect = residual?.effect === 'forbid' ? 'forbid' : 'permit';
@@ -176,5 +243,11 @@ export function whoCan(config: AuthzConfig, op: FeatureRequest, serverName?: str
     const entry = { id, index: indexOf(id), effect, words: said, cedar: residual ? policyText(residual) : '' } as CallerCondition;
     (effect === 'permit' ? permits : forbids).push(entry);
   }
-  return { decision: answer.decision, permits, forbids, unanswerable: answer.errored.map((id) => ({ id, index: indexOf(id) })) };
+  return {
+    decision: answer.decision,
+    permits,
+    forbids,
+    unanswerable: answer.errored.map((id) => ({ id, index: indexOf(id) })),
+    requires: [...requires].map(([attribute, policies]) => ({ attribute, policies: [...policies].sort((a, b) => a - b) })).sort((a, b) => a.attribute.localeCompare(b.attribute)),
+  };
 }

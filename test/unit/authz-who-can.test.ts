@@ -42,4 +42,22 @@ describe('whoCan', () => {
     expect(divide.decision).toBe('deny');
     expect(divide.permits).toEqual([]);
   });
+
+  it("says what every caller's token must carry when a policy reads a claim without `has` (an evaluation error denies the whole request)", () => {
+    const unguarded = config(guide.slice(0, 4));
+    const add = whoCan(unguarded, { feature: 'tool', name: 'calculator', arguments: { operation: 'add' } });
+    expect(add.decision).toBe('allow');
+    expect(add.requires).toEqual([{ attribute: 'claim_roles', policies: [2] }]);
+    expect(whoCan(unguarded, { feature: 'tool', name: 'admin_tool' }).requires).toEqual([{ attribute: 'claim_roles', policies: [2] }]);
+    // Guarded, scoped to one caller, or on another action: nothing every caller must carry.
+    const guarded = config([guide[0]!, 'permit(principal, action == Action::"call_tool", resource) when { principal has claim_roles && principal.claim_roles.contains("premium") };']);
+    expect(whoCan(guarded, { feature: 'tool', name: 'weather' }).requires).toEqual([]);
+    const scoped = config([guide[0]!, 'permit(principal == Client::"bob", action == Action::"call_tool", resource) when { principal.claim_level > 2 };']);
+    expect(whoCan(scoped, { feature: 'tool', name: 'weather' }).requires).toEqual([]);
+    const elsewhere = config([guide[0]!, 'permit(principal, action == Action::"get_prompt", resource) when { principal.claim_roles.contains("x") };']);
+    expect(whoCan(elsewhere, { feature: 'tool', name: 'weather' }).requires).toEqual([]);
+    // Read in a later `when` after a `has` in an earlier one: guarded too.
+    const twoWhens = config([guide[0]!, 'permit(principal, action, resource) when { principal has claim_team } when { principal.claim_team == "a" };']);
+    expect(whoCan(twoWhens, { feature: 'tool', name: 'weather' }).requires).toEqual([]);
+  });
 });
