@@ -93,13 +93,17 @@ describe('the policy editor', () => {
     await idp?.stop();
   });
 
-  it("opens the server's set with its policies and the guide's two warnings, and passes axe", async () => {
+  it("opens the server's set with its policies and the guide's two warnings, the tools calc does not have, and passes axe", async () => {
     expect(await docText()).toBe(GUIDE_POLICIES.join('\n\n'));
-    // What the guide's example does at run time: an unguarded claim read, and an argument calc's tools do not take.
-    await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('2 warnings; it can be saved.');
+    // What the guide's example does at run time: an unguarded claim read, and an argument calc's tools do not take;
+    // and calc (server-everything) has none of the guide's tools, as its tool list says.
+    await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('5 warnings; it can be saved.');
     const found = (await problems().allTextContents()).join('\n');
     expect(found).toMatch(/Warning\s*line 5, column \d+.*claim_roles/);
     expect(found).toMatch(/Warning\s*line 7, column \d+.*arg_operation/);
+    for (const [line, tool] of [[1, 'weather'], [3, 'admin_tool'], [7, 'calculator']] as const) {
+      expect(found).toMatch(new RegExp(`Warning\\s*line ${line}, column \\d+\\s*Tool::"${tool}" is not a tool of calc`));
+    }
     await page.screenshot({ path: path.join(SHOTS, 'policy-editor.png'), fullPage: true });
     expect(await page.locator('#editor-title').textContent()).toMatch(/version 1, decides for calc/);
     await expectAccessible(page, 'Policies, the editor of a set');
@@ -207,7 +211,7 @@ describe('the policy editor', () => {
     await sim.getByLabel('Arguments (JSON)').fill('{"message": "hi"}');
     await sim.getByRole('button', { name: 'Decide' }).click();
     await expect.poll(() => verdict.textContent(), { timeout: 10_000 }).toMatch(/^Allowed/);
-    expect(await sim.getByRole('status').textContent()).toMatch(/policy 2 \(line 5\) permits it/);
+    expect(await sim.locator('.simulation').textContent()).toMatch(/policy 2 \(line 5\) permits it/);
     // The deciding policy is marked in the editor.
     expect(await page.locator('.cm-line.cm-determining').allTextContents()).toEqual([GUIDE_POLICIES[2]]);
     await sim.locator('summary').click();
@@ -226,7 +230,7 @@ describe('the policy editor', () => {
     // The draft changes (a permit for carol): the same request is decided again, without asking.
     await typeAtEnd('\n\npermit(principal == Client::"carol", action, resource);');
     await expect.poll(() => verdict.textContent(), { timeout: 10_000 }).toMatch(/^Allowed/);
-    expect(await sim.getByRole('status').textContent()).toMatch(/policy 4 \(line 9\) permits it/);
+    expect(await sim.locator('.simulation').textContent()).toMatch(/policy 4 \(line 9\) permits it/);
     // A claims box that is not JSON says so, and asks nothing.
     await sim.getByLabel("The caller's token claims (JSON)").fill('{"sub": carol}');
     await sim.getByRole('button', { name: 'Decide' }).click();
@@ -237,7 +241,27 @@ describe('the policy editor', () => {
     const who = sim.getByRole('region', { name: 'Who can tools/call echo' });
     await expect.poll(() => who.textContent(), { timeout: 10_000 }).toMatch(/Allowed for:.*callers whose claim_roles contains premium\s*policy 2/);
     expect(await who.textContent()).toMatch(/carol\s*policy 4/);
+    // The guide's premium rule reads claim_roles without `has`: a caller without it is denied whatever else permits.
+    expect(await who.textContent()).toMatch(/Only for callers whose token carries roles \(read without has by policy 2\)/);
     await expectAccessible(page, 'Policies, who can call a tool');
+    // The draft changes (the read guarded): the answer shown is asked again, without a click.
+    await replaceAll([...GUIDE_POLICIES.slice(0, 2), 'permit(principal, action == Action::"call_tool", resource) when { principal has claim_roles && principal.claim_roles.contains("premium") };', GUIDE_POLICIES[3], 'permit(principal == Client::"carol", action, resource);'].join('\n\n'));
+    await expect.poll(async () => (await who.textContent()) ?? '', { timeout: 10_000 }).not.toMatch(/Only for callers whose token carries/);
+    expect(await who.textContent()).toMatch(/callers whose token has roles and whose claim_roles contains premium/);
+  });
+
+  it('keeps an unsaved draft while another page is open', async () => {
+    await replaceAll(GUIDE_POLICIES.join('\n\n'));
+    await typeAtEnd('\n\n// kept while away');
+    const draft = await docText();
+    await expect.poll(() => page.locator('#editor-title').textContent()).toContain('unsaved changes');
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    await page.getByRole('link', { name: 'Policies', exact: true }).click();
+    await page.getByRole('button', { name: 'calc', exact: true }).click();
+    await expect.poll(docText, { timeout: 10_000 }).toBe(draft);
+    expect(await page.locator('#editor-title').textContent()).toContain('unsaved changes');
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await expect.poll(docText).toBe(GUIDE_POLICIES.join('\n\n'));
   });
 
   it("formats with Cedar's formatter, saves, and the server decides with the new version", async () => {
@@ -442,7 +466,7 @@ describe('the policy editor', () => {
     await denial.last().click();
     await page.getByRole('complementary').getByRole('link', { name: 'Why was it denied?' }).click();
     await expect.poll(() => sim.locator('.verdict').textContent(), { timeout: 15_000 }).toBe('Denied a forbid matched: a forbid always wins.');
-    expect(await sim.getByRole('status').textContent()).toMatch(/policy 1 \(line 3\) forbids it/);
+    expect(await sim.locator('.simulation').textContent()).toMatch(/policy 1 \(line 3\) forbids it/);
     expect(await page.locator('.cm-line.cm-determining').allTextContents()).toEqual([forbid]);
     await page.screenshot({ path: path.join(SHOTS, 'policy-why.png'), fullPage: true });
   });

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { DataTable, Notice, useNotice } from '../ui.js';
+import { policyDrafts } from './policy-drafts.js';
 import { PolicyHistory } from './policy-history.js';
 import { PolicySetEditor } from './policy-set-editor.js';
 import type { SimulatedRequest } from './policy-simulator.js';
@@ -42,8 +43,9 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
         const set = list.find((s) => s.name === source.set);
         if (!set) throw new Error(`The policy set ${source.set} that decided it no longer exists.`);
         setOpen(set.name);
-        // The version that decided it, as the draft, when the set has moved on since.
-        if (source.version !== set.currentVersion) {
+        // The version that decided it, as the draft, when the set has moved on since (never over a draft of the user's).
+        const draftKept = policyDrafts.has(set.name);
+        if (source.version !== set.currentVersion && !draftKept) {
           const v = await api.policy({ name: set.name, version: source.version });
           setImported((i) => ({ set: set.name, config: v.config, key: (i?.key ?? 0) + 1 }));
         }
@@ -53,7 +55,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
           set: set.name,
           key: (w?.key ?? 0) + 1,
           request: { server: whyServer, claims: d.claims, feature: op.feature, name: op.name, arguments: op.arguments ?? {} },
-          note: `Why was ${method} ${op.name} by ${sub} denied (${new Date(d.at).toLocaleString()})? Version ${source.version} of ${set.name} decided it${source.version !== set.currentVersion ? ', and it is in the editor as a draft' : ''}; the simulator below has the request.`,
+          note: `Why was ${method} ${op.name} by ${sub} denied (${new Date(d.at).toLocaleString()})? Version ${source.version} of ${set.name} decided it${source.version === set.currentVersion ? '' : draftKept ? `; your unsaved draft stays in the editor (compare version ${source.version} below, or discard the draft and ask again)` : ', and it is in the editor as a draft'}; the simulator below has the request.`,
         }));
       } catch (err) {
         setNotice({ kind: 'error', text: `Why it was denied cannot be shown: ${errorText(err)}` });
@@ -175,6 +177,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
               setImported(undefined);
               await reload(current.name);
             }}
+            onDiscarded={() => setImported(undefined)}
           />
           <PolicyHistory set={current} history={history} onChanged={() => reload(current.name)} onImport={(config, source) => setImported((i) => ({ set: current.name, config, source, key: (i?.key ?? 0) + 1 }))} />
         </>

@@ -159,7 +159,7 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
           </li>
         ))}
       </ol>
-      {compared && current && <CedarDiff before={policiesText(compared.config)} after={policiesText(current.config)} label={`Version ${compared.version} (left) and the current version ${current.version} (right)`} />}
+      {compared && current && <CedarDiff before={policiesText(compared.config)} after={policiesText(current.config)} label={`Version ${compared.version} (left) and the current version ${current.version} (right)`} beforeTitle={`Version ${compared.version}`} afterTitle={`Version ${current.version} (current)`} />}
     </div>
   );
 }

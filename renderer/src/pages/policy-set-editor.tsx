@@ -5,6 +5,7 @@ import { api, errorText } from '../api.js';
 import { CedarEditor, featuresOf, type Diagnostic } from '../cedar/index.js';
 import { Notice, useNotice, withCode } from '../ui.js';
 import { PolicyCases } from './policy-cases.js';
+import { policyDrafts } from './policy-drafts.js';
 import { PolicyImpact } from './policy-impact.js';
 import { PolicySimulator, type SimulatedRequest } from './policy-simulator.js';
 
@@ -23,14 +24,30 @@ function withPolicies(config: AuthzConfigLike, policies: string[]): AuthzConfigL
  * (Cedar's parser and validator against ToolHive's model and the attached servers' lists), formatted by
  * Cedar's own formatter, saved as a new version only when it has no errors.
  */
-export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySetView; onSaved(): Promise<void>; imported?: { config: unknown; key: number; source?: { text: string; fileName: string } }; why?: { request: SimulatedRequest; key: number; note: string } }) {
+export function PolicySetEditor(props: {
+  set: PolicySetView;
+  onSaved(): Promise<void>;
+  /** The draft is gone (saved or discarded): a file imported into it is too. */
+  onDiscarded?(): void;
+  imported?: { config: unknown; key: number; source?: { text: string; fileName: string } };
+  why?: { request: SimulatedRequest; key: number; note: string };
+}) {
+  const { set, why } = props;
+  const onSaved = async () => {
+    policyDrafts.drop(set.name);
+    setKept(undefined);
+    await props.onSaved();
+  };
+  // A draft left on this page earlier (another page was opened meanwhile) comes back as it was.
+  const [kept, setKept] = useState(() => policyDrafts.get(set.name));
+  const imported = props.imported ?? kept?.imported;
   // An imported file is the draft: its options and entities with it, its policies in the editor.
   const config = (imported?.config ?? set.config) as AuthzConfigLike;
   const saved = useMemo(() => joinPolicies((set.config as AuthzConfigLike).cedar.policies).text, [set.currentVersion, set.name]);
-  const shown = useMemo(() => (imported ? joinPolicies(config.cedar.policies).text : saved), [imported?.key, saved]);
+  const shown = useMemo(() => (props.imported ? joinPolicies(config.cedar.policies).text : kept ? kept.text : saved), [props.imported?.key, kept, saved]);
   const [text, setText] = useState(shown);
   /** The version the draft was started from: a version saved elsewhere meanwhile never replaces a draft with changes. */
-  const [baseVersion, setBaseVersion] = useState(set.currentVersion);
+  const [baseVersion, setBaseVersion] = useState(kept?.base ?? set.currentVersion);
   const savedAtBase = useRef(saved);
   const [resets, setResets] = useState(0);
   const [problems, setProblems] = useState<PlacedProblem[]>();
@@ -176,6 +193,9 @@ export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySe
 
   const discard = () => {
     setNotice(undefined);
+    policyDrafts.drop(set.name);
+    setKept(undefined);
+    props.onDiscarded?.();
     savedAtBase.current = saved;
     setBaseVersion(set.currentVersion);
     setText(saved);
@@ -194,6 +214,11 @@ export function PolicySetEditor({ set, onSaved, imported, why }: { set: PolicySe
       setNotice({ kind: 'info', text: `Version ${set.currentVersion} of ${set.name} was saved elsewhere. Your draft (begun from version ${baseVersion}) is kept; Discard changes shows the new version.` });
     }
   }, [set.currentVersion]);
+
+  useEffect(() => {
+    if (text !== saved || imported) policyDrafts.keep(set.name, { base: baseVersion, text, ...(imported ? { imported } : {}) });
+    else policyDrafts.drop(set.name);
+  }, [text, saved, baseVersion, imported]);
 
   const errors = problems?.filter((p) => p.severity === 'error') ?? [];
   const warnings = problems?.filter((p) => p.severity === 'warning') ?? [];

@@ -1,6 +1,14 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { SimulationView, WhoCanView } from '../../../src/api/browser.js';
 
+/** What "Who can?" asks about: the request without its caller. */
+interface WhoInput {
+  feature: SimulatedRequest['feature'];
+  name: string;
+  arguments?: Record<string, unknown>;
+  serverName?: string;
+}
+
 interface RecentCaller {
   server: string;
   auditId: string;
@@ -73,7 +81,7 @@ export function PolicySimulator(props: {
   const [result, setResult] = useState<SimulationView>();
   const [problem, setProblem] = useState<string>();
   const [running, setRunning] = useState(false);
-  const [who, setWho] = useState<{ view: WhoCanView; what: string }>();
+  const [who, setWho] = useState<{ view: WhoCanView; input: WhoInput; what: string }>();
   const [callers, setCallers] = useState<RecentCaller[]>([]);
   // The recent callers of the set's servers, whose token claims can stand in for the JSON: read when
   // the set opens and each time the list is opened (each read unseals the kept decisions).
@@ -161,19 +169,26 @@ export function PolicySimulator(props: {
   };
 
   /** Who may make this request at all: the caller left unknown (Cedar's partial evaluation). */
-  const askWho = async () => {
+  const askWho = async (given?: WhoInput) => {
     const draft = props.draft();
     if ('problem' in draft) return setProblem(draft.problem);
     try {
-      const input = { feature, name: name.trim(), ...(feature !== 'resource' ? { arguments: parseJsonObject(args, 'The arguments') } : {}), ...(server ? { serverName: server } : {}) };
+      const input: WhoInput = given ?? { feature, name: name.trim(), ...(feature !== 'resource' ? { arguments: parseJsonObject(args, 'The arguments') } : {}), ...(server ? { serverName: server } : {}) };
       if (!input.name) throw new Error(`Name the ${METHODS.find((m) => m.feature === feature)!.what.toLowerCase()} to ask about.`);
-      setWho({ view: await api.policyWhoCan({ config: draft.config, input }), what: `${METHODS.find((m) => m.feature === feature)!.method} ${input.name}` });
+      const view = await api.policyWhoCan({ config: draft.config, input });
+      setWho({ view, input, what: `${METHODS.find((m) => m.feature === input.feature)!.method} ${input.name}` });
       setProblem(undefined);
     } catch (err) {
       setWho(undefined);
       setProblem(errorText(err));
     }
   };
+  // The draft changed: the answer shown is asked again, of the new draft (a stale one would mislead).
+  const whoRef = useRef(who);
+  whoRef.current = who;
+  useEffect(() => {
+    if (whoRef.current) void askWho(whoRef.current.input);
+  }, [props.draftVersion]);
 
   const names = feature === 'tool' ? [...props.features.tools.keys()] : feature === 'prompt' ? [...props.features.prompts.keys()] : [];
   const ref = (index: number) => {
@@ -269,6 +284,18 @@ export function PolicySimulator(props: {
           {who.view.decision === 'deny' && <p>Nobody: no permit applies to this request, whoever asks.</p>}
           {who.view.decision === null && <ConditionList title="Allowed for:" conditions={who.view.permits} />}
           <ConditionList title="Except (a forbid always wins):" conditions={who.view.forbids} />
+          {who.view.requires.length > 0 && (
+            <p className="notice warn">
+              Only for callers whose token carries{' '}
+              {who.view.requires.map((r, i) => (
+                <span key={r.attribute}>
+                  {i > 0 ? ' and ' : ''}
+                  <code>{r.attribute.replace(/^claim(set)?_/, '')}</code> (read without <code>has</code> by {r.policies.map((p) => `policy ${p}`).join(', ')})
+                </span>
+              ))}
+              : for a caller without it, that policy fails to evaluate, and an evaluation error denies the whole request, whatever other policies permit.
+            </p>
+          )}
           {who.view.unanswerable.length > 0 && (
             <p className="sub">
               {who.view.unanswerable.map((u) => `policy ${u.index}`).join(', ')} read{who.view.unanswerable.length === 1 ? 's' : ''} the caller's claims through <code>context</code>, which Cedar can answer only for a given caller: use Decide with that caller's claims.
@@ -276,10 +303,10 @@ export function PolicySimulator(props: {
           )}
         </div>
       )}
-      <div role="status" aria-live="polite" className="simulation">
-        {problem && <p className="notice error">{problem}</p>}
-        {result && (
-          <>
+      <div className="simulation">
+        <div role="status" aria-live="polite">
+          {problem && <p className="notice error">{problem}</p>}
+          {result && (
             <p className="verdict">
               <span className={`status ${result.allowed ? 'running' : 'error'}`}>{result.allowed ? 'Allowed' : 'Denied'}</span>{' '}
               {result.problem
@@ -292,6 +319,10 @@ export function PolicySimulator(props: {
                       ? 'a forbid matched: a forbid always wins.'
                       : 'no policy permits it: denied by default.'}
             </p>
+          )}
+        </div>
+        {result && (
+          <>
             {result.determining.length > 0 && (
               <ul className="plain">
                 {result.determining.map((d) => (
