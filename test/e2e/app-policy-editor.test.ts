@@ -271,7 +271,10 @@ describe('the policy editor', () => {
     await expect.poll(docText).toBe(formatted.cedar.policies.join('\n\n'));
     expect(formatted.cedar.policies[0]).not.toBe('permit(principal,action==Action::"call_tool",resource==Tool::"echo");');
     await expect.poll(() => page.locator('.policy-state').textContent(), { timeout: 10_000 }).toBe('No problems.');
-    await page.getByRole('button', { name: 'Save version 2' }).click();
+    // Ctrl+S in the editor saves, as in any editor.
+    expect(await page.getByRole('button', { name: 'Save version 2' }).isEnabled()).toBe(true);
+    await content().click();
+    await page.keyboard.press('Control+s');
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved as version 2' }).count(), { timeout: 10_000 }).toBe(1);
     const set = await env.t.api.policy({ name: 'calc' });
     expect(set).toMatchObject({ currentVersion: 2, config: { cedar: { policies: formatted.cedar.policies } } });
@@ -350,6 +353,8 @@ describe('the policy editor', () => {
     await expect.poll(async () => ((await env.t.api.policy({ name: 'calc' })) as { currentVersion: number }).currentVersion, { timeout: 10_000 }).toBe(before + 2);
     expect(((await env.t.api.policy({ name: 'calc' })) as { config: unknown }).config).toEqual({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"echo");'], entities_json: '[]' } });
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Its export gives tightened.yaml back unchanged' }).count(), { timeout: 10_000 }).toBe(1);
+    // "…is in the editor as a draft: save it" is old news once it is saved.
+    await expect.poll(() => history.getByText('tightened.yaml is in the editor as a draft').count(), { timeout: 10_000 }).toBe(0);
     await expect.poll(() => history.getByText('exports as the YAML file it was saved from').count(), { timeout: 10_000 }).toBe(1);
     const [importedDownload] = await Promise.all([page.waitForEvent('download'), history.getByRole('button', { name: 'Export YAML' }).click()]);
     const reexported = path.join(env.t.home, `re-${importedDownload.suggestedFilename()}`);

@@ -72,6 +72,8 @@ export interface CedarEditorProps {
   marked?: { from: number; to: number }[];
   /** The view, for the page's commands (format, go to a problem). */
   onView?(view: EditorView | undefined): void;
+  /** Ctrl+S (Cmd+S): the page's save. */
+  onSave?(): void;
 }
 
 /** Cedar in CodeMirror 6: highlighting, folding, brackets, comments, completion and hover help, and the core's diagnostics. */
@@ -106,7 +108,7 @@ export function CedarEditor(props: CedarEditorProps) {
           linter((ev) => latest.current.check(ev.state.doc.toString()), { delay: 40 }),
           marks,
           // Tab is left to move focus (keyboard users leave the editor with it); Mod-/ toggles comments.
-          keymap.of([...closeBracketsKeymap, ...defaultKeymap, { key: 'Mod-/', run: toggleComment }, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
+          keymap.of([...closeBracketsKeymap, ...defaultKeymap, { key: 'Mod-/', run: toggleComment }, { key: 'Mod-s', preventDefault: true, run: () => (latest.current.onSave?.(), true) }, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
           // ToolHive's policies are often one long line each: wrapped, not scrolled sideways.
           EditorView.lineWrapping,
           plainSpaces,

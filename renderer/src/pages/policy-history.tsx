@@ -34,6 +34,13 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
     api.listServers().then(setServers, () => setServers([]));
   }, [set.name, set.servers.join(',')]);
   useEffect(() => setCompare(undefined), [set.name, set.currentVersion]);
+  // "…is in the editor as a draft: save it as version N" is old news once a version is saved.
+  const [importedAt, setImportedAt] = useState<number>();
+  useEffect(() => {
+    if (importedAt === undefined || importedAt === set.currentVersion) return;
+    setImportedAt(undefined);
+    setNotice(undefined);
+  }, [set.currentVersion]);
 
   const revert = async (v: PolicyVersionView, acceptBrokenCases = false) => {
     if (!acceptBrokenCases && !confirm(`Make version ${v.version} of ${set.name} current again, as version ${set.currentVersion + 1}? ${set.servers.length ? `${set.servers.join(', ')} decide${set.servers.length === 1 ? 's' : ''} with it from the next request.` : ''}`)) return;
@@ -68,6 +75,7 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
       const text = await file.text();
       const { config } = await api.parsePolicyDocument({ text, fileName: file.name });
       props.onImport(config, { text, fileName: file.name });
+      setImportedAt(set.currentVersion);
     }, `${file.name} is in the editor as a draft: look it over, then save it as version ${set.currentVersion + 1}.`);
   };
 

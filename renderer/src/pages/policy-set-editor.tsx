@@ -202,6 +202,18 @@ export function PolicySetEditor(props: {
     setResets((n) => n + 1);
   };
 
+  // A notice about an earlier state goes when the state it spoke of is gone: a file opened since, a later version.
+  const seen = useRef({ imported: props.imported?.key, why: why?.key });
+  useEffect(() => {
+    // A "why?" brings its own draft and notice together: that notice stays.
+    const opened = props.imported !== undefined && props.imported.key !== seen.current.imported && why?.key === seen.current.why;
+    seen.current = { imported: props.imported?.key, why: why?.key };
+    if (opened) setNotice(undefined);
+  }, [props.imported?.key, why?.key]);
+  useEffect(() => {
+    if (notice?.text.startsWith('Saved as version ') && !notice.text.startsWith(`Saved as version ${set.currentVersion}.`)) setNotice(undefined);
+  }, [set.currentVersion]);
+
   useEffect(() => {
     if (set.currentVersion === baseVersion) return;
     // No changes of the user's (the text is the base version's, or already the new one's): show the new version.
@@ -263,9 +275,12 @@ export function PolicySetEditor(props: {
         features={features}
         marked={marked}
         onView={(v) => (view.current = v)}
+        onSave={() => {
+          if (changed && errors.length === 0) void save();
+        }}
       />
       <p className="sub">
-        Ctrl+Space completes (actions, the servers' tools and arguments, the claims callers carried); hover a name for what it is; Ctrl+/ comments a line out; Tab leaves the editor.
+        Ctrl+Space completes (actions, the servers' tools and arguments, the claims callers carried); hover a name for what it is; Ctrl+/ comments a line out; Ctrl+S saves; Tab leaves the editor.
       </p>
       {problems && problems.length > 0 && (
         <ul className="policy-problems" aria-label="Problems">
