@@ -97,6 +97,13 @@ function parseOne(text: string): { json: PolicyJson } | { errors: DetailedError[
 
 /** Parses each policy on its own (so errors carry the policy number), refusing templates and multi-policy strings. */
 export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
+  const { parsed, problems } = parseEachPolicy(texts);
+  if (problems.length > 0) throw new PolicyParseError(problems);
+  return parsed;
+}
+
+/** The policies that parse, and the problems of those that do not (each at its own place). */
+export function parseEachPolicy(texts: readonly string[]): { parsed: ParsedPolicy[]; problems: PolicyProblem[] } {
   const problems: PolicyProblem[] = [];
   const out: ParsedPolicy[] = [];
   texts.forEach((text, index) => {
@@ -108,8 +115,7 @@ export function parsePolicies(texts: readonly string[]): ParsedPolicy[] {
     }
     out.push({ index, id: policyId(index), text, json: answer.json });
   });
-  if (problems.length > 0) throw new PolicyParseError(problems);
-  return out;
+  return { parsed: out, problems };
 }
 
 /** Whether Cedar's own parser takes this as an entity type name (ToolHive checks group_entity_type the same way). */

@@ -1,6 +1,6 @@
 import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { AuthzConfigError, type AuthzConfig } from './config.js';
-import { parsePolicies, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
+import { parseEachPolicy, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
 import { explainUnknownFeature, namedFeatures } from './named-features.js';
 import { explainNumberRead, numberReads } from './number-reads.js';
@@ -231,16 +231,22 @@ function listActionsOnly(json: PolicyJson): ((text: string) => DetailedError) | 
 const byPlace = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
 
 export function checkAuthzConfig(config: AuthzConfig, known: KnownArguments = {}, opts: CheckOptions = {}): CheckResult {
-  let parsed: ParsedPolicy[];
+  // A policy that does not parse refuses the set; the others are still checked, so a policy being typed
+  // does not hide what is known about the rest.
+  const { parsed, problems } = parseEachPolicy(config.cedar.policies);
   let engine: PolicyEngine;
   try {
-    parsed = parsePolicies(config.cedar.policies);
-    engine = new PolicyEngine(config); // entities_json and indexing problems surface here
+    engine = new PolicyEngine(problems.length === 0 ? config : { ...config, cedar: { ...config.cedar, policies: parsed.length ? parsed.map((p) => p.text) : ['forbid(principal, action, resource) when { false };'] } }); // entities_json and indexing problems surface here
   } catch (err) {
-    if (err instanceof PolicyParseError) return { ok: false, errors: err.problems, warnings: [] };
-    if (err instanceof AuthzConfigError) return { ok: false, errors: [{ message: err.message, severity: 'error' }], warnings: [] };
+    if (err instanceof PolicyParseError) return { ok: false, errors: [...problems, ...err.problems], warnings: [] };
+    if (err instanceof AuthzConfigError) return { ok: false, errors: [...problems, { message: err.message, severity: 'error' }], warnings: [] };
     throw err;
   }
+  const checked = checkParsed(config, parsed, engine, known, opts);
+  return problems.length === 0 ? checked : { ok: false, errors: problems, warnings: checked.warnings };
+}
+
+function checkParsed(config: AuthzConfig, parsed: ParsedPolicy[], engine: PolicyEngine, known: KnownArguments, opts: CheckOptions): CheckResult {
   const byId = new Map(parsed.map((p) => [p.id, p]));
   const schema = mcpSchema(config.cedar, engine.base.all());
   const declaredClaims = new Set(Object.keys(claimAttributeTypes(config.cedar)));

@@ -120,10 +120,12 @@ describe('the policy editor', () => {
     // The same place underlined in the text.
     expect(await page.locator('.cm-lintRange-error').first().textContent()).toBe('resource');
     expect(await page.getByRole('button', { name: /^Save version/ }).isDisabled()).toBe(true);
+    // The other policies are still checked: their warnings stay while this one is being typed.
+    expect(await page.locator('.policy-state').textContent()).toBe('1 error and 5 warnings: fix it to save.');
     await expectAccessible(page, 'Policies, a draft with an error');
     // Going to it from the list puts the cursor on that line, with the flagged word selected.
     await content().press('Control+Home');
-    await problems().first().getByRole('button').click();
+    await problems().filter({ hasText: /^Error/ }).first().getByRole('button').click();
     expect(await page.locator('.cm-activeLine').textContent()).toBe(lines[line - 1]);
     expect(await page.evaluate(() => String((globalThis as unknown as { getSelection(): unknown }).getSelection()))).toBe('resource');
   });

@@ -140,6 +140,15 @@ describe('checkAuthzConfig', () => {
     expect(checkAuthzConfig(guide, {}, { strict: true }).ok).toBe(false);
   });
 
+  it('still checks the policies that parse while another does not (a policy being typed hides nothing)', () => {
+    const r = checkAuthzConfig(config(['permit(principal, action == Action::"call_tol", resource);', 'permit(principal, action, resource']));
+    expect(r.ok).toBe(false);
+    expect(r.errors.map((e) => e.policy)).toEqual([1]);
+    expect(r.warnings.map((w) => [w.policy, w.message.slice(0, 33)])).toEqual([[0, 'Action::"call_tol" is not an acti']]);
+    // Nothing parses: the errors alone.
+    expect(checkAuthzConfig(config(['permit(principal, action, resource'])).warnings).toEqual([]);
+  });
+
   it('refuses what Cedar cannot load: syntax, entities, templates', () => {
     expect(checkAuthzConfig(config(['permit(principal, action, resource']))).toMatchObject({ ok: false });
     expect(checkAuthzConfig(config(['permit(principal == ?principal, action, resource);']))).toMatchObject({ ok: false });
