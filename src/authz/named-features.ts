@@ -25,7 +25,8 @@ export function namedFeatures(json: PolicyJson): { type: FeatureType; id: string
   return [...out.values()];
 }
 
-function distance(a: string, b: string): number {
+/** Levenshtein distance: how many single-character edits turn one name into the other. */
+export function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
@@ -35,13 +36,18 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** Near enough to be the name meant: a slip of a key or two, not another word. */
+export function isNear(typed: string, name: string): boolean {
+  return distance(typed, name) <= Math.max(2, Math.floor(typed.length / 3));
+}
+
 /** The finding for a name no server offers, at its place in the policy text, with the nearest real name. */
 export function explainUnknownFeature(policyText: string, named: { type: FeatureType; id: string }, offered: readonly string[], servers: readonly string[]): DetailedError {
   const what = FEATURE_TYPES[named.type];
   const literal = JSON.stringify(named.id);
   const at = new RegExp(`${named.type}\\s*::\\s*${literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(policyText);
   const nearest = [...offered].sort((x, y) => distance(named.id, x) - distance(named.id, y))[0];
-  const close = nearest !== undefined && distance(named.id, nearest) <= Math.max(2, Math.floor(named.id.length / 3));
+  const close = nearest !== undefined && isNear(named.id, nearest);
   const whose = servers.length ? servers.join(', ') : 'the attached servers';
   return {
     message: `${named.type}::${literal} is not a ${what} of ${whose} (as ${servers.length === 1 ? 'its' : 'their'} ${what} list last said): this policy never matches it, so such ${what} calls are denied by default`,

@@ -2,7 +2,7 @@ import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-
 import { AuthzConfigError, type AuthzConfig } from './config.js';
 import { parseEachPolicy, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
-import { explainUnknownFeature, namedFeatures } from './named-features.js';
+import { explainUnknownFeature, isNear, namedFeatures } from './named-features.js';
 import { explainNumberRead, numberReads } from './number-reads.js';
 import { claimAttributeTypes, mcpSchema } from './schema.js';
 
@@ -57,8 +57,11 @@ const TYPE_NAME = new RegExp(`^${IDENT}(?:::${IDENT})*$`);
 const STEP = `(?:\\s*\\.\\s*${IDENT}|\\s*\\[\\s*${STRING}\\s*\\])`;
 const ACCESS_PATH = new RegExp(`^(principal|resource|context|${IDENT}::${STRING})(${STEP}*)(?:\\s+has\\s+(${IDENT}|${STRING}))?$`);
 
+/** An access path at the start of a span, up to the first method call (`principal.claim_x.contains(…)`). */
+const LEADING_PATH = new RegExp(`^(principal|context)((?:\\s*\\.\\s*${IDENT}(?!\\s*\\()|\\s*\\[\\s*${STRING}\\s*\\])+)`);
+
 /** What a finding points at, from its source span in the policy's own text. */
-function kindOf(err: DetailedError, text: string): FindingKind {
+function kindOf(err: DetailedError, text: string, declaredClaims: ReadonlySet<string>): FindingKind {
   const loc = err.sourceLocations?.[0];
   if (!loc) return { kind: 'policy' };
   const fragment = text.slice(loc.start, loc.end).trim();
@@ -76,6 +79,11 @@ function kindOf(err: DetailedError, text: string): FindingKind {
       return { kind: 'attribute', name, on: root === 'principal' || root === 'resource' || root === 'context' ? root : 'other' };
     }
   }
+  // A claim no schema declares, read and then used (`principal.claim_role.contains(…)`): Cedar points at the
+  // whole use; the finding is the claim.
+  const lead = LEADING_PATH.exec(fragment);
+  const first = lead ? [...lead[2]!.matchAll(new RegExp(`\\.\\s*(${IDENT})|\\[\\s*(${STRING})\\s*\\]`, 'g'))].map((m) => m[1] ?? (JSON.parse(m[2]!) as string))[0] : undefined;
+  if (lead && first !== undefined && /^claim(set)?_/.test(first) && !declaredClaims.has(first)) return { kind: 'attribute', name: first, on: lead[1] as 'principal' | 'context' };
   return { kind: 'expression' };
 }
 
@@ -160,9 +168,12 @@ function explain(f: Finding, declaredClaims: ReadonlySet<string>, known: KnownAr
         if (declaredClaims.has(a)) {
           return { ...f.error, message: `\`${a}\` is read without \`has\`: a token without the claim "${claim}" makes this policy fail to evaluate, and ${EVALUATION_ERROR}`, help: guard };
         }
+        // Cedar's "did you mean `claim_roles`?" is kept: a typo'd claim reads like one no standard token carries.
+        const meant = /^did you mean `([^`]+)`\?$/.exec(f.error.help ?? '')?.[1];
+        const suggestion = meant !== undefined && isNear(claim, meant.replace(/^claim(set)?_/, '')) ? ` (did you mean \`${meant}\`?)` : '';
         return {
           ...f.error,
-          message: `\`${a}\` reads the claim "${claim}", which no standard token carries: fine if your identity provider sends it; a token without it makes this policy fail to evaluate, and ${EVALUATION_ERROR}`,
+          message: `\`${a}\` reads the claim "${claim}", which no standard token carries${suggestion}: fine if your identity provider sends it; a token without it makes this policy fail to evaluate, and ${EVALUATION_ERROR}`,
           help: guard,
         };
       }
@@ -261,7 +272,7 @@ function checkParsed(config: AuthzConfig, parsed: ParsedPolicy[], engine: Policy
     const p = byId.get(policy);
     if (!p) continue;
     const optionalRead = stillThere.has(spanKey(policy, error)) ? undefined : firstAccessPath(error, p.text);
-    findings.push({ policy: p, error, kind: optionalRead ?? kindOf(error, p.text) });
+    findings.push({ policy: p, error, kind: optionalRead ?? kindOf(error, p.text, declaredClaims) });
   }
   const warnings: PolicyProblem[] = [];
   const seen = new Set<string>();

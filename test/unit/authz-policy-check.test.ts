@@ -140,6 +140,16 @@ describe('checkAuthzConfig', () => {
     expect(checkAuthzConfig(guide, {}, { strict: true }).ok).toBe(false);
   });
 
+  it('names a claim no standard token carries as such when it is used, not only compared, and keeps Cedar\'s suggestion when it is a slip', () => {
+    const used = checkAuthzConfig(config(['permit(principal, action, resource) when { principal.claim_role.contains("premium") };']));
+    expect(used.warnings.map((w) => [w.column, w.message.split(':')[0]])).toEqual([[44, '`claim_role` reads the claim "role", which no standard token carries (did you mean `claim_roles`?)']]);
+    const compared = checkAuthzConfig(config(['permit(principal, action, resource) when { principal.claim_role == "x" };']));
+    expect(compared.warnings[0]!.message).toContain('(did you mean `claim_roles`?)');
+    // Another word altogether: no suggestion.
+    const other = checkAuthzConfig(config(['permit(principal, action, resource) when { principal.claim_dept == "x" };']));
+    expect(other.warnings[0]!.message).toMatch(/^`claim_dept` reads the claim "dept", which no standard token carries: fine if/);
+  });
+
   it('still checks the policies that parse while another does not (a policy being typed hides nothing)', () => {
     const r = checkAuthzConfig(config(['permit(principal, action == Action::"call_tol", resource);', 'permit(principal, action, resource']));
     expect(r.ok).toBe(false);
