@@ -64,3 +64,13 @@ export function DataTable({ caption, columns, actions = false, className, childr
 export function withCode(text: string): ReactNode[] {
   return text.split('`').map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
 }
+
+/** A moment as the log viewer writes it (24-hour clock), so the same time reads the same on every page. */
+export function when(at: string | number): string {
+  return new Date(at).toLocaleString([], { hour12: false });
+}
+
+/** The time of day alone, as the log viewer writes it. */
+export function timeOfDay(at: string | number): string {
+  return new Date(at).toLocaleTimeString([], { hour12: false });
+}

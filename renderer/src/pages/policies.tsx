@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { PolicySetView, PolicyVersionView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
-import { DataTable, Notice, useNotice } from '../ui.js';
+import { DataTable, Notice, useNotice, when } from '../ui.js';
 import { policyDrafts } from './policy-drafts.js';
 import { PolicyHistory } from './policy-history.js';
 import { PolicySetEditor } from './policy-set-editor.js';
@@ -55,7 +55,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
           set: set.name,
           key: (w?.key ?? 0) + 1,
           request: { server: whyServer, claims: d.claims, feature: op.feature, name: op.name, arguments: op.arguments ?? {} },
-          note: `Why was ${method} ${op.name} by ${sub} denied (${new Date(d.at).toLocaleString()})? Version ${source.version} of ${set.name} decided it${source.version === set.currentVersion ? '' : draftKept ? `; your unsaved draft stays in the editor (compare version ${source.version} below, or discard the draft and ask again)` : ', and it is in the editor as a draft'}; the simulator below has the request.`,
+          note: `Why was ${method} ${op.name} by ${sub} denied (${when(d.at)})? Version ${source.version} of ${set.name} decided it${source.version === set.currentVersion ? '' : draftKept ? `; your unsaved draft stays in the editor (compare version ${source.version} below, or discard the draft and ask again)` : ', and it is in the editor as a draft'}; the simulator below has the request.`,
         }));
       } catch (err) {
         setNotice({ kind: 'error', text: `Why it was denied cannot be shown: ${errorText(err)}` });
@@ -160,7 +160,7 @@ export function PoliciesPage({ params }: { params: URLSearchParams }) {
                 <td>v{s.currentVersion}</td>
                 <td>{policyCount(s.config)}</td>
                 <td>{s.servers.length ? s.servers.join(', ') : <span className="sub">no server</span>}</td>
-                <td>{new Date(s.updatedAt).toLocaleString()}</td>
+                <td>{when(s.updatedAt)}</td>
               </tr>
             ))}
           </tbody>

@@ -2,7 +2,7 @@ import { useEffect, useState, type ChangeEvent } from 'react';
 import { ApiError, joinPolicies, type PolicySetView, type PolicyVersionView, type ServerView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
 import { CedarDiff } from '../cedar/index.js';
-import { Notice, useNotice } from '../ui.js';
+import { Notice, useNotice, when } from '../ui.js';
 
 const policiesText = (config: unknown) => joinPolicies(((config as { cedar?: { policies?: string[] } } | null)?.cedar?.policies ?? []).filter((p) => typeof p === 'string')).text;
 
@@ -149,7 +149,7 @@ export function PolicyHistory(props: { set: PolicySetView; history: PolicyVersio
       <ol className="history-list" aria-label={`Versions of ${set.name}`}>
         {[...props.history].sort((a, b) => b.version - a.version).map((v) => (
           <li key={v.version} className={v.version === set.currentVersion ? 'current' : undefined}>
-            <span>v{v.version}</span> <time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time>
+            <span>v{v.version}</span> <time dateTime={v.createdAt}>{when(v.createdAt)}</time>
             {v.note ? <span className="sub">{v.note}</span> : null}
             {v.file ? <span className="sub">· exports as the {v.file.toUpperCase()} file it was saved from</span> : null}
             {v.version === set.currentVersion ? (

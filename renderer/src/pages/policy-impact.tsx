@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { PolicyImpactView } from '../../../src/api/browser.js';
 import { api, errorText } from '../api.js';
-import { DataTable } from '../ui.js';
+import { DataTable, timeOfDay } from '../ui.js';
 
 const METHOD = { tool: 'tools/call', prompt: 'prompts/get', resource: 'resources/read' } as const;
 const WINDOWS = [
@@ -93,7 +93,7 @@ export function PolicyImpact(props: { set: string; servers: string[]; draft(): {
               <tbody>
                 {impact.changes.map((c) => (
                   <tr key={`${c.auditId}-${c.name}`}>
-                    <td>{new Date(c.at).toLocaleTimeString()}</td>
+                    <td>{timeOfDay(c.at)}</td>
                     <td>
                       <code>{c.caller}</code>
                     </td>

@@ -18,7 +18,7 @@ interface RecentCaller {
 }
 import { api, errorText } from '../api.js';
 import type { Features } from '../cedar/index.js';
-import { withCode } from '../ui.js';
+import { timeOfDay, withCode } from '../ui.js';
 
 /** A request as an MCP client sends it, in the simulator's words. */
 export interface SimulatedRequest {
@@ -251,7 +251,7 @@ export function PolicySimulator(props: {
                 <option value="">{callers.length ? "Put the claims of a recent caller's token below…" : `No recent callers of ${props.servers.join(', ')} yet`}</option>
                 {callers.map((c) => (
                   <option key={c.auditId} value={c.auditId}>
-                    {c.caller} (last called {c.server} {new Date(c.at).toLocaleTimeString()})
+                    {c.caller} (last called {c.server} {timeOfDay(c.at)})
                   </option>
                 ))}
               </select>
