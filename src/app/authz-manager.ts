@@ -216,15 +216,15 @@ export class AuthzManager {
     const promptsByName = new Map<string, readonly string[]>();
     let sawTools = false;
     let sawPrompts = false;
-    for (const server of servers) {
-      const k = this.knowledgeOf(server).knownArguments();
+    const known = servers.map((server) => this.knowledgeOf(server).knownArguments());
+    for (const k of known) {
       if (k.toolArgs) (sawTools = true), k.toolArgs.forEach((a) => tools.add(a));
       if (k.promptArgs) (sawPrompts = true), k.promptArgs.forEach((a) => prompts.add(a));
       k.tools?.forEach((args, name) => toolsByName.set(name, [...new Set([...(toolsByName.get(name) ?? []), ...args])]));
       k.prompts?.forEach((args, name) => promptsByName.set(name, [...new Set([...(promptsByName.get(name) ?? []), ...args])]));
     }
     // A name is judged only when every server's list was seen: one unseen list could offer it.
-    const allSeen = (feature: 'tools' | 'prompts') => servers.every((s) => this.knowledgeOf(s).knownArguments()[feature] !== undefined);
+    const allSeen = (feature: 'tools' | 'prompts') => known.every((k) => k[feature] !== undefined);
     return {
       servers,
       ...(sawTools ? { toolArgs: tools } : {}),

@@ -69,6 +69,19 @@ export function problemFrom(err: DetailedError, policyText: string | undefined, 
   return problem;
 }
 
+/** A finding of Gatehouse's own, in the shape of Cedar's validator findings, at the match in the policy text (if any). */
+export function warningAt(message: string, help: string, at: RegExpExecArray | null): DetailedError {
+  return {
+    message,
+    help,
+    code: null,
+    url: null,
+    severity: 'warning',
+    sourceLocations: at ? [{ start: at.index, end: at.index + at[0].length, label: null }] : [],
+    related: [],
+  } as DetailedError;
+}
+
 export interface ParsedPolicy {
   index: number;
   id: string;

@@ -55,8 +55,29 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * `authzConfig` (`type: inline`, `inline: { policies, entitiesJson }`).
  */
 export function parseAuthzConfigDocument(text: string, source = 'the file', key?: string): AuthzConfig {
+  return readDocument(text, source, key).config;
+}
+
+/** An authz-config file's own text and syntax, as it was read. */
+export interface AuthzConfigFile {
+  text: string;
+  format: 'json' | 'yaml';
+}
+
+/**
+ * The same, with the authz-config file inside the document: the text itself, or a ConfigMap's data
+ * value. An MCPServer's inline policies have no file of their own (and the manifest carries other
+ * settings), so none is returned for one.
+ */
+export function readAuthzConfigSource(text: string, source = 'the file', key?: string): { config: AuthzConfig; file?: AuthzConfigFile } {
+  const { config, fileText } = readDocument(text, source, key);
+  return { config, ...(fileText !== undefined ? { file: { text: fileText, format: isJson(fileText) ? 'json' : 'yaml' } } : {}) };
+}
+
+function readDocument(text: string, source: string, key: string | undefined): { config: AuthzConfig; fileText: string | undefined } {
   let doc = parseText(text, source);
   let where = source;
+  let fileText: string | undefined = text;
   if (isRecord(doc) && doc['kind'] === 'ConfigMap') {
     const data = isRecord(doc['data']) ? (doc['data'] as Record<string, unknown>) : {};
     const keys = Object.keys(data);
@@ -67,6 +88,7 @@ export function parseAuthzConfigDocument(text: string, source = 'the file', key?
     }
     where = `${source} data["${pick}"]`;
     doc = parseText(raw, where);
+    fileText = raw;
   } else if (isRecord(doc) && doc['kind'] === 'MCPServer') {
     const authz = isRecord(doc['spec']) ? (doc['spec'] as Record<string, unknown>)['authzConfig'] : undefined;
     if (!isRecord(authz)) throw new AuthzConfigError(`${source}: the MCPServer has no spec.authzConfig.`);
@@ -77,34 +99,11 @@ export function parseAuthzConfigDocument(text: string, source = 'the file', key?
     }
     const inline = authz['inline'] as Record<string, unknown>;
     doc = { version: '1.0', type: 'cedarv1', cedar: { policies: inline['policies'], entities_json: inline['entitiesJson'] ?? '[]' } };
+    fileText = undefined;
   }
   const parsed = AuthzConfigSchema.safeParse(doc);
   if (!parsed.success) throw new AuthzConfigError(`${where} is not a valid authz-config: ${formatIssues(parsed.error)}`);
-  return parsed.data;
-}
-
-/** An authz-config file's own text and syntax, as it was read. */
-export interface AuthzConfigFile {
-  text: string;
-  format: 'json' | 'yaml';
-}
-
-/**
- * A document read as `parseAuthzConfigDocument` reads it, with the authz-config file inside it: the
- * text itself, or a ConfigMap's data value. An MCPServer's inline policies have no file of their own
- * (and the manifest carries other settings), so none is returned for one.
- */
-export function readAuthzConfigSource(text: string, source = 'the file', key?: string): { config: AuthzConfig; file?: AuthzConfigFile } {
-  const config = parseAuthzConfigDocument(text, source, key);
-  const doc = parseText(text, source);
-  if (isRecord(doc) && doc['kind'] === 'MCPServer') return { config };
-  let fileText = text;
-  if (isRecord(doc) && doc['kind'] === 'ConfigMap') {
-    const data = doc['data'] as Record<string, unknown>;
-    const keys = Object.keys(data);
-    fileText = data[key ?? (keys.length === 1 ? keys[0]! : 'authz-config.json')] as string;
-  }
-  return { config, file: { text: fileText, format: isJson(fileText) ? 'json' : 'yaml' } };
+  return { config: parsed.data, fileText };
 }
 
 function isJson(text: string): boolean {

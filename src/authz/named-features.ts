@@ -1,4 +1,5 @@
 import type { DetailedError, PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { warningAt } from './cedar.js';
 
 /**
  * Tools and prompts a policy names (`Tool::"get-sum"`) that none of the attached servers offers: a
@@ -49,13 +50,9 @@ export function explainUnknownFeature(policyText: string, named: { type: Feature
   const nearest = [...offered].sort((x, y) => distance(named.id, x) - distance(named.id, y))[0];
   const close = nearest !== undefined && isNear(named.id, nearest);
   const whose = servers.length ? servers.join(', ') : 'the attached servers';
-  return {
-    message: `${named.type}::${literal} is not a ${what} of ${whose} (as ${servers.length === 1 ? 'its' : 'their'} ${what} list last said): this policy never matches it, so such ${what} calls are denied by default`,
-    help: close ? `did you mean ${named.type}::${JSON.stringify(nearest)}?` : `${whose} offer${servers.length === 1 ? 's' : ''}: ${offered.slice(0, 6).join(', ')}${offered.length > 6 ? `, and ${offered.length - 6} more` : ''}`,
-    code: null,
-    url: null,
-    severity: 'warning',
-    sourceLocations: at ? [{ start: at.index, end: at.index + at[0].length, label: null }] : [],
-    related: [],
-  } as DetailedError;
+  return warningAt(
+    `${named.type}::${literal} is not a ${what} of ${whose} (as ${servers.length === 1 ? 'its' : 'their'} ${what} list last said): this policy never matches it, so such ${what} calls are denied by default`,
+    close ? `did you mean ${named.type}::${JSON.stringify(nearest)}?` : `${whose} offer${servers.length === 1 ? 's' : ''}: ${offered.slice(0, 6).join(', ')}${offered.length > 6 ? `, and ${offered.length - 6} more` : ''}`,
+    at,
+  );
 }

@@ -1,6 +1,6 @@
 import type { DetailedError, PolicyJson, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { AuthzConfigError, type AuthzConfig } from './config.js';
-import { parseEachPolicy, PolicyParseError, problemFrom, validateEach, type ParsedPolicy, type PolicyProblem } from './cedar.js';
+import { parseEachPolicy, PolicyParseError, problemFrom, validateEach, warningAt, type ParsedPolicy, type PolicyProblem } from './cedar.js';
 import { PolicyEngine } from './engine.js';
 import { explainUnknownFeature, isNear, namedFeatures } from './named-features.js';
 import { explainNumberRead, numberReads } from './number-reads.js';
@@ -221,22 +221,18 @@ const LIST_ACTIONS = new Set(['list_tools', 'list_prompts', 'list_resources']);
  * Gatehouse ever asks about them: a list is answered with the items the caller may call, get or read.
  * A policy only about them is dead weight that looks like it works.
  */
-function listActionsOnly(json: PolicyJson): ((text: string) => DetailedError) | undefined {
+function listActionsOnly(json: PolicyJson): string | undefined {
   const scope = json.action as { op?: string; entity?: { id?: string }; entities?: { id?: string }[] };
   const ids = scope.op === '==' ? [scope.entity?.id] : scope.op === 'in' ? (scope.entities ?? (scope.entity ? [scope.entity] : [])).map((e) => e.id) : [];
-  if (ids.length === 0 || !ids.every((id) => typeof id === 'string' && LIST_ACTIONS.has(id))) return undefined;
-  return (text) => {
-    const at = /Action\s*::\s*"list_(tools|prompts|resources)"/.exec(text);
-    return {
-      message: `Gatehouse (like ToolHive's proxy) never asks about Action::"${ids[0]}": a list is answered with the items the caller may use, decided by call_tool, get_prompt and read_resource, so this policy has no effect`,
-      help: 'write the policy for call_tool (get_prompt, read_resource): what it permits is what the list shows',
-      code: null,
-      url: null,
-      severity: 'warning',
-      sourceLocations: at ? [{ start: at.index, end: at.index + at[0].length, label: null }] : [],
-      related: [],
-    } as DetailedError;
-  };
+  return ids.length > 0 && ids.every((id) => typeof id === 'string' && LIST_ACTIONS.has(id)) ? ids[0] : undefined;
+}
+
+function explainListAction(id: string, text: string): DetailedError {
+  return warningAt(
+    `Gatehouse (like ToolHive's proxy) never asks about Action::"${id}": a list is answered with the items the caller may use, decided by call_tool, get_prompt and read_resource, so this policy has no effect`,
+    'write the policy for call_tool (get_prompt, read_resource): what it permits is what the list shows',
+    /Action\s*::\s*"list_(tools|prompts|resources)"/.exec(text),
+  );
 }
 
 const byPlace = (a: PolicyProblem, b: PolicyProblem) => (a.policy ?? -1) - (b.policy ?? -1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
@@ -295,7 +291,7 @@ function checkParsed(config: AuthzConfig, parsed: ParsedPolicy[], engine: Policy
   }
   for (const p of parsed) {
     const listing = listActionsOnly(p.json);
-    if (listing) warnings.push(problemFrom(listing(p.text), p.text, p.index, 'warning'));
+    if (listing) warnings.push(problemFrom(explainListAction(listing, p.text), p.text, p.index, 'warning'));
     for (const named of namedFeatures(p.json)) {
       const offered = named.type === 'Tool' ? known.tools : known.prompts;
       if (!offered || offered.size === 0 || offered.has(named.id)) continue;
